@@ -1,0 +1,72 @@
+/**
+ * @module
+ * The config file's schema: the Go project's `config.toml` layout, checked with zod.
+ * Every field is optional so a user's Go config loads as it is; defaults are applied here.
+ */
+import { z } from "zod";
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().nonnegative();
+
+/** One `Limits` entry: `EventCount` events per `EventDur` seconds with a burst of `Bucket`. */
+export const limitConfigSchema = z.object({
+  EventCount: positiveInt,
+  EventDur: z.number().positive(),
+  Bucket: positiveInt,
+});
+export type LimitConfig = z.infer<typeof limitConfigSchema>;
+
+/** One `Tasks` entry. Missing options fall back to the rule set's own defaults. */
+export const taskConfigSchema = z.object({
+  Name: z.string().min(1),
+  Rule: z.string().min(1).optional(),
+  URL: z.url().optional(),
+  WaitTime: nonNegative.optional(),
+  Reload: z.boolean().optional(),
+  MaxDepth: z.number().int().nonnegative().optional(),
+  Fetcher: z.string().optional(),
+  Limits: z.array(limitConfigSchema).optional(),
+  Cookie: z.string().optional(),
+  /** A declarative rule set (§3) instead of a built-in `Rule`. Checked when the task is built. */
+  Spec: z.record(z.string(), z.unknown()).optional(),
+});
+export type TaskConfig = z.infer<typeof taskConfigSchema>;
+
+const serverSectionShape = {
+  RegistryAddress: z.string().min(1).default("127.0.0.1:2379"),
+  RegisterTTL: positiveInt.default(60),
+  RegisterInterval: positiveInt.default(15),
+  ClientTimeOut: positiveInt.default(10),
+  HTTPListenAddress: z.string().optional(),
+  GRPCListenAddress: z.string().optional(),
+  ID: z.union([z.string(), z.number()]).transform(String).optional(),
+};
+
+export const configSchema = z.object({
+  logLevel: z.string().toLowerCase().pipe(z.enum(["debug", "info", "warn", "error"])).default(
+    "info",
+  ),
+  Tasks: z.array(taskConfigSchema).default([]),
+  fetcher: z.object({
+    timeout: positiveInt.default(3000),
+    proxy: z.array(z.url()).default([]),
+    concurrency: positiveInt.max(1024).default(8),
+    maxBodyBytes: positiveInt.default(10 * 1024 * 1024),
+    retries: z.number().int().nonnegative().max(10).default(1),
+  }).prefault({}),
+  storage: z.object({
+    sqlURL: z.string().regex(/^sqlite:.+/, "expected sqlite:PATH").default(
+      "sqlite:data/crawler.db",
+    ),
+    batchSize: positiveInt.default(100),
+    flushInterval: positiveInt.default(1000),
+  }).prefault({}),
+  GRPCServer: z.object({ ...serverSectionShape, Name: z.string().min(1).default("crawler.worker") })
+    .prefault({}),
+  MasterServer: z.object({
+    ...serverSectionShape,
+    Name: z.string().min(1).default("crawler.master"),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { loadConfig, parseConfig } from "./load_config.ts";
+import { ConfigError } from "./config_error.ts";
+
+Deno.test("config reads the Go project's config.toml layout", () => {
+  const config = parseConfig(`
+logLevel = "debug"
+Tasks = [
+  {Name = "douban_book_list", WaitTime = 2, Reload = true, MaxDepth = 5, Fetcher = "browser",
+   Limits = [{EventCount = 1, EventDur = 2, Bucket = 1}, {EventCount = 20, EventDur = 60, Bucket = 20}],
+   Cookie = "bid=x"},
+  {Name = "books_a", Rule = "douban_book_list", URL = "http://127.0.0.1:8088/a"},
+]
+[fetcher]
+timeout = 3000
+proxy = ["http://127.0.0.1:8888"]
+[storage]
+sqlURL = "sqlite:data/crawler.db"
+[GRPCServer]
+HTTPListenAddress = ":8080"
+GRPCListenAddress = ":9090"
+ID = "1"
+RegistryAddress = "127.0.0.1:2379"
+RegisterTTL = 60
+RegisterInterval = 15
+ClientTimeOut = 10
+Name = "crawler.worker"
+[MasterServer]
+RegistryAddress = "127.0.0.1:2379"
+RegisterTTL = 60
+RegisterInterval = 15
+ClientTimeOut = 10
+Name = "crawler.master"
+`);
+  assert.equal(config.logLevel, "debug");
+  assert.equal(config.Tasks.length, 2);
+  assert.deepEqual(config.Tasks[0].Limits, [
+    { EventCount: 1, EventDur: 2, Bucket: 1 },
+    { EventCount: 20, EventDur: 60, Bucket: 20 },
+  ]);
+  assert.equal(config.Tasks[1].Rule, "douban_book_list");
+  assert.deepEqual(config.fetcher.proxy, ["http://127.0.0.1:8888"]);
+  assert.equal(config.GRPCServer.ID, "1");
+  assert.equal(config.MasterServer.Name, "crawler.master");
+});
+
+Deno.test("config fills defaults for an empty file", () => {
+  const config = parseConfig("");
+  assert.deepEqual(config.Tasks, []);
+  assert.equal(config.fetcher.timeout, 3000);
+  assert.equal(config.storage.sqlURL, "sqlite:data/crawler.db");
+  assert.equal(config.GRPCServer.RegisterTTL, 60);
+  assert.equal(config.GRPCServer.Name, "crawler.worker");
+});
+
+Deno.test("config errors name the key and say what was expected", () => {
+  const cases: Array<[string, RegExp]> = [
+    [`Tasks = [{Name = "a", MaxDepth = "deep"}]`, /^Tasks\[0\]\.MaxDepth: .*expected number/],
+    [`Tasks = [{WaitTime = 1}]`, /^Tasks\[0\]\.Name: /],
+    [
+      `Tasks = [{Name = "a", Limits = [{EventCount = 0, EventDur = 1, Bucket = 1}]}]`,
+      /^Tasks\[0\]\.Limits\[0\]\.EventCount: /,
+    ],
+    [`[fetcher]\ntimeout = -1`, /^fetcher\.timeout: /],
+    [`[fetcher]\nproxy = ["not a url"]`, /^fetcher\.proxy\[0\]: /],
+    [`[storage]\nsqlURL = "mysql://x"`, /^storage\.sqlURL: expected sqlite:PATH/],
+    [`logLevel = "loud"`, /^logLevel: /],
+    [`Tasks = [`, /not valid TOML/],
+  ];
+  for (const [text, expected] of cases) {
+    assert.throws(() => parseConfig(text), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${text} → ${error}`);
+      assert.match(error.message, expected);
+      return true;
+    });
+  }
+});
+
+Deno.test("a missing config file is an error only when it was asked for", async () => {
+  const missing = `${await Deno.makeTempDir()}/nope.toml`;
+  assert.deepEqual((await loadConfig(missing)).Tasks, []);
+  await assert.rejects(loadConfig(missing, { required: true }), /--config: cannot read/);
+});

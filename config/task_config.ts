@@ -1,0 +1,23 @@
+/**
+ * @module
+ * Turns the config's `Tasks` entries (the Go project's field names) into task definitions.
+ */
+import type { TaskConfig } from "./config_schema.ts";
+import type { TaskDefinition } from "../spider/task_definition.ts";
+
+export function taskDefinitionFromConfig(task: TaskConfig): TaskDefinition {
+  return {
+    name: task.Name,
+    rule: task.Rule,
+    url: task.URL,
+    waitTime: task.WaitTime,
+    reload: task.Reload,
+    maxDepth: task.MaxDepth,
+    cookie: task.Cookie,
+    limits: task.Limits?.map((l) => ({
+      eventCount: l.EventCount,
+      eventDur: l.EventDur,
+      bucket: l.Bucket,
+    })),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * @module
+ * Loads `crawler.proto` for `@grpc/grpc-js` and types the messages the master's gRPC server and
+ * client exchange. The path is resolved from this module's URL, so it works from the source tree
+ * and from a `deno compile --include proto/crawler.proto` executable alike.
+ */
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { fileURLToPath } from "node:url";
+
+/** `ResourceSpec` on the wire (field names as in the .proto: `keepCase`). */
+export interface ResourceSpecMessage {
+  id: string;
+  name: string;
+  assigned_node: string;
+  /** int64, as a decimal string (`longs: String`). */
+  creation_time: string;
+  /** TaskSpec JSON, or "" for none. */
+  spec: string;
+}
+
+/** `NodeSpec` on the wire. */
+export interface NodeSpecMessage {
+  id: string;
+  Address: string;
+}
+
+/** `WorkerInfo` on the wire. */
+export interface WorkerInfoMessage {
+  id: string;
+  address: string;
+  http_address: string;
+  start_time: string;
+  payload: number;
+}
+
+/** `LeaderInfo` on the wire. */
+export interface LeaderInfoMessage {
+  leader: string;
+  self: string;
+  is_leader: boolean;
+}
+
+/** `google.protobuf.Empty`. */
+export type EmptyMessage = Record<string, never>;
+
+/** The loaded `crawler.CrawlerMaster` service: its definition and a client constructor. */
+export interface CrawlerMasterGrpc {
+  service: grpc.ServiceDefinition;
+  Client: grpc.ServiceClientConstructor;
+}
+
+/** Name of the service, for logs and metrics (`CrawlerMaster.AddResource`). */
+export const CRAWLER_MASTER_SERVICE = "CrawlerMaster";
+
+/**
+ * Loads the service from `crawler.proto` beside this module. Each call parses the file again:
+ * callers load it once at startup and pass the result on (no module-level cache to share).
+ */
+export function loadCrawlerMasterGrpc(): CrawlerMasterGrpc {
+  const path = fileURLToPath(new URL("./crawler.proto", import.meta.url));
+  const definition = protoLoader.loadSync(path, {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+  const loaded = grpc.loadPackageDefinition(definition);
+  const crawler = loaded.crawler as grpc.GrpcObject;
+  const Client = crawler.CrawlerMaster as grpc.ServiceClientConstructor;
+  return { service: Client.service, Client };
+}

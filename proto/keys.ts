@@ -1,0 +1,38 @@
+/**
+ * @module
+ * The coordination store's key layout (SPEC §4). Every key the master and the workers use is
+ * built and taken apart here, so the layout lives in one place.
+ */
+
+/** Prefix of the resources (tasks) the leader assigns: `/resources/<name>`. */
+export const RESOURCES_PREFIX = "/resources/";
+
+/** Prefix of the master election (etcd's election recipe puts candidates under it). */
+export const ELECTION_PREFIX = "/crawler/election";
+
+/** Prefix of the worker registry: `/crawler/workers/<workerId>`, each on a lease. */
+export const WORKERS_PREFIX = "/crawler/workers/";
+
+/** The key of the resource named `name`. */
+export function resourceKey(name: string): string {
+  return `${RESOURCES_PREFIX}${name}`;
+}
+
+/** The resource name in a `/resources/<name>` key, or undefined for any other key. */
+export function resourceNameFromKey(key: string): string | undefined {
+  return key.startsWith(RESOURCES_PREFIX) && key.length > RESOURCES_PREFIX.length
+    ? key.slice(RESOURCES_PREFIX.length)
+    : undefined;
+}
+
+/** The registry key of the worker `workerId`. */
+export function workerKey(workerId: string): string {
+  return `${WORKERS_PREFIX}${workerId}`;
+}
+
+/** The worker id in a `/crawler/workers/<workerId>` key, or undefined for any other key. */
+export function workerIdFromKey(key: string): string | undefined {
+  return key.startsWith(WORKERS_PREFIX) && key.length > WORKERS_PREFIX.length
+    ? key.slice(WORKERS_PREFIX.length)
+    : undefined;
+}

@@ -1,0 +1,42 @@
+/**
+ * @module
+ * The value stored at `/resources/<name>`: JSON with the Go project's field names
+ * (`ID`, `Name`, `AssignedNode`, `CreationTime`) plus an optional `Spec` for tasks defined at
+ * add-time. Read through the zod schema so a malformed value is caught where it is read.
+ */
+import { z } from "zod";
+import { taskSpecSchema } from "./task_spec.ts";
+
+/** Schema of a stored resource. Unknown fields are kept out of the parsed value, not rejected. */
+export const resourceSpecSchema = z.object({
+  /** Snowflake id (decimal string), given by the leader when the resource is added. */
+  ID: z.string(),
+  /** The task name; also the last segment of the key. */
+  Name: z.string().min(1),
+  /** `<workerId>|<host:grpcPort>` (see `assigned_node.ts`); empty when not assigned. */
+  AssignedNode: z.string(),
+  /** Nanoseconds since the Unix epoch, as the Go project's `time.Now().UnixNano()`. */
+  CreationTime: z.number().nonnegative(),
+  /** The task definition when it was given at add-time; absent for presets. */
+  Spec: taskSpecSchema.optional(),
+});
+
+/** A resource (task) as stored in the coordination store. */
+export type ResourceSpec = z.infer<typeof resourceSpecSchema>;
+
+/** Serialises a resource for the store. */
+export function encodeResourceSpec(resource: ResourceSpec): string {
+  return JSON.stringify(resource);
+}
+
+/** Parses a stored resource value. Throws (a `SyntaxError` or zod's error) when it is not one. */
+export function decodeResourceSpec(value: string): ResourceSpec {
+  return resourceSpecSchema.parse(JSON.parse(value));
+}
+
+/** Nanoseconds since the epoch from milliseconds, the unit of `CreationTime`. */
+export function unixNanos(epochMs: number): number {
+  // Past 2^53 a double cannot hold every nanosecond; the Go project's readers only compare and
+  // display this value, so the nearest representable one is what gets stored.
+  return Math.round(epochMs) * 1_000_000;
+}

@@ -1,0 +1,223 @@
+import assert from "node:assert/strict";
+import { Crawler, type ItemSink } from "./crawler.ts";
+import { type Fetcher, FetchError, type FetchRequest, type FetchResponse } from "./fetcher.ts";
+import type { RuleSet } from "./rule_set.ts";
+import type { Task } from "./task.ts";
+import type { Item } from "./item.ts";
+import { MultiLimiter } from "./rate_limiter.ts";
+import { silentLogger } from "../log/logger.ts";
+
+/** An in-memory site: each page lists the paths it links to. */
+class SiteFetcher implements Fetcher {
+  readonly log: string[] = [];
+  failuresLeft = new Map<string, number>();
+  status = new Map<string, number>();
+  hang = new Set<string>();
+  aborted = 0;
+
+  constructor(readonly pages: Record<string, string[]>) {}
+
+  fetch(req: FetchRequest): Promise<FetchResponse> {
+    const path = new URL(req.url).pathname;
+    this.log.push(path);
+    if (this.hang.has(path)) {
+      return new Promise((_, reject) =>
+        req.signal?.addEventListener("abort", () => {
+          this.aborted++;
+          reject(req.signal!.reason);
+        }, { once: true })
+      );
+    }
+    const failures = this.failuresLeft.get(path) ?? 0;
+    if (failures > 0) {
+      this.failuresLeft.set(path, failures - 1);
+      return Promise.reject(new FetchError(`503 for ${req.url}`, { retriable: true, status: 503 }));
+    }
+    const status = this.status.get(path);
+    if (status) {
+      return Promise.reject(
+        new FetchError(`${status} for ${req.url}`, { retriable: false, status }),
+      );
+    }
+    const links = this.pages[path] ?? [];
+    const body = links.map((l) => `<a href="${l}">x</a>`).join("");
+    return Promise.resolve({
+      url: req.url,
+      status: 200,
+      body,
+      contentType: "text/html",
+      bytes: body.length,
+    });
+  }
+}
+
+class MemorySink implements ItemSink {
+  items: Item[] = [];
+  save(item: Item): void {
+    this.items.push(item);
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const linkRules: RuleSet = {
+  name: "links",
+  defaults: { url: "http://site.test/" },
+  root: ({ url }) => [{ url, ruleName: "page" }],
+  rules: {
+    page: {
+      itemFields: ["links"],
+      parse(ctx) {
+        const hrefs = [...ctx.body.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
+        return {
+          requests: hrefs.map((h) => ctx.follow(h, "page")!),
+          items: [ctx.output({ links: hrefs.length })],
+        };
+      },
+    },
+  },
+};
+
+function task(name: string, options: Partial<Task["options"]> = {}): Task {
+  return {
+    ruleSet: linkRules,
+    options: {
+      name,
+      url: "http://site.test/",
+      waitTime: 0,
+      reload: false,
+      maxDepth: 5,
+      limits: [],
+      ...options,
+    },
+  };
+}
+
+function crawler(fetcher: Fetcher, sink = new MemorySink(), concurrency = 4) {
+  return new Crawler({
+    fetcher,
+    sink,
+    logger: silentLogger,
+    concurrency,
+    retries: 1,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: () => Promise.resolve(),
+  });
+}
+
+Deno.test("crawler fetches each URL once even when pages link in cycles", async () => {
+  const site = new SiteFetcher({
+    "/": ["/a", "/b"],
+    "/a": ["/", "/b"],
+    "/b": ["/a", "/c"],
+    "/c": ["/"],
+  });
+  const sink = new MemorySink();
+  const engine = crawler(site, sink);
+  const run = engine.start(task("cycle"));
+  assert.equal(await run.done, "finished");
+  assert.deepEqual([...site.log].sort(), ["/", "/a", "/b", "/c"]);
+  assert.equal(sink.items.length, 4);
+  assert.equal(run.stats.duplicates, 4);
+  await engine.close();
+});
+
+Deno.test("crawler drops requests deeper than maxDepth", async () => {
+  const site = new SiteFetcher({ "/": ["/1"], "/1": ["/2"], "/2": ["/3"], "/3": ["/4"] });
+  const engine = crawler(site);
+  const run = engine.start(task("deep", { maxDepth: 2 }));
+  await run.done;
+  assert.deepEqual(site.log, ["/", "/1", "/2"]);
+  assert.equal(run.stats.tooDeep, 1);
+  await engine.close();
+});
+
+Deno.test("crawler retries a retriable failure once and then counts it failed", async () => {
+  const site = new SiteFetcher({ "/": ["/flaky", "/down", "/gone"] });
+  site.failuresLeft.set("/flaky", 1);
+  site.failuresLeft.set("/down", 5);
+  site.status.set("/gone", 404);
+  const engine = crawler(site);
+  const run = engine.start(task("retry"));
+  await run.done;
+  const count = (p: string) => site.log.filter((x) => x === p).length;
+  assert.equal(count("/flaky"), 2, "one retry, then success");
+  assert.equal(count("/down"), 2, "one retry, then failed");
+  assert.equal(count("/gone"), 1, "a 404 is not retried");
+  assert.equal(run.stats.fetched, 2);
+  assert.equal(run.stats.failed, 2);
+  assert.equal(run.stats.retried, 2);
+  await engine.close();
+});
+
+Deno.test("stopping a task aborts its in-flight fetches and schedules nothing more", async () => {
+  const site = new SiteFetcher({ "/": ["/slow1", "/slow2", "/next"], "/next": ["/later"] });
+  site.hang.add("/slow1");
+  site.hang.add("/slow2");
+  const sink = new MemorySink();
+  const engine = crawler(site, sink, 2);
+  const run = engine.start(task("stoppable"));
+  while (site.log.filter((p) => p.startsWith("/slow")).length < 2) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.ok(engine.stop("stoppable"));
+  assert.equal(await run.done, "stopped");
+  await engine.close();
+  assert.equal(site.aborted, 2, "both hanging fetches were aborted");
+  assert.ok(!site.log.includes("/later"));
+  assert.equal(engine.run("stoppable"), undefined);
+
+  // Started again, the task runs afresh: its visited set is new.
+  site.hang.clear();
+  const again = engine.start(task("stoppable"));
+  assert.equal(await again.done, "finished");
+  assert.ok(site.log.filter((p) => p === "/").length === 2);
+  assert.ok(site.log.includes("/later"));
+  await engine.close();
+});
+
+Deno.test("a rate-limited task does not hold fetch slots another task needs", async () => {
+  const site = new SiteFetcher({ "/": ["/1", "/2", "/3"] });
+  const engine = crawler(site, new MemorySink(), 1);
+  // One fetch, then one per 10 minutes: this task is stuck waiting on its limiter.
+  const slow = engine.start(
+    task("slow", { limits: [{ eventCount: 1, eventDur: 600, bucket: 1 }] }),
+  );
+  const fast = engine.start(task("fast"));
+  assert.equal(await fast.done, "finished");
+  assert.equal(fast.stats.fetched, 4);
+  assert.equal(slow.stats.fetched, 1);
+  engine.stop("slow");
+  await engine.close();
+});
+
+Deno.test("a task cannot be started twice while it runs", async () => {
+  const site = new SiteFetcher({});
+  site.hang.add("/");
+  const engine = crawler(site);
+  engine.start(task("once"));
+  assert.throws(() => engine.start(task("once")), /already running/);
+  await engine.close();
+});
+
+Deno.test("a rule that throws counts the page failed and the crawl goes on", async () => {
+  const site = new SiteFetcher({ "/": ["/bad", "/good"] });
+  const rules: RuleSet = {
+    ...linkRules,
+    rules: {
+      page: {
+        parse(ctx) {
+          if (ctx.req.url.endsWith("/bad")) throw new Error("cannot parse");
+          return linkRules.rules.page.parse(ctx);
+        },
+      },
+    },
+  };
+  const engine = crawler(site);
+  const run = engine.start({ ...task("throws"), ruleSet: rules });
+  assert.equal(await run.done, "finished");
+  assert.equal(run.stats.failed, 1);
+  assert.equal(run.stats.fetched, 3);
+  await engine.close();
+});

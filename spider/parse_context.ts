@@ -1,0 +1,88 @@
+/**
+ * @module
+ * What a rule sees of one fetched page: the body, the request, a lazily built DOM, and
+ * helpers to follow links and output items.
+ */
+import { parseHTML } from "linkedom";
+import type { CrawlRequest } from "./request.ts";
+import type { Item } from "./item.ts";
+
+/** The part of a DOM element rules use (linkedom's types assume a browser global scope). */
+export interface PageElement {
+  readonly textContent: string | null;
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+}
+
+/** The DOM of a page, built by linkedom. */
+export interface PageDocument {
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+}
+
+export interface FollowOptions {
+  priority?: number;
+  method?: string;
+  tmp?: Record<string, unknown>;
+}
+
+/** The parse context of one page. Regular-expression rules never pay for a DOM. */
+export class ParseContext {
+  #document: PageDocument | undefined;
+
+  constructor(
+    readonly task: string,
+    readonly req: CrawlRequest,
+    /** The body decoded to UTF-8. */
+    readonly body: string,
+    /** The URL the response came from (after redirects); links resolve against it. */
+    readonly url: string = req.url,
+  ) {}
+
+  /** The page's DOM, built on first use and at most once per page. */
+  document(): PageDocument {
+    this.#document ??= (parseHTML(this.body) as unknown as { document: PageDocument }).document;
+    return this.#document;
+  }
+
+  /** True once `document()` has built a DOM (tests use it to prove rules stay cheap). */
+  get hasDocument(): boolean {
+    return this.#document !== undefined;
+  }
+
+  /** Resolves `href` against the page URL; undefined for non-http(s) or malformed links. */
+  resolve(href: string): string | undefined {
+    try {
+      const url = new URL(href, this.url);
+      if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+      url.hash = "";
+      return url.href;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A request for `href` (resolved against the page) parsed by `ruleName`, one level deeper.
+   * Returns undefined when the link is not an http(s) URL.
+   */
+  follow(href: string, ruleName: string, options: FollowOptions = {}): CrawlRequest | undefined {
+    const url = this.resolve(href);
+    if (url === undefined) return undefined;
+    return {
+      url,
+      method: options.method ?? "GET",
+      depth: this.req.depth + 1,
+      priority: options.priority ?? 0,
+      ruleName,
+      tmp: options.tmp,
+      attempt: 0,
+    };
+  }
+
+  /** An item of this page, stamped with task, rule, URL and time. */
+  output(data: Record<string, unknown>): Item {
+    return { task: this.task, rule: this.req.ruleName, url: this.req.url, time: Date.now(), data };
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * @module
+ * A crawl request: one URL to fetch and the rule that parses what comes back.
+ */
+
+/** One request of a task. Children are made with `ParseContext.follow`. */
+export interface CrawlRequest {
+  url: string;
+  /** HTTP method; "GET" unless a rule says otherwise. */
+  method: string;
+  /** Distance from a root request; roots are 0. Requests deeper than `maxDepth` are dropped. */
+  depth: number;
+  /** Requests with priority > 0 are fetched before the others. */
+  priority: number;
+  /** The rule of the task's rule tree that parses the response. */
+  ruleName: string;
+  /** Data handed from the rule that made this request to the rule that parses it. */
+  tmp?: Record<string, unknown>;
+  /** Fetch attempts already made (retries re-queue the request with attempt + 1). */
+  attempt: number;
+}
+
+/** What a rule set's root or a rule asks for; the engine fills in the rest. */
+export type RequestInit = Pick<CrawlRequest, "url" | "ruleName"> & Partial<CrawlRequest>;
+
+/** Completes a request description with the engine's defaults. */
+export function toRequest(init: RequestInit): CrawlRequest {
+  return {
+    url: init.url,
+    method: init.method ?? "GET",
+    depth: init.depth ?? 0,
+    priority: init.priority ?? 0,
+    ruleName: init.ruleName,
+    tmp: init.tmp,
+    attempt: init.attempt ?? 0,
+  };
+}
+
+/** The key a request is deduplicated by: method and URL (the Go project hashed URL+Method). */
+export function requestKey(req: Pick<CrawlRequest, "url" | "method">): string {
+  return req.method === "GET" ? req.url : `${req.method} ${req.url}`;
+}

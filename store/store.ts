@@ -1,0 +1,143 @@
+/**
+ * @module
+ * The coordination store: the small surface masters and workers need from etcd.
+ * `EtcdStore` implements it over a real etcd cluster; `EmbeddedStore` implements the same
+ * semantics in-process (for `crawler dev`), persisted to a file.
+ */
+
+/** One key as read from the store. Revisions are the store's global revision numbers. */
+export interface KeyValue {
+  key: string;
+  value: string;
+  /** Revision at which the key was created (etcd's create_revision). */
+  createRevision: number;
+  /** Revision of the last change to the key (etcd's mod_revision). */
+  modRevision: number;
+  /** Lease the key is attached to, or undefined. */
+  lease?: string;
+}
+
+/** A read of a key range and the store revision the read was taken at. */
+export interface RangeResult {
+  kvs: KeyValue[];
+  /** The store's revision when the read happened: watch from `revision + 1` to miss nothing. */
+  revision: number;
+}
+
+/** A change seen by a watch. `revision` is the revision of this change. */
+export type WatchEvent =
+  | { type: "put"; key: string; kv: KeyValue; prevKv?: KeyValue; revision: number }
+  | { type: "delete"; key: string; prevKv?: KeyValue; revision: number };
+
+export interface WatchOptions {
+  /**
+   * First revision to deliver (inclusive). Default: changes after the watch starts, which is when
+   * iteration starts; pass `RangeResult.revision + 1` to miss nothing after a read.
+   */
+  fromRevision?: number;
+  /** Ends the watch: the iterator returns. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A lease granted by the store. Keys put through it vanish when it expires or is revoked.
+ * The implementation keeps it alive until `revoke()` or until it is lost (unless it was granted
+ * with `keepAlive: false`).
+ */
+export interface Lease {
+  /** The lease id (etcd's int64 lease id in decimal). */
+  readonly id: string;
+  /** The TTL the store granted, in seconds: etcd may raise the requested TTL to its minimum. */
+  readonly ttlSeconds: number;
+  /** Aborted (with a `LeaseLostError` reason) when the lease is lost: expired, revoked, or the store unreachable past its TTL. */
+  readonly signal: AbortSignal;
+  /** Puts a value attached to this lease; returns the revision of the write. Rejects with `LeaseLostError` once the lease is lost. */
+  put(key: string, value: string): Promise<number>;
+  /** Ends the lease: its keys are deleted and `signal` aborts. Safe to call twice or after loss. */
+  revoke(): Promise<void>;
+}
+
+/** Options for `Store.grantLease`. */
+export interface LeaseOptions {
+  /**
+   * Keep the lease alive until `revoke()` (default: true). With false the lease expires
+   * `ttlSeconds` after the grant, taking its keys with it.
+   */
+  keepAlive?: boolean;
+}
+
+/** One candidacy in an election. */
+export interface Campaign {
+  /** Resolves when this candidate is leader; rejects if the candidacy is lost or resigned first. */
+  readonly elected: Promise<void>;
+  /** Aborted when this candidacy (and so any leadership it won) ends: lost lease, resign, close. */
+  readonly signal: AbortSignal;
+  /** Gives up leadership (or candidacy) so another candidate can be elected. */
+  resign(): Promise<void>;
+}
+
+/** Leader election over a key prefix (etcd's concurrency/election recipe). */
+export interface Election {
+  /** Stands for leader with `value` (the master id). Leadership lasts while the lease of `ttlSeconds` lives. */
+  campaign(value: string): Campaign;
+  /** The current leader's value, or undefined when there is none. */
+  leader(): Promise<string | undefined>;
+  /**
+   * Yields the leader's value now and at every change (undefined while there is none),
+   * until `signal` aborts. Survives store restarts by re-reading the leader.
+   */
+  observe(options?: { signal?: AbortSignal }): AsyncIterable<string | undefined>;
+}
+
+/** Where a store reports errors it handles itself (e.g. a watch reconnecting). `console` fits. */
+export type StoreLogger = Pick<Console, "warn" | "error">;
+
+export interface Store {
+  get(key: string): Promise<KeyValue | undefined>;
+  getPrefix(prefix: string): Promise<RangeResult>;
+  /** Puts a value; returns the revision of the write. */
+  put(key: string, value: string): Promise<number>;
+  /** Puts only if the key does not exist (a transaction). True when it was created. */
+  create(key: string, value: string): Promise<boolean>;
+  /** Deletes a key; true when it existed. */
+  delete(key: string): Promise<boolean>;
+  /**
+   * Watches a prefix. Events come in revision order, each with the previous value (prevKV).
+   * Throws `WatchCompactedError` when `fromRevision` is no longer available (reload, then
+   * watch again), and resumes by itself across connection loss without losing or repeating events.
+   */
+  watchPrefix(prefix: string, options?: WatchOptions): AsyncIterable<WatchEvent>;
+  /** Grants a lease of `ttlSeconds` (a whole number, at least 1). */
+  grantLease(ttlSeconds: number, options?: LeaseOptions): Promise<Lease>;
+  /**
+   * An election over `prefix` (etcd's recipe: candidates' keys are `<prefix>/<lease id in hex>`,
+   * the leader is the key with the lowest create revision).
+   */
+  election(prefix: string, ttlSeconds: number): Election;
+  /** Revokes this store's leases (so leadership passes at once), ends watches, disconnects. */
+  close(): Promise<void>;
+}
+
+/** The requested revision was compacted: the watcher must reload and watch from a new revision. */
+export class WatchCompactedError extends Error {
+  constructor(readonly compactRevision: number, options?: ErrorOptions) {
+    super(`watch revision compacted (oldest available: ${compactRevision})`, options);
+    this.name = "WatchCompactedError";
+  }
+}
+
+/** The lease is gone: keys put through it are deleted, or will be. */
+export class LeaseLostError extends Error {
+  constructor(message = "lease lost", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LeaseLostError";
+  }
+}
+
+/** The store could not be reached in time (retriable). */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * @module
+ * Builds the crawl engine and its parts (fetcher, sink, limiters) from the config, for both
+ * the standalone and the cluster worker.
+ */
+import type { Config } from "../config/config_schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { Crawler } from "../spider/crawler.ts";
+import { HttpFetcher } from "../spider/fetcher.ts";
+import { MultiLimiter } from "../spider/rate_limiter.ts";
+import { randomWait } from "../spider/random_wait.ts";
+import { openSink } from "../storage/open_sink.ts";
+import type { SqliteSink } from "../storage/sqlite_sink.ts";
+
+export interface Engine {
+  crawler: Crawler;
+  sink: SqliteSink;
+  fetcher: HttpFetcher;
+  /** Stops every task, flushes stored items and releases the fetcher and database. */
+  close(): Promise<void>;
+}
+
+/** Opens the sink and builds the crawler the config describes. */
+export function createEngine(config: Config, logger: Logger): Engine {
+  const sink = openSink(config.storage.sqlURL, {
+    logger: logger.child("storage"),
+    batchSize: config.storage.batchSize,
+    flushIntervalMs: config.storage.flushInterval,
+  });
+  const fetcher = new HttpFetcher({
+    timeoutMs: config.fetcher.timeout,
+    proxies: config.fetcher.proxy,
+    maxBodyBytes: config.fetcher.maxBodyBytes,
+  });
+  const crawler = new Crawler({
+    fetcher,
+    sink,
+    logger: logger.child("crawler"),
+    concurrency: config.fetcher.concurrency,
+    retries: config.fetcher.retries,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: async (seconds, signal) => {
+      await randomWait(seconds, { signal });
+    },
+  });
+  return {
+    crawler,
+    sink,
+    fetcher,
+    async close() {
+      await crawler.close();
+      try {
+        await sink.close();
+      } finally {
+        fetcher.close?.();
+      }
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * @module
+ * Standalone mode (`crawler worker --cluster=false`): crawl the config's `Tasks` as seeds,
+ * print progress while it runs and a summary at the end, and return when every seed task
+ * has finished (frontier empty, nothing in flight, results flushed) or `signal` aborts.
+ */
+import type { Config } from "../config/config_schema.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { taskDefinitionFromConfig } from "../config/task_config.ts";
+import type { Logger } from "../log/logger.ts";
+import type { RuleSet } from "../spider/rule_set.ts";
+import type { Task } from "../spider/task.ts";
+import { buildTask } from "../spider/task_definition.ts";
+import type { TaskRun } from "../spider/task_run.ts";
+import { createEngine } from "./engine_deps.ts";
+
+export interface StandaloneOptions {
+  config: Config;
+  ruleSets: ReadonlyMap<string, RuleSet>;
+  logger: Logger;
+  /** Ends the crawl early (SIGINT): in-flight fetches are aborted, results flushed. */
+  signal?: AbortSignal;
+  /** Where progress and summary lines go. Default: stdout. */
+  print?: (line: string) => void;
+  /** Progress line period, ms. Default 3000. */
+  progressIntervalMs?: number;
+}
+
+export interface StandaloneSummary {
+  tasks: Array<{ name: string; state: string; fetched: number; failed: number; items: number }>;
+  fetched: number;
+  failed: number;
+  items: number;
+  stored: number;
+  seconds: number;
+  interrupted: boolean;
+}
+
+/** Resolves every config task to a runnable task; a bad one is a `ConfigError` naming it. */
+export function seedTasks(config: Config, ruleSets: ReadonlyMap<string, RuleSet>): Task[] {
+  const seen = new Set<string>();
+  return config.Tasks.map((entry, i) => {
+    if (seen.has(entry.Name)) {
+      throw new ConfigError(`Tasks[${i}].Name`, `duplicate task name "${entry.Name}"`);
+    }
+    seen.add(entry.Name);
+    try {
+      return buildTask(taskDefinitionFromConfig(entry), ruleSets);
+    } catch (error) {
+      throw new ConfigError(
+        `Tasks[${i}].${entry.Rule ? "Rule" : "Name"}`,
+        (error as Error).message,
+        {
+          cause: error,
+        },
+      );
+    }
+  });
+}
+
+export async function runStandalone(options: StandaloneOptions): Promise<StandaloneSummary> {
+  const { config, logger } = options;
+  const print = options.print ?? ((line: string) => console.log(line));
+  const tasks = seedTasks(config, options.ruleSets);
+  if (tasks.length === 0) {
+    throw new ConfigError("Tasks", "standalone mode needs at least one task to crawl");
+  }
+  const started = performance.now();
+  const engine = createEngine(config, logger);
+  const runs: TaskRun[] = [];
+  let interrupted = false;
+  const onAbort = () => {
+    interrupted = true;
+    print("interrupted: stopping tasks and flushing results");
+    for (const run of runs) run.stop();
+  };
+  const progress = setInterval(
+    () => print(progressLine(runs, engine.sink.stored, started)),
+    options.progressIntervalMs ?? 3000,
+  );
+  try {
+    for (const task of tasks) runs.push(engine.crawler.start(task));
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    await Promise.all(runs.map((run) => run.done));
+  } finally {
+    clearInterval(progress);
+    options.signal?.removeEventListener("abort", onAbort);
+    await engine.close();
+  }
+  const summary: StandaloneSummary = {
+    tasks: runs.map((run) => ({
+      name: run.name,
+      state: run.state,
+      fetched: run.stats.fetched,
+      failed: run.stats.failed,
+      items: run.stats.items,
+    })),
+    fetched: sum(runs, "fetched"),
+    failed: sum(runs, "failed"),
+    items: sum(runs, "items"),
+    stored: engine.sink.stored,
+    seconds: (performance.now() - started) / 1000,
+    interrupted,
+  };
+  for (const line of summaryLines(summary)) print(line);
+  return summary;
+}
+
+function sum(runs: TaskRun[], key: "fetched" | "failed" | "items" | "queued" | "inFlight"): number {
+  return runs.reduce((total, run) => total + run.stats[key], 0);
+}
+
+function progressLine(runs: TaskRun[], stored: number, started: number): string {
+  const seconds = (performance.now() - started) / 1000;
+  const fetched = sum(runs, "fetched");
+  return `progress: ${seconds.toFixed(0)}s fetched=${fetched} queued=${sum(runs, "queued")} ` +
+    `in_flight=${sum(runs, "inFlight")} failed=${sum(runs, "failed")} items=${
+      sum(runs, "items")
+    } stored=${stored} (${(fetched / Math.max(seconds, 0.001)).toFixed(1)} pages/s)`;
+}
+
+function summaryLines(s: StandaloneSummary): string[] {
+  const lines = s.tasks.map((t) =>
+    `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items}`
+  );
+  lines.push(
+    `summary: ${s.interrupted ? "interrupted" : "done"} in ${s.seconds.toFixed(1)}s, ` +
+      `fetched=${s.fetched} failed=${s.failed} items=${s.items} stored=${s.stored} ` +
+      `(${(s.fetched / Math.max(s.seconds, 0.001)).toFixed(1)} pages/s)`,
+  );
+  return lines;
+}
