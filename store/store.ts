@@ -49,9 +49,15 @@ export interface Lease {
   readonly id: string;
   /** The TTL the store granted, in seconds: etcd may raise the requested TTL to its minimum. */
   readonly ttlSeconds: number;
-  /** Aborted (with a `LeaseLostError` reason) when the lease is lost: expired, revoked, or the store unreachable past its TTL. */
+  /**
+   * Aborted (with a `LeaseLostError` reason) when the lease is lost: expired, revoked, or the
+   * store unreachable past its TTL.
+   */
   readonly signal: AbortSignal;
-  /** Puts a value attached to this lease; returns the revision of the write. Rejects with `LeaseLostError` once the lease is lost. */
+  /**
+   * Puts a value attached to this lease; returns the revision of the write. Rejects with
+   * `LeaseLostError` once the lease is lost.
+   */
   put(key: string, value: string): Promise<number>;
   /** Ends the lease: its keys are deleted and `signal` aborts. Safe to call twice or after loss. */
   revoke(): Promise<void>;
@@ -78,7 +84,10 @@ export interface Campaign {
 
 /** Leader election over a key prefix (etcd's concurrency/election recipe). */
 export interface Election {
-  /** Stands for leader with `value` (the master id). Leadership lasts while the lease of `ttlSeconds` lives. */
+  /**
+   * Stands for leader with `value` (the master id). Leadership lasts while the lease of
+   * `ttlSeconds` lives.
+   */
   campaign(value: string): Campaign;
   /** The current leader's value, or undefined when there is none. */
   leader(): Promise<string | undefined>;
@@ -89,8 +98,14 @@ export interface Election {
   observe(options?: { signal?: AbortSignal }): AsyncIterable<string | undefined>;
 }
 
-/** Where a store reports errors it handles itself (e.g. a watch reconnecting). `console` fits. */
-export type StoreLogger = Pick<Console, "warn" | "error">;
+/**
+ * Where a store reports errors it handles itself (a watch reconnecting, a retried call): a
+ * message and fields, the failure under `error`. `console` and the project's `Logger` both fit.
+ */
+export interface StoreLogger {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
 
 export interface Store {
   get(key: string): Promise<KeyValue | undefined>;
