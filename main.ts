@@ -13,6 +13,9 @@ import type { Config } from "./config/config_schema.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { builtinRuleSets } from "./rulesets/mod.ts";
 import { runStandalone } from "./worker/standalone.ts";
+import { runClusterWorker } from "./worker/run_worker.ts";
+import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
+import { runMaster } from "./master/run_master.ts";
 
 const USAGE = `usage:
   crawler master [--id=1] [--http=:8081] [--grpc=:9091] [--etcd=HOST:PORT[,HOST:PORT]] [--advertise=HOST] [--config=config.toml]
@@ -67,11 +70,33 @@ async function runRole(role: Role, ctx: RoleContext): Promise<number> {
     });
     return summary.tasks.every((t) => t.state !== "running") ? 0 : 1;
   }
-  console.error(
-    `crawler: "${role}${role === "worker" ? " --cluster=true" : ""}" is not built yet; ` +
-      `"crawler worker --cluster=false" (standalone mode) is`,
-  );
-  return 1;
+  if (role === "dev") {
+    console.error('crawler: "dev" is not built yet; "master" and "worker" are');
+    return 1;
+  }
+  const section = role === "master" ? ctx.config.MasterServer : ctx.config.GRPCServer;
+  let store: EtcdStore;
+  try {
+    store = await openEtcdStore({
+      endpoints: ctx.flags.etcd ?? [section.RegistryAddress],
+      timeoutMs: section.ClientTimeOut * 1000,
+      logger: ctx.logger.child("store"),
+    });
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    console.error(`crawler: ${error.message}`);
+    return 1;
+  }
+  if (role === "master") {
+    await runMaster({ ...ctx, store }); // closes the store when it stops
+    return 0;
+  }
+  try {
+    await runClusterWorker({ ...ctx, store, ruleSets: builtinRuleSets() });
+  } finally {
+    await store.close();
+  }
+  return 0;
 }
 
 /** Aborts on the first SIGINT or SIGTERM; a second one exits at once. */

@@ -1,0 +1,245 @@
+/**
+ * @module
+ * gRPC clients of the master's `CrawlerMaster` service: {@linkcode MasterGrpcClient} for one
+ * master, and {@linkcode GrpcLeaderClient}, the follower's way to forward writes to the leader.
+ * Every call has a deadline; failures come back as the master's error types.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type {
+  AddResourceRequest,
+  AddResourceResponse,
+  DeleteResourceRequest,
+  LeaderResponse,
+  WorkerStatus,
+} from "../proto/api_bodies.ts";
+import {
+  type CrawlerMasterGrpc,
+  type EmptyMessage,
+  type LeaderInfoMessage,
+  loadCrawlerMasterGrpc,
+  type NodeSpecMessage,
+  type ResourceSpecMessage,
+  type WorkerInfoMessage,
+} from "../proto/crawler_grpc.ts";
+import { type ResourceSpec, resourceSpecSchema } from "../proto/resource_spec.ts";
+import { ERROR_KIND_METADATA_KEY, errorFromGrpc } from "./errors.ts";
+import type { ForwardOptions, LeaderClient } from "./leader_client.ts";
+
+/** The metadata key a forwarding master puts its id under (the leader's loop guard). */
+export const FORWARDED_BY_METADATA_KEY = "x-crawler-forwarded-by";
+
+/** Options of one call. */
+export interface GrpcCallOptions {
+  /** Deadline from now. Default: the client's `timeoutMs`. */
+  timeoutMs?: number;
+  /** Cancels the call. */
+  signal?: AbortSignal;
+  /** Marks the call as forwarded by this master id. */
+  forwardedBy?: string;
+}
+
+/** Options for {@linkcode MasterGrpcClient}. */
+export interface MasterGrpcClientOptions {
+  /** The loaded service; default: loads `proto/crawler.proto`. */
+  grpc?: CrawlerMasterGrpc;
+  /** Default deadline of a call, in ms. Default: 10000. */
+  timeoutMs?: number;
+}
+
+type UnaryMethod = (
+  request: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, response: unknown) => void,
+) => grpc.ClientUnaryCall;
+
+/**
+ * A client of one master's gRPC API, with the HTTP API's shapes.
+ *
+ * @example
+ * ```ts
+ * const client = new MasterGrpcClient("127.0.0.1:9091", { timeoutMs: 3000 });
+ * try {
+ *   const node = await client.addResource({ name: "douban_book_list" });
+ * } finally {
+ *   client.close();
+ * }
+ * ```
+ */
+export class MasterGrpcClient {
+  readonly address: string;
+  readonly #client: grpc.Client;
+  readonly #timeoutMs: number;
+
+  constructor(address: string, options: MasterGrpcClientOptions = {}) {
+    this.address = address;
+    const { Client } = options.grpc ?? loadCrawlerMasterGrpc();
+    this.#client = new Client(address, grpc.credentials.createInsecure(), {
+      // A channel of its own, so `close()` ends its HTTP/2 session at once instead of leaving
+      // it idle in grpc-js' shared pool (see GrpcLeaderClient for why idle sessions matter).
+      "grpc.use_local_subchannel_pool": 1,
+      // A master that was just restarted should be dialled again at once, not after grpc-js'
+      // default reconnect backoff (up to 2 minutes): failover depends on it.
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
+    });
+    this.#timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** `AddResource`: the worker the resource went to. */
+  async addResource(
+    request: AddResourceRequest,
+    options: GrpcCallOptions = {},
+  ): Promise<AddResourceResponse> {
+    const message: ResourceSpecMessage = {
+      id: request.id ?? "",
+      name: request.name,
+      assigned_node: "",
+      creation_time: "0",
+      spec: request.spec ? JSON.stringify(request.spec) : "",
+    };
+    const node = await this.#call<NodeSpecMessage>("AddResource", message, options);
+    return { id: node.id, Address: node.Address };
+  }
+
+  /** `DeleteResource`. */
+  async deleteResource(
+    request: DeleteResourceRequest,
+    options: GrpcCallOptions = {},
+  ): Promise<void> {
+    await this.#call<EmptyMessage>("DeleteResource", { name: request.name }, options);
+  }
+
+  /** `ListResources`: every resource, as the HTTP API lists them. */
+  async listResources(options: GrpcCallOptions = {}): Promise<ResourceSpec[]> {
+    const list = await this.#call<{ resources: ResourceSpecMessage[] }>(
+      "ListResources",
+      {},
+      options,
+    );
+    return list.resources.map(resourceFromMessage);
+  }
+
+  /** `ListWorkers`: the registered workers with their payloads. */
+  async listWorkers(options: GrpcCallOptions = {}): Promise<WorkerStatus[]> {
+    const list = await this.#call<{ workers: WorkerInfoMessage[] }>("ListWorkers", {}, options);
+    return list.workers.map((w) => ({
+      id: w.id,
+      address: w.address,
+      httpAddress: w.http_address,
+      startTime: w.start_time,
+      payload: w.payload,
+    }));
+  }
+
+  /** `GetLeader`: who leads, as that master sees it. */
+  async getLeader(options: GrpcCallOptions = {}): Promise<LeaderResponse> {
+    const info = await this.#call<LeaderInfoMessage>("GetLeader", {}, options);
+    return { leader: info.leader || null, self: info.self, isLeader: info.is_leader };
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.#client.close();
+  }
+
+  #call<T>(method: string, request: unknown, options: GrpcCallOptions): Promise<T> {
+    const { signal } = options;
+    return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const metadata = new grpc.Metadata();
+      if (options.forwardedBy) metadata.set(FORWARDED_BY_METADATA_KEY, options.forwardedBy);
+      const fn = (this.#client as unknown as Record<string, UnaryMethod>)[method];
+      const onAbort = () => call.cancel();
+      const call = fn.call(
+        this.#client,
+        request,
+        metadata,
+        { deadline: Date.now() + (options.timeoutMs ?? this.#timeoutMs) },
+        (error, response) => {
+          signal?.removeEventListener("abort", onAbort);
+          if (error) reject(toMasterError(error, this.address));
+          else resolve(response as T);
+        },
+      );
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/**
+ * The follower's {@linkcode LeaderClient}. Each forwarded write gets a channel of its own that is
+ * closed when the call ends. Writes are rare, so the extra connection costs little; a channel
+ * kept open would sit idle between writes, and Deno 2.9 can crash the whole process when an idle
+ * `node:http2` client session receives a GOAWAY (denoland/deno#36788), which is exactly what a
+ * leader that shuts down gracefully sends to every open channel.
+ */
+export class GrpcLeaderClient implements LeaderClient {
+  readonly #grpc: CrawlerMasterGrpc;
+  readonly #open = new Set<MasterGrpcClient>();
+
+  constructor(options: { grpc?: CrawlerMasterGrpc } = {}) {
+    this.#grpc = options.grpc ?? loadCrawlerMasterGrpc();
+  }
+
+  addResource(
+    address: string,
+    request: AddResourceRequest,
+    options: ForwardOptions,
+  ): Promise<AddResourceResponse> {
+    return this.#withClient(address, (client) => client.addResource(request, options));
+  }
+
+  deleteResource(
+    address: string,
+    request: DeleteResourceRequest,
+    options: ForwardOptions,
+  ): Promise<void> {
+    return this.#withClient(address, (client) => client.deleteResource(request, options));
+  }
+
+  /** Closes the channels of calls still running (they fail with CANCELLED). */
+  close(): void {
+    for (const client of this.#open) client.close();
+    this.#open.clear();
+  }
+
+  async #withClient<T>(
+    address: string,
+    call: (client: MasterGrpcClient) => Promise<T>,
+  ): Promise<T> {
+    const client = new MasterGrpcClient(address, { grpc: this.#grpc });
+    this.#open.add(client);
+    try {
+      return await call(client);
+    } finally {
+      this.#open.delete(client);
+      client.close();
+    }
+  }
+}
+
+function toMasterError(error: grpc.ServiceError, address: string): Error {
+  const kind = error.metadata?.get(ERROR_KIND_METADATA_KEY)[0];
+  const message = error.details || error.message;
+  const mapped = errorFromGrpc(
+    error.code,
+    kind === undefined ? `${address}: ${message}` : message,
+    typeof kind === "string" ? kind : undefined,
+  );
+  mapped.cause = error;
+  return mapped;
+}
+
+function resourceFromMessage(message: ResourceSpecMessage): ResourceSpec {
+  return resourceSpecSchema.parse({
+    ID: message.id,
+    Name: message.name,
+    AssignedNode: message.assigned_node,
+    CreationTime: Number(message.creation_time),
+    ...(message.spec ? { Spec: JSON.parse(message.spec) } : {}),
+  });
+}

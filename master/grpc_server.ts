@@ -1,0 +1,196 @@
+/**
+ * @module
+ * The master's gRPC server (`crawler.CrawlerMaster` from `proto/crawler.proto`): the same
+ * operations as the HTTP API, with errors mapped to gRPC codes by the one table in `errors.ts`.
+ */
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "../log/logger.ts";
+import { silentLogger } from "../log/logger.ts";
+import {
+  CRAWLER_MASTER_SERVICE,
+  type CrawlerMasterGrpc,
+  type LeaderInfoMessage,
+  loadCrawlerMasterGrpc,
+  type NodeSpecMessage,
+  type ResourceSpecMessage,
+  type WorkerInfoMessage,
+} from "../proto/crawler_grpc.ts";
+import type { ResourceSpec } from "../proto/resource_spec.ts";
+import { ERROR_KIND_METADATA_KEY, errorReply, InvalidArgumentError } from "./errors.ts";
+import { FORWARDED_BY_METADATA_KEY } from "./grpc_client.ts";
+import type { Master } from "./master.ts";
+import type { MasterMetrics } from "./metrics.ts";
+
+/** Options for {@linkcode startGrpcServer}. */
+export interface GrpcServerOptions {
+  master: Master;
+  /** Interface to listen on; "" or "0.0.0.0" for all. */
+  hostname: string;
+  /** Port; 0 picks a free one (see `port` on the result). */
+  port: number;
+  /** The loaded service; default: loads `proto/crawler.proto`. */
+  grpc?: CrawlerMasterGrpc;
+  metrics?: MasterMetrics;
+  logger?: Logger;
+}
+
+/** A listening gRPC server. */
+export interface RunningGrpcServer {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Stops taking calls, lets running ones finish for up to `graceMs` (default 2000), then ends. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+type Handler<Req, Res> = (
+  request: Req,
+  context: { forwardedBy?: string; signal: AbortSignal },
+) => Promise<Res>;
+
+/** Starts the gRPC server and resolves once it listens. */
+export async function startGrpcServer(options: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const { master, metrics } = options;
+  const logger = options.logger ?? silentLogger;
+  const { service } = options.grpc ?? loadCrawlerMasterGrpc();
+  const server = new grpc.Server();
+
+  const unary = <Req, Res>(method: string, handler: Handler<Req, Res>) =>
+  (
+    call: grpc.ServerUnaryCall<Req, Res>,
+    callback: grpc.sendUnaryData<Res>,
+  ): void => {
+    const fullMethod = `${CRAWLER_MASTER_SERVICE}.${method}`;
+    const forwarded = call.metadata.get(FORWARDED_BY_METADATA_KEY)[0];
+    const forwardedBy = typeof forwarded === "string" ? forwarded : undefined;
+    // Like the Go project's logWrapper: every call is logged with its parameters.
+    logger.info("receive request", {
+      method: fullMethod,
+      params: call.request,
+      ...(forwardedBy ? { forwardedBy } : {}),
+    });
+    const controller = new AbortController();
+    const onCancelled = () => controller.abort(new Error("the caller cancelled the call"));
+    call.once("cancelled", onCancelled);
+    handler(call.request, { forwardedBy, signal: controller.signal }).then(
+      (response) => {
+        call.off("cancelled", onCancelled);
+        metrics?.countGrpc(fullMethod, "OK");
+        callback(null, response);
+      },
+      (error: unknown) => {
+        call.off("cancelled", onCancelled);
+        const reply = errorReply(error);
+        metrics?.countGrpc(fullMethod, grpc.status[reply.grpcCode] ?? String(reply.grpcCode));
+        if (reply.kind === undefined) logger.error("request failed", { method: fullMethod, error });
+        const metadata = new grpc.Metadata();
+        if (reply.kind) metadata.set(ERROR_KIND_METADATA_KEY, reply.kind);
+        callback({ code: reply.grpcCode, details: reply.message, metadata });
+      },
+    );
+  };
+
+  server.addService(service, {
+    AddResource: unary<ResourceSpecMessage, NodeSpecMessage>(
+      "AddResource",
+      async (request, context) => {
+        const node = await master.addResource(addBodyFromMessage(request), context);
+        return { id: node.id, Address: node.Address };
+      },
+    ),
+    DeleteResource: unary<ResourceSpecMessage, Record<string, never>>(
+      "DeleteResource",
+      async (request, context) => {
+        await master.deleteResource({ name: request.name }, context);
+        return {};
+      },
+    ),
+    ListResources: unary<unknown, { resources: ResourceSpecMessage[] }>(
+      "ListResources",
+      async () => ({ resources: (await master.listResources()).map(resourceToMessage) }),
+    ),
+    ListWorkers: unary<unknown, { workers: WorkerInfoMessage[] }>(
+      "ListWorkers",
+      async () => ({
+        workers: (await master.listWorkers()).map((w) => ({
+          id: w.id,
+          address: w.address,
+          http_address: w.httpAddress,
+          start_time: w.startTime,
+          payload: w.payload,
+        })),
+      }),
+    ),
+    GetLeader: unary<unknown, LeaderInfoMessage>("GetLeader", () => {
+      const status = master.status();
+      return Promise.resolve({
+        leader: status.leader ?? "",
+        self: status.self,
+        is_leader: status.isLeader,
+      });
+    }),
+  });
+
+  const hostname = options.hostname === "" ? "0.0.0.0" : options.hostname;
+  const target = hostname.includes(":")
+    ? `[${hostname}]:${options.port}`
+    : `${hostname}:${options.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+      if (error) {
+        reject(
+          new Error(`gRPC server cannot listen on ${target}: ${error.message}`, { cause: error }),
+        );
+      } else resolve(bound);
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close(closeOptions = {}) {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          // Calls still running after the grace period (a forward waiting on a dead leader)
+          // are cut off: shutdown must not hang on them.
+          server.forceShutdown();
+          resolve();
+        }, closeOptions.graceMs ?? 2000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}
+
+/**
+ * The add request in a `ResourceSpec` message: `spec` is TaskSpec JSON (empty for none). The
+ * master validates the result as it validates an HTTP body.
+ */
+function addBodyFromMessage(message: ResourceSpecMessage): Record<string, unknown> {
+  let spec: unknown;
+  if (message.spec) {
+    try {
+      spec = JSON.parse(message.spec);
+    } catch (error) {
+      throw new InvalidArgumentError(`spec: not valid JSON (${(error as Error).message})`);
+    }
+  }
+  return {
+    ...(message.id ? { id: message.id } : {}),
+    name: message.name,
+    ...(spec === undefined ? {} : { spec }),
+  };
+}
+
+function resourceToMessage(resource: ResourceSpec): ResourceSpecMessage {
+  return {
+    id: resource.ID,
+    name: resource.Name,
+    assigned_node: resource.AssignedNode,
+    creation_time: String(resource.CreationTime),
+    spec: resource.Spec ? JSON.stringify(resource.Spec) : "",
+  };
+}

@@ -1,0 +1,235 @@
+import assert from "node:assert/strict";
+import { silentLogger } from "../log/logger.ts";
+import { resourceKey } from "../proto/keys.ts";
+import { decodeResourceSpec } from "../proto/resource_spec.ts";
+import { builtinRuleSets } from "../rulesets/mod.ts";
+import { type EmbeddedStore, openEmbeddedStore } from "../store/embedded_store.ts";
+import { createApp } from "./http_app.ts";
+import { Master } from "./master.ts";
+import { MasterMetrics } from "./metrics.ts";
+import { registerWorker, waitUntil } from "./_testing.ts";
+
+const MASTER_ID = "master1-127.0.0.1:9091";
+
+interface Fixture extends AsyncDisposable {
+  store: EmbeddedStore;
+  master: Master;
+  app: ReturnType<typeof createApp>;
+}
+
+/** A leader over an embedded store with `workers` registered, and its app. */
+async function leaderApp(
+  options: { workers?: string[]; presets?: string[]; start?: boolean } = {},
+): Promise<Fixture> {
+  const store = await openEmbeddedStore({ logger: silentLogger });
+  for (const [i, id] of (options.workers ?? ["crawler.worker-1"]).entries()) {
+    await registerWorker(store, id, { port: 9090 + i });
+  }
+  const master = new Master({
+    store,
+    id: MASTER_ID,
+    electionTtlSeconds: 5,
+    ruleSets: builtinRuleSets().keys(),
+    presets: options.presets ?? ["books_a"],
+    logger: silentLogger,
+  });
+  if (options.start ?? true) {
+    master.start();
+    await waitUntil(() => master.isLeader, { what: "leadership" });
+  }
+  const app = createApp({ master, metrics: new MasterMetrics(), logger: silentLogger });
+  return {
+    store,
+    master,
+    app,
+    async [Symbol.asyncDispose]() {
+      await master.stop();
+      await store.close();
+    },
+  };
+}
+
+function send(app: Fixture["app"], method: string, body?: string, headers?: HeadersInit) {
+  return app.request("/crawler/resource", { method, body, headers });
+}
+
+async function json(response: Response): Promise<Record<string, unknown>> {
+  assert.match(response.headers.get("content-type") ?? "", /application\/json/);
+  return await response.json();
+}
+
+Deno.test("adding a built-in task assigns it to a worker, and GET lists it", async () => {
+  await using f = await leaderApp({ presets: [] });
+  const added = await send(f.app, "POST", JSON.stringify({ id: "zjx", name: "douban_book_list" }));
+  assert.equal(added.status, 200);
+  assert.deepEqual(await json(added), { id: "crawler.worker-1", Address: "127.0.0.1:9090" });
+
+  const listed = await json(await f.app.request("/crawler/resource"));
+  const resources = listed.resources as Array<Record<string, unknown>>;
+  assert.equal(resources.length, 1);
+  assert.equal(resources[0].Name, "douban_book_list");
+  assert.equal(resources[0].AssignedNode, "crawler.worker-1|127.0.0.1:9090");
+  assert.match(String(resources[0].ID), /^\d{15,}$/);
+
+  const workers = await json(await f.app.request("/crawler/workers"));
+  assert.deepEqual(
+    (workers.workers as Array<Record<string, unknown>>).map((w) => [w.id, w.address, w.payload]),
+    [["crawler.worker-1", "127.0.0.1:9090", 1]],
+  );
+});
+
+Deno.test("bad bodies are 400 with a message naming the field", async () => {
+  await using f = await leaderApp();
+  const cases: Array<[unknown, RegExp]> = [
+    [{}, /^name: required \(expected string\)$/],
+    [{ name: 7 }, /^name: .*expected string, received number/],
+    [{ name: "" }, /^name: must not be empty/],
+    [{ name: "a/b" }, /^name: must not contain '\/'/],
+    [[], /^body: .*expected object, received array/],
+    [{ name: "x", spec: { url: "http://127.0.0.1/" } }, /^spec\.rule: required/],
+    [{ name: "x", spec: { rule: "douban_book_list", url: "not a url" } }, /^spec\.url: /],
+    [
+      { name: "x", spec: { rule: "douban_book_list", rules: {} } },
+      /^spec: Unrecognized key: "rules"/,
+    ],
+    [
+      {
+        name: "x",
+        spec: { rule: "douban_book_list", limits: [{ eventCount: 0, eventDur: 1, bucket: 1 }] },
+      },
+      /^spec\.limits\[0\]\.eventCount: /,
+    ],
+    [
+      { name: "x", spec: { rule: "no_such_rules" } },
+      /^spec\.rule: unknown rule set "no_such_rules" \(built-in: douban_book_list, find_douban_sun_room\)$/,
+    ],
+  ];
+  for (const [body, message] of cases) {
+    const response = await send(f.app, "POST", JSON.stringify(body));
+    assert.equal(response.status, 400, JSON.stringify(body));
+    assert.match(String((await json(response)).error), message, JSON.stringify(body));
+  }
+  const badDelete = await send(f.app, "DELETE", JSON.stringify({ nom: "x" }));
+  assert.equal(badDelete.status, 400);
+  assert.match(String((await json(badDelete)).error), /^name: required/);
+});
+
+Deno.test("malformed JSON and empty bodies are 400", async () => {
+  await using f = await leaderApp();
+  for (const [method, body] of [["POST", '{"name": '], ["POST", ""], ["DELETE", "name=x"]]) {
+    const response = await send(f.app, method, body);
+    assert.equal(response.status, 400, `${method} ${body}`);
+    assert.match(String((await json(response)).error), /^body: (not valid JSON|required)/);
+  }
+});
+
+Deno.test("a body over 64 KiB is 413, declared or streamed", async () => {
+  await using f = await leaderApp();
+  const big = JSON.stringify({ name: "x", id: "y".repeat(70 * 1024) });
+  const declared = await send(f.app, "POST", big, { "content-length": String(big.length) });
+  assert.equal(declared.status, 413);
+  assert.match(String((await json(declared)).error), /larger than 65536 bytes/);
+  const streamed = await f.app.request("/crawler/resource", {
+    method: "POST",
+    body: ReadableStream.from([new TextEncoder().encode(big)]),
+  });
+  assert.equal(streamed.status, 413);
+  await streamed.body?.cancel();
+  // The master keeps serving.
+  assert.equal(
+    (await send(f.app, "POST", JSON.stringify({ name: "douban_book_list" }))).status,
+    200,
+  );
+});
+
+Deno.test("adding a name that exists is 409; deleting one that does not is 404", async () => {
+  await using f = await leaderApp({ presets: [] });
+  const body = JSON.stringify({ name: "douban_book_list" });
+  assert.equal((await send(f.app, "POST", body)).status, 200);
+  const again = await send(f.app, "POST", body);
+  assert.equal(again.status, 409);
+  assert.equal((await json(again)).error, 'resource "douban_book_list" already exists');
+
+  const deleted = await send(f.app, "DELETE", body);
+  assert.equal(deleted.status, 200);
+  assert.deepEqual(await json(deleted), {});
+  assert.equal(await f.store.get(resourceKey("douban_book_list")), undefined);
+  const missing = await send(f.app, "DELETE", body);
+  assert.equal(missing.status, 404);
+  assert.equal((await json(missing)).error, 'resource "douban_book_list" does not exist');
+});
+
+Deno.test("an unknown preset is 404, a config preset is accepted", async () => {
+  await using f = await leaderApp({ presets: [] });
+  const unknown = await send(f.app, "POST", JSON.stringify({ name: "no_such_task" }));
+  assert.equal(unknown.status, 404);
+  assert.match(
+    String((await json(unknown)).error),
+    /^unknown task "no_such_task": .*send a "spec"/,
+  );
+  await using g = await leaderApp({ presets: ["books_a"] });
+  // The preset was added when the master became leader: adding it again is a conflict.
+  await waitUntil(async () => (await g.store.get(resourceKey("books_a"))) !== undefined);
+  assert.equal((await send(g.app, "POST", JSON.stringify({ name: "books_a" }))).status, 409);
+});
+
+Deno.test("a task with an inline spec is stored with its spec", async () => {
+  await using f = await leaderApp();
+  const spec = { rule: "douban_book_list", url: "http://127.0.0.1:8088/a", maxDepth: 2 };
+  const response = await send(f.app, "POST", JSON.stringify({ name: "books_b", spec }));
+  assert.equal(response.status, 200);
+  const stored = await f.store.get(resourceKey("books_b"));
+  assert.deepEqual(decodeResourceSpec(stored!.value).Spec, spec);
+});
+
+Deno.test("with no worker registered an add is 503", async () => {
+  await using f = await leaderApp({ workers: [], presets: [] });
+  const response = await send(f.app, "POST", JSON.stringify({ name: "douban_book_list" }));
+  assert.equal(response.status, 503);
+  assert.match(String((await json(response)).error), /no worker/);
+});
+
+Deno.test("leader, health, readiness and metrics answer on the leader", async () => {
+  await using f = await leaderApp();
+  await waitUntil(async () => (await f.store.get(resourceKey("books_a"))) !== undefined);
+  assert.deepEqual(await json(await f.app.request("/crawler/leader")), {
+    leader: MASTER_ID,
+    self: MASTER_ID,
+    isLeader: true,
+  });
+  assert.equal((await f.app.request("/healthz")).status, 200);
+  assert.equal((await f.app.request("/readyz")).status, 200);
+  await send(f.app, "POST", "{");
+  const metrics = await f.app.request("/metrics");
+  assert.equal(metrics.status, 200);
+  const text = await metrics.text();
+  assert.match(text, /^crawler_master_is_leader 1$/m);
+  assert.match(text, /^crawler_master_workers 1$/m);
+  assert.match(text, /^crawler_master_resources 1$/m); // the preset
+  assert.match(
+    text,
+    /^crawler_master_http_requests_total\{method="POST",route="\/crawler\/resource",status="400"\} 1$/m,
+  );
+});
+
+Deno.test("without a leader writes are 503 and the master is not ready", async () => {
+  await using f = await leaderApp({ start: false });
+  const response = await send(f.app, "POST", JSON.stringify({ name: "douban_book_list" }));
+  assert.equal(response.status, 503);
+  assert.match(String((await json(response)).error), /no leader/);
+  assert.equal((await f.app.request("/readyz")).status, 503);
+  assert.deepEqual(await json(await f.app.request("/crawler/leader")), {
+    leader: null,
+    self: MASTER_ID,
+    isLeader: false,
+  });
+  // Bad input is still refused first, with the same 400.
+  assert.equal((await send(f.app, "POST", "[]")).status, 400);
+});
+
+Deno.test("an unknown route is a JSON 404", async () => {
+  await using f = await leaderApp({ start: false });
+  const response = await f.app.request("/nope");
+  assert.equal(response.status, 404);
+  assert.deepEqual(await json(response), { error: "no route for GET /nope" });
+});

@@ -1,0 +1,316 @@
+import assert from "node:assert/strict";
+import { silentLogger } from "../log/logger.ts";
+import { parseAssignedNode } from "../proto/assigned_node.ts";
+import { ELECTION_PREFIX, resourceKey, RESOURCES_PREFIX } from "../proto/keys.ts";
+import {
+  decodeResourceSpec,
+  encodeResourceSpec,
+  type ResourceSpec,
+} from "../proto/resource_spec.ts";
+import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
+import { builtinRuleSets } from "../rulesets/mod.ts";
+import type { EmbeddedStore } from "../store/embedded_store.ts";
+import { ConflictError, NotFoundError, NotLeaderError } from "./errors.ts";
+import { GrpcLeaderClient, MasterGrpcClient } from "./grpc_client.ts";
+import { type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
+import { Master, type MasterOptions } from "./master.ts";
+import { freePort, openTestStore, registerWorker, waitUntil } from "./_testing.ts";
+
+function newMaster(store: EmbeddedStore, options: Partial<MasterOptions> = {}): Master {
+  return new Master({
+    store,
+    id: "master1-127.0.0.1:9091",
+    electionTtlSeconds: 5,
+    ruleSets: builtinRuleSets().keys(),
+    logger: silentLogger,
+    retryDelayMs: { initial: 10, max: 50 },
+    ...options,
+  });
+}
+
+async function resources(store: EmbeddedStore): Promise<Map<string, ResourceSpec>> {
+  const { kvs } = await store.getPrefix(RESOURCES_PREFIX);
+  const decoded = kvs.map((kv) => decodeResourceSpec(kv.value));
+  return new Map(decoded.map((r) => [r.Name, r]));
+}
+
+function workerOf(resource: ResourceSpec | undefined): string | undefined {
+  return resource && parseAssignedNode(resource.AssignedNode)?.workerId;
+}
+
+function countByWorker(all: Map<string, ResourceSpec>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of all.values()) {
+    const id = workerOf(r) ?? "";
+    counts[id] = (counts[id] ?? 0) + 1;
+  }
+  return counts;
+}
+
+const spec = { rule: "douban_book_list" };
+
+Deno.test("ten resources over two workers end five and five", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    for (let i = 0; i < 10; i++) await master.addResource({ name: `task${i}`, spec });
+    assert.deepEqual(countByWorker(await resources(store)), { w1: 5, w2: 5 });
+    assert.deepEqual((await master.listWorkers()).map((w) => [w.id, w.payload]), [["w1", 5], [
+      "w2",
+      5,
+    ]]);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("the leader reassigns the resources of a worker whose key disappears", async () => {
+  await using store = await openTestStore();
+  const w1 = await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    for (let i = 0; i < 4; i++) await master.addResource({ name: `task${i}`, spec });
+    const before = await resources(store);
+    await w1.revoke(); // w1's registry key vanishes with its lease
+    await waitUntil(async () => countByWorker(await resources(store)).w2 === 4, {
+      what: "w1's resources moving to w2",
+    });
+    const after = await resources(store);
+    for (const [name, resource] of after) {
+      assert.equal(resource.ID, before.get(name)?.ID, "a reassigned resource keeps its id");
+    }
+    assert.equal(after.get("task1")?.AssignedNode, "w2|127.0.0.1:9002");
+    // New work goes to the remaining worker, and a worker that joins gets the next one.
+    await registerWorker(store, "w3", { port: 9003 });
+    await waitUntil(async () => (await master.listWorkers()).length === 2);
+    assert.equal((await master.addResource({ name: "task9", spec })).id, "w3");
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("orphans wait for a worker when none is left", async () => {
+  await using store = await openTestStore();
+  const w1 = await registerWorker(store, "w1");
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.addResource({ name: "a", spec });
+    await w1.revoke();
+    await waitUntil(async () => (await master.listWorkers()).length === 0);
+    assert.equal(workerOf((await resources(store)).get("a")), "w1");
+    await registerWorker(store, "w2");
+    await waitUntil(async () => workerOf((await resources(store)).get("a")) === "w2", {
+      what: "the orphan moving to the new worker",
+    });
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("the leader adds missing presets when elected, and once a worker joins", async () => {
+  await using store = await openTestStore();
+  await store.put(
+    resourceKey("kept"),
+    encodeResourceSpec({ ID: "42", Name: "kept", AssignedNode: "gone|h:1", CreationTime: 1 }),
+  );
+  const master = newMaster(store, { presets: ["kept", "books_a", "books_b"] });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    // No worker yet: nothing can be assigned, so nothing is written.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual([...(await resources(store)).keys()], ["kept"]);
+    await registerWorker(store, "w1");
+    await waitUntil(async () => (await resources(store)).size === 3, { what: "presets" });
+    const all = await resources(store);
+    assert.equal(all.get("kept")?.ID, "42", "an existing preset is kept, not re-added");
+    assert.deepEqual(countByWorker(all), { w1: 3 });
+    assert.equal(all.get("books_a")?.Spec, undefined, "presets carry no spec");
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("resources of live workers keep their assignment across a leader change", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const first = newMaster(store, { id: "master1-127.0.0.1:9091" });
+  const second = newMaster(store, { id: "master2-127.0.0.1:9092" });
+  first.start();
+  await waitUntil(() => first.isLeader);
+  second.start();
+  try {
+    for (let i = 0; i < 6; i++) await first.addResource({ name: `task${i}`, spec });
+    const before = await resources(store);
+    await waitUntil(() => second.leaderId === first.id);
+    await first.stop(); // resigns: the second master is elected at once
+    await waitUntil(() => second.isLeader, { what: "the second master leading" });
+    await second.addResource({ name: "task6", spec });
+    const after = await resources(store);
+    for (const [name, resource] of before) assert.deepEqual(after.get(name), resource, name);
+    assert.deepEqual(countByWorker(after), { w1: 4, w2: 3 });
+  } finally {
+    await first.stop();
+    await second.stop();
+  }
+});
+
+Deno.test("a name written by another leader is a conflict, never a second add", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.listResources(); // the state is loaded once requests are served
+    const other = { ID: "7", Name: "raced", AssignedNode: "w1|127.0.0.1:9090", CreationTime: 1 };
+    await store.put(resourceKey("raced"), encodeResourceSpec(other));
+    await assert.rejects(master.addResource({ name: "raced", spec }), ConflictError);
+    assert.equal((await resources(store)).get("raced")?.ID, "7");
+    // The leader took the stored value in: it can now delete it.
+    await master.deleteResource({ name: "raced" });
+    await assert.rejects(master.deleteResource({ name: "raced" }), NotFoundError);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a master that loses its election lease stops leading at once and campaigns again", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    const { kvs } = await store.getPrefix(`${ELECTION_PREFIX}/`);
+    assert.equal(kvs.length, 1);
+    const leaseId = BigInt(`0x${kvs[0].key.slice(ELECTION_PREFIX.length + 1)}`).toString();
+    await store.revokeLease(leaseId);
+    assert.equal(master.isLeader, false, "leadership ends with the lease, synchronously");
+    await waitUntil(() => master.isLeader, { what: "leadership again" });
+    await master.addResource({ name: "after", spec });
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a follower forwards writes to the leader over gRPC and relays its errors", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const grpc = loadCrawlerMasterGrpc();
+  const leaderClient = new GrpcLeaderClient({ grpc });
+  const servers: RunningGrpcServer[] = [];
+  const masters: Master[] = [];
+  try {
+    for (const n of [1, 2]) {
+      const port = freePort();
+      const master = newMaster(store, { id: `master${n}-127.0.0.1:${port}`, leaderClient });
+      servers.push(await startGrpcServer({ master, hostname: "127.0.0.1", port, grpc }));
+      masters.push(master);
+    }
+    const [leader, follower] = masters;
+    leader.start();
+    await waitUntil(() => leader.isLeader);
+    follower.start();
+    await waitUntil(() => follower.leaderId === leader.id);
+
+    assert.deepEqual(await follower.addResource({ name: "fwd", spec }), {
+      id: "w1",
+      Address: "127.0.0.1:9090",
+    });
+    assert.equal(workerOf((await resources(store)).get("fwd")), "w1");
+    await assert.rejects(follower.addResource({ name: "fwd", spec }), (error: Error) => {
+      assert.ok(error instanceof ConflictError, String(error));
+      assert.equal(error.message, 'resource "fwd" already exists');
+      return true;
+    });
+    await follower.deleteResource({ name: "fwd" });
+    await assert.rejects(follower.deleteResource({ name: "fwd" }), NotFoundError);
+    await assert.rejects(follower.addResource({ name: "unknown_preset" }), NotFoundError);
+
+    // The same through the follower's gRPC API, as a client would.
+    const client = new MasterGrpcClient(`127.0.0.1:${servers[1].port}`, { grpc, timeoutMs: 3000 });
+    try {
+      assert.equal((await client.addResource({ name: "via_grpc", spec })).id, "w1");
+      assert.deepEqual(await client.getLeader(), {
+        leader: leader.id,
+        self: follower.id,
+        isLeader: false,
+      });
+      assert.deepEqual((await client.listResources()).map((r) => r.Name), ["via_grpc"]);
+      assert.deepEqual((await client.listWorkers()).map((w) => [w.id, w.payload]), [["w1", 1]]);
+      await assert.rejects(client.addResource({ name: "via_grpc", spec }), ConflictError);
+    } finally {
+      client.close();
+    }
+  } finally {
+    // Clients before servers: in one process, a server that shuts down while a client session
+    // of the same process is open can crash Deno 2.9's node:http2 (denoland/deno#36788).
+    for (const master of masters) await master.stop();
+    leaderClient.close();
+    for (const server of servers) await server.close();
+  }
+});
+
+Deno.test("a forwarded request reaching a follower is not forwarded again", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const leader = newMaster(store, { id: "master1-127.0.0.1:9091" });
+  const follower = newMaster(store, {
+    id: "master2-127.0.0.1:9092",
+    leaderClient: {
+      addResource: () => Promise.reject(new Error("must not be called")),
+      deleteResource: () => Promise.reject(new Error("must not be called")),
+      close() {},
+    },
+  });
+  leader.start();
+  await waitUntil(() => leader.isLeader);
+  follower.start();
+  try {
+    await waitUntil(() => follower.leaderId === leader.id);
+    await assert.rejects(
+      follower.addResource({ name: "loop", spec }, { forwardedBy: "master3-127.0.0.1:9093" }),
+      (error: Error) => {
+        assert.ok(error instanceof NotLeaderError);
+        assert.match(error.message, /not forwarded again/);
+        return true;
+      },
+    );
+    // The leader serves a forwarded request itself.
+    const node = await leader.addResource({ name: "loop", spec }, { forwardedBy: follower.id });
+    assert.equal(node.id, "w1");
+  } finally {
+    await follower.stop();
+    await leader.stop();
+  }
+});
+
+Deno.test("a preset a user deleted stays deleted while the leader leads", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const master = newMaster(store, { presets: ["books_a"] });
+  master.start();
+  try {
+    await waitUntil(async () => (await resources(store)).has("books_a"), { what: "the preset" });
+    await master.deleteResource({ name: "books_a" });
+    await registerWorker(store, "w2"); // a worker event runs the leader's reconciliation
+    await waitUntil(async () => (await master.listWorkers()).length === 2);
+    await master.addResource({ name: "other", spec }); // served after the worker event
+    assert.equal((await resources(store)).has("books_a"), false);
+    // It can be added back by name: it is a preset.
+    assert.equal((await master.addResource({ name: "books_a" })).id, "w2");
+  } finally {
+    await master.stop();
+  }
+});

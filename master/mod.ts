@@ -1,0 +1,39 @@
+/**
+ * @module
+ * The master role: election and assignment ({@linkcode Master}), its HTTP app and gRPC server
+ * and client, the error mapping, and `runMaster` for `crawler master`.
+ */
+export { Master, type MasterOptions, type MasterStatus, type RequestOptions } from "./master.ts";
+export { type AppDeps, createApp, DEFAULT_BODY_LIMIT_BYTES } from "./http_app.ts";
+export { type GrpcServerOptions, type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
+export {
+  FORWARDED_BY_METADATA_KEY,
+  type GrpcCallOptions,
+  GrpcLeaderClient,
+  MasterGrpcClient,
+  type MasterGrpcClientOptions,
+} from "./grpc_client.ts";
+export type { ForwardOptions, LeaderClient } from "./leader_client.ts";
+export {
+  BodyTooLargeError,
+  ConflictError,
+  errorFromGrpc,
+  type ErrorReply,
+  errorReply,
+  InvalidArgumentError,
+  NotFoundError,
+  NotLeaderError,
+  NoWorkerError,
+} from "./errors.ts";
+export { Snowflake, snowflakeNodeFromMasterId } from "./snowflake.ts";
+export { pickLeastLoaded, type WorkerLoad } from "./assignment.ts";
+export { LeaderState, type WorkerEntry } from "./leader_state.ts";
+export { type MasterGauges, MasterMetrics } from "./metrics.ts";
+export {
+  DEFAULT_MASTER_GRPC,
+  DEFAULT_MASTER_HTTP,
+  type MasterSettings,
+  resolveMasterSettings,
+  runMaster,
+  type RunMasterOptions,
+} from "./run_master.ts";

@@ -1,0 +1,200 @@
+/**
+ * @module
+ * `crawler master`: resolves the master's addresses and id from flags and config, serves the
+ * HTTP and gRPC APIs, runs the {@linkcode Master}, and shuts everything down when told to.
+ */
+import { defaultAdvertiseHost } from "../config/advertise.ts";
+import { ConfigError } from "../config/config_error.ts";
+import type { Config } from "../config/config_schema.ts";
+import { type Flags, type ListenAddress, parseListenAddress } from "../config/flags.ts";
+import type { Logger } from "../log/logger.ts";
+import { buildMasterId } from "../proto/master_id.ts";
+import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
+import { builtinRuleSets } from "../rulesets/mod.ts";
+import type { Store } from "../store/store.ts";
+import { GrpcLeaderClient } from "./grpc_client.ts";
+import { startGrpcServer } from "./grpc_server.ts";
+import { createApp } from "./http_app.ts";
+import { Master } from "./master.ts";
+import { MasterMetrics } from "./metrics.ts";
+
+/** Default `--http` of a master. */
+export const DEFAULT_MASTER_HTTP: ListenAddress = { host: "", port: 8081 };
+/** Default `--grpc` of a master. */
+export const DEFAULT_MASTER_GRPC: ListenAddress = { host: "", port: 9091 };
+
+/** Options for {@linkcode runMaster}. */
+export interface RunMasterOptions {
+  config: Config;
+  flags: Flags;
+  logger: Logger;
+  /** Aborting it shuts the master down; `runMaster` then resolves. */
+  signal: AbortSignal;
+  /** The coordination store; `runMaster` closes it on shutdown. */
+  store: Store;
+  /** Called once both servers listen, with the id and the ports (useful with port 0). */
+  onListen?: (info: { id: string; httpPort: number; grpcPort: number }) => void;
+}
+
+/** Where a master listens and how it presents itself, from flags over config over defaults. */
+export interface MasterSettings {
+  /** The full master id, `master<id>-<advertise>:<grpcPort>`. */
+  id: string;
+  http: ListenAddress;
+  grpc: ListenAddress;
+  advertise: string;
+  /** The flag or config key each address came from, for error messages. */
+  sources: { http: string; grpc: string };
+}
+
+/**
+ * Resolves the settings (flags win over the config's `MasterServer` section). Throws
+ * `ConfigError` naming the flag or key when a value is unusable. A gRPC port of 0 is replaced by
+ * a free port here, because the id must carry the real port.
+ */
+export function resolveMasterSettings(config: Config, flags: Flags): MasterSettings {
+  const section = config.MasterServer;
+  const http = flags.http ??
+    (section.HTTPListenAddress
+      ? parseListenAddress(section.HTTPListenAddress, "MasterServer.HTTPListenAddress")
+      : DEFAULT_MASTER_HTTP);
+  const grpc = flags.grpc ??
+    (section.GRPCListenAddress
+      ? parseListenAddress(section.GRPCListenAddress, "MasterServer.GRPCListenAddress")
+      : DEFAULT_MASTER_GRPC);
+  const resolvedGrpc = grpc.port === 0 ? { ...grpc, port: freePort(grpc.host) } : grpc;
+  const advertise = flags.advertise ?? defaultAdvertiseHost();
+  const shortId = flags.id ?? section.ID ?? "1";
+  let id: string;
+  try {
+    id = buildMasterId({ id: shortId, host: advertise, grpcPort: resolvedGrpc.port });
+  } catch (error) {
+    const message = (error as Error).message;
+    const key = message.startsWith("master id")
+      ? (flags.id === undefined && section.ID !== undefined ? "MasterServer.ID" : "--id")
+      : message.startsWith("bad advertise host")
+      ? "--advertise"
+      : "--grpc";
+    throw new ConfigError(key, message, { cause: error });
+  }
+  const source = (flag: "http" | "grpc", key: string | undefined, name: string) =>
+    flags[flag] === undefined && key !== undefined ? `MasterServer.${name}` : `--${flag}`;
+  return {
+    id,
+    http,
+    grpc: resolvedGrpc,
+    advertise,
+    sources: {
+      http: source("http", section.HTTPListenAddress, "HTTPListenAddress"),
+      grpc: source("grpc", section.GRPCListenAddress, "GRPCListenAddress"),
+    },
+  };
+}
+
+/**
+ * Runs a master until `signal` aborts: starts the gRPC then the HTTP server, campaigns, and on
+ * abort resigns (so another master leads at once), stops both servers and closes the store.
+ */
+export async function runMaster(options: RunMasterOptions): Promise<void> {
+  const { config, flags, signal, store } = options;
+  const logger = options.logger.child("master");
+  const settings = resolveMasterSettings(config, flags);
+  const grpcDefinition = loadCrawlerMasterGrpc();
+  const metrics = new MasterMetrics();
+  const leaderClient = new GrpcLeaderClient({ grpc: grpcDefinition });
+  const master = new Master({
+    store,
+    id: settings.id,
+    electionTtlSeconds: config.MasterServer.RegisterTTL,
+    requestTimeoutMs: config.MasterServer.ClientTimeOut * 1000,
+    ruleSets: builtinRuleSets().keys(),
+    presets: config.Tasks.map((task) => task.Name),
+    leaderClient,
+    logger,
+  });
+
+  const cleanups: Array<() => Promise<void> | void> = [
+    () => store.close(),
+    () => leaderClient.close(),
+  ];
+  const cleanUp = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.error("shutdown step failed", { error });
+      }
+    }
+  };
+
+  try {
+    const grpcServer = await startGrpcServer({
+      master,
+      hostname: settings.grpc.host,
+      port: settings.grpc.port,
+      grpc: grpcDefinition,
+      metrics,
+      logger,
+    }).catch((error: Error) => {
+      // A port in use is a bad value of the flag or key that chose it: exit 2 naming it.
+      throw new ConfigError(settings.sources.grpc, error.message, { cause: error });
+    });
+    cleanups.push(() => grpcServer.close());
+    const app = createApp({ master, metrics, logger });
+    const httpServer = serveHttp(settings.http, settings.sources.http, app.fetch);
+    cleanups.push(() => httpServer.shutdown());
+    master.start();
+    cleanups.push(() => master.stop());
+    const httpPort = httpServer.addr.port;
+    logger.info("master started", {
+      id: settings.id,
+      http: `${settings.http.host}:${httpPort}`,
+      grpc: `${settings.grpc.host}:${grpcServer.port}`,
+      electionTtlSeconds: config.MasterServer.RegisterTTL,
+    });
+    options.onListen?.({ id: settings.id, httpPort, grpcPort: grpcServer.port });
+    await aborted(signal);
+    logger.info("master stopping", { id: settings.id });
+  } finally {
+    // Reverse order of start: resign first (leadership passes at once), then stop taking
+    // requests, then drop connections and the store.
+    await cleanUp();
+  }
+}
+
+function serveHttp(
+  address: ListenAddress,
+  source: string,
+  handler: (request: Request) => Response | Promise<Response>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({
+      hostname: address.host || "0.0.0.0",
+      port: address.port,
+      onListen: () => {}, // the master logs its own startup line
+    }, handler);
+  } catch (error) {
+    // A port in use is a bad value of the flag or key that chose it: exit 2 naming it.
+    throw new ConfigError(
+      source,
+      `the HTTP server cannot listen on ${address.host}:${address.port}: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
+}
+
+function freePort(host: string): number {
+  const listener = Deno.listen({ hostname: host || "0.0.0.0", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}

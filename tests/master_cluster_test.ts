@@ -1,0 +1,402 @@
+/**
+ * @module
+ * Three `crawler master` processes on a real etcd: leader election seen by every master over
+ * HTTP and gRPC, writes forwarded from followers to the leader, least-loaded assignment, bad
+ * input, and failover after the leader is killed with SIGKILL.
+ *
+ * Workers are registered by writing their registry keys (on a lease) straight into etcd: real
+ * worker processes join these runs in a later issue.
+ */
+import assert from "node:assert/strict";
+import { MasterGrpcClient } from "../master/grpc_client.ts";
+import { ConflictError } from "../master/errors.ts";
+import { workerKey } from "../proto/keys.ts";
+import { parseAssignedNode } from "../proto/assigned_node.ts";
+import { encodeWorkerRegistration } from "../proto/worker_registration.ts";
+import type { ResourceSpec } from "../proto/resource_spec.ts";
+import { openEtcdStore } from "../store/etcd_store.ts";
+import type { Lease } from "../store/store.ts";
+import { spawnCrawler } from "./cli.ts";
+import { startEtcd } from "./etcd_server.ts";
+
+/** The election lease TTL the masters get through the config (`MasterServer.RegisterTTL`). */
+const ELECTION_TTL_SECONDS = 2;
+
+/** A `crawler master` child process and everything it logged. */
+class MasterProcess {
+  readonly id: string;
+  readonly logs: string[] = [];
+  readonly child: Deno.ChildProcess;
+  readonly #drained: Promise<unknown>;
+
+  constructor(
+    readonly n: number,
+    readonly httpPort: number,
+    readonly grpcPort: number,
+    etcdEndpoint: string,
+    configPath: string,
+  ) {
+    this.id = `master${n}-127.0.0.1:${grpcPort}`;
+    this.child = spawnCrawler([
+      "master",
+      `--id=${n}`,
+      `--http=127.0.0.1:${httpPort}`,
+      `--grpc=127.0.0.1:${grpcPort}`,
+      `--etcd=${etcdEndpoint}`,
+      "--advertise=127.0.0.1",
+      `--config=${configPath}`,
+    ]);
+    this.#drained = Promise.all([
+      collectLines(this.child.stderr, this.logs),
+      collectLines(this.child.stdout, this.logs),
+    ]);
+  }
+
+  url(path: string): string {
+    return `http://127.0.0.1:${this.httpPort}${path}`;
+  }
+
+  /** Kills the process (if it still runs) and waits for it and its output. */
+  async stop(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill(signal);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error; // already exited
+    }
+    const status = await this.child.status;
+    await this.#drained;
+    return status;
+  }
+}
+
+async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop() ?? "";
+    into.push(...lines);
+  }
+  if (rest) into.push(rest);
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  return port;
+}
+
+/** One HTTP request with a deadline; the body is always read, so no resource leaks. */
+async function http(
+  url: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const body = init.json === undefined ? init.body : JSON.stringify(init.json);
+  const response = await fetch(url, { ...init, body, signal: AbortSignal.timeout(5000) });
+  const text = await response.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed };
+}
+
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  predicate: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    try {
+      if (await predicate()) return;
+    } catch (error) {
+      // A failed assertion is a result; anything else (a master not listening yet) is retried.
+      if (error instanceof assert.AssertionError) throw error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The leader every live master reports, once they all agree. */
+async function agreedLeader(masters: MasterProcess[]): Promise<MasterProcess> {
+  let leader: MasterProcess | undefined;
+  await waitUntil("all masters to agree on a leader", 20_000, async () => {
+    const answers = await Promise.all(masters.map((m) => http(m.url("/crawler/leader"))));
+    const ids = new Set(answers.map((a) => a.body.leader));
+    const leading = answers.filter((a) => a.body.isLeader === true);
+    if (ids.size !== 1 || leading.length !== 1) return false;
+    leader = masters.find((m) => m.id === leading[0].body.self);
+    return leader !== undefined && leader.id === [...ids][0];
+  });
+  return leader!;
+}
+
+const spec = { rule: "douban_book_list", url: "http://127.0.0.1:1/books" };
+
+Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad input and fails over", async (t) => {
+  await using etcd = await startEtcd();
+  const dir = await Deno.makeTempDir({ prefix: "crawler_masters_" });
+  const configPath = `${dir}/config.toml`;
+  await Deno.writeTextFile(
+    configPath,
+    `logLevel = "info"\n[MasterServer]\nRegisterTTL = ${ELECTION_TTL_SECONDS}\nClientTimeOut = 3\n`,
+  );
+  const store = await openEtcdStore({
+    endpoints: [etcd.endpoint],
+    logger: { warn() {}, error() {} },
+  });
+  const masters: MasterProcess[] = [];
+  const leases: Lease[] = [];
+  const cleanups: Array<() => void> = [];
+  try {
+    for (const n of [1, 2, 3]) {
+      masters.push(new MasterProcess(n, freePort(), freePort(), etcd.endpoint, configPath));
+    }
+    let leader = await agreedLeader(masters);
+    let followers = masters.filter((m) => m !== leader);
+    // One gRPC client per master for the whole run, closed before any master stops: each close
+    // is an HTTP/2 GOAWAY, and Deno 2.9 can crash on GOAWAY handling (denoland/deno#36788).
+    const grpcClients = new Map(
+      masters.map((m) => [m, new MasterGrpcClient(`127.0.0.1:${m.grpcPort}`, { timeoutMs: 3000 })]),
+    );
+    const grpcOf = (master: MasterProcess): MasterGrpcClient => {
+      const client = grpcClients.get(master);
+      if (!client) throw new Error(`no gRPC client for ${master.id} (closed already)`);
+      return client;
+    };
+    const closeGrpcClients = () => {
+      for (const client of grpcClients.values()) client.close();
+      grpcClients.clear();
+    };
+    cleanups.push(closeGrpcClients);
+
+    await t.step("every master names the same leader over HTTP and over gRPC", async () => {
+      for (const master of masters) {
+        const { body } = await http(master.url("/crawler/leader"));
+        assert.deepEqual(body, { leader: leader.id, self: master.id, isLeader: master === leader });
+        assert.deepEqual(await grpcOf(master).getLeader(), {
+          leader: leader.id,
+          self: master.id,
+          isLeader: master === leader,
+        });
+        assert.equal((await http(master.url("/readyz"))).status, 200);
+      }
+    });
+
+    await t.step("with no worker registered an add is 503 on any master", async () => {
+      const answer = await http(followers[0].url("/crawler/resource"), {
+        method: "POST",
+        json: { name: "early", spec },
+      });
+      assert.equal(answer.status, 503);
+      assert.match(String(answer.body.error), /no worker/);
+    });
+
+    for (const id of ["crawler.worker-1", "crawler.worker-2"]) {
+      const lease = await store.grantLease(30);
+      const port = 9090 + leases.length;
+      await lease.put(
+        workerKey(id),
+        encodeWorkerRegistration({
+          id,
+          address: `127.0.0.1:${port}`,
+          httpAddress: `127.0.0.1:${port - 1010}`,
+          startTime: new Date().toISOString(),
+        }),
+      );
+      leases.push(lease);
+    }
+
+    await t.step("a follower's add lands through the leader", async () => {
+      const follower = followers[0];
+      // The leader learns of the workers through its watch, a moment after they are in etcd:
+      // until then an add is a 503 (no worker), which is what a client would retry on.
+      let answer = { status: 0, body: {} as Record<string, unknown> };
+      await waitUntil("the first add to be accepted", 5000, async () => {
+        answer = await http(follower.url("/crawler/resource"), {
+          method: "POST",
+          json: { id: "zjx", name: "task0", spec },
+        });
+        if (answer.status !== 503) assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        return answer.status === 200;
+      });
+      assert.equal(answer.body.id, "crawler.worker-1");
+      assert.equal(answer.body.Address, "127.0.0.1:9090");
+      // The leader received it over gRPC, from the follower, like the Go project's log line.
+      const line = leader.logs.find((l) =>
+        l.includes('"msg":"receive request"') && l.includes('"CrawlerMaster.AddResource"') &&
+        l.includes('"task0"')
+      );
+      assert.ok(line, `no AddResource in the leader's log:\n${leader.logs.join("\n")}`);
+      assert.equal(JSON.parse(line).forwardedBy, follower.id);
+    });
+
+    await t.step("ten resources over two workers end five and five", async () => {
+      for (let i = 1; i < 10; i++) {
+        const master = masters[i % masters.length];
+        if (i % 2 === 0) {
+          const answer = await http(master.url("/crawler/resource"), {
+            method: "POST",
+            json: { name: `task${i}`, spec },
+          });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+        } else {
+          await grpcOf(master).addResource({ name: `task${i}`, spec });
+        }
+      }
+      for (const master of masters) {
+        const { body } = await http(master.url("/crawler/workers"));
+        assert.deepEqual(
+          (body.workers as Array<Record<string, unknown>>).map((w) => [w.id, w.payload]),
+          [["crawler.worker-1", 5], ["crawler.worker-2", 5]],
+        );
+        const listed = await http(master.url("/crawler/resource"));
+        assert.equal((listed.body.resources as unknown[]).length, 10);
+      }
+    });
+
+    await t.step(
+      "bad bodies get 400/404/409/413 with clear messages; the masters keep serving",
+      async () => {
+        for (const master of [leader, followers[1]]) {
+          const post = (init: RequestInit & { json?: unknown }) =>
+            http(master.url("/crawler/resource"), { method: "POST", ...init });
+          let answer = await post({ json: { spec } });
+          assert.equal(answer.status, 400);
+          assert.equal(answer.body.error, "name: required (expected string)");
+          answer = await post({ body: '{"name": "x",' });
+          assert.equal(answer.status, 400);
+          assert.match(String(answer.body.error), /^body: not valid JSON/);
+          answer = await post({
+            json: { name: "x", spec: { rule: "douban_book_list", maxDepth: -1 } },
+          });
+          assert.equal(answer.status, 400);
+          assert.match(String(answer.body.error), /^spec\.maxDepth: /);
+          answer = await post({ json: { name: "not_a_preset" } });
+          assert.equal(answer.status, 404);
+          assert.match(String(answer.body.error), /^unknown task "not_a_preset"/);
+          answer = await post({ json: { name: "task3", spec } });
+          assert.equal(answer.status, 409);
+          assert.equal(answer.body.error, 'resource "task3" already exists');
+          answer = await post({ body: JSON.stringify({ name: "big", id: "x".repeat(70_000) }) });
+          assert.equal(answer.status, 413);
+          assert.match(String(answer.body.error), /larger than 65536 bytes/);
+          answer = await http(master.url("/crawler/resource"), {
+            method: "DELETE",
+            json: { name: "never_added" },
+          });
+          assert.equal(answer.status, 404);
+          assert.equal(answer.body.error, 'resource "never_added" does not exist');
+          assert.equal((await http(master.url("/healthz"))).status, 200);
+        }
+        // Over gRPC the same error comes back with its code and message.
+        await assert.rejects(
+          grpcOf(followers[1]).addResource({ name: "task3", spec }),
+          (error: Error) => {
+            assert.ok(error instanceof ConflictError);
+            assert.equal(error.message, 'resource "task3" already exists');
+            return true;
+          },
+        );
+        // Add and delete still work.
+        const added = await http(followers[1].url("/crawler/resource"), {
+          method: "POST",
+          json: { name: "temporary", spec },
+        });
+        assert.equal(added.status, 200);
+        const deleted = await http(followers[1].url("/crawler/resource"), {
+          method: "DELETE",
+          json: { name: "temporary" },
+        });
+        assert.deepEqual(deleted, { status: 200, body: {} });
+      },
+    );
+
+    await t.step(
+      "after kill -9 of the leader a new leader answers writes within TTL + 1 s",
+      async () => {
+        const before = (await http(followers[0].url("/crawler/resource"))).body
+          .resources as ResourceSpec[];
+        const killed = leader;
+        const killedAt = Date.now();
+        await killed.stop("SIGKILL");
+        const survivors = masters.filter((m) => m !== killed);
+        let answeredAt = 0;
+        let attempt = 0;
+        await waitUntil("a write to succeed after the failover", 15_000, async () => {
+          const master = survivors[attempt++ % survivors.length];
+          const answer = await http(master.url("/crawler/resource"), {
+            method: "POST",
+            json: { name: "after_failover", spec },
+          });
+          if (answer.status === 200) answeredAt = Date.now();
+          else assert.equal(answer.status, 503, JSON.stringify(answer.body));
+          return answer.status === 200;
+        });
+        const failoverMs = answeredAt - killedAt;
+        console.log(`failover: a write succeeded ${failoverMs} ms after kill -9 of the leader`);
+        assert.ok(
+          failoverMs <= ELECTION_TTL_SECONDS * 1000 + 1000,
+          `failover took ${failoverMs} ms (TTL ${ELECTION_TTL_SECONDS} s + 1 s allowed)`,
+        );
+
+        leader = await agreedLeader(survivors);
+        followers = survivors.filter((m) => m !== leader);
+        assert.notEqual(leader.id, killed.id);
+        const after = (await http(followers[0].url("/crawler/resource"))).body
+          .resources as ResourceSpec[];
+        const afterByName = new Map(after.map((r) => [r.Name, r]));
+        // Every resource is intact: same id, same worker (both workers are alive).
+        for (const resource of before) assert.deepEqual(afterByName.get(resource.Name), resource);
+        assert.equal(after.length, before.length + 1);
+        // None assigned twice: each resource has one live worker, and the payloads add up.
+        const workers = (await http(leader.url("/crawler/workers"))).body
+          .workers as Array<{ id: string; payload: number }>;
+        const live = new Set(workers.map((w) => w.id));
+        for (const resource of after) {
+          assert.ok(
+            live.has(parseAssignedNode(resource.AssignedNode)?.workerId ?? ""),
+            resource.Name,
+          );
+        }
+        assert.equal(workers.reduce((sum, w) => sum + w.payload, 0), after.length);
+        assert.deepEqual(workers.map((w) => w.payload).sort(), [5, 6]);
+      },
+    );
+
+    await t.step("SIGTERM stops a master cleanly and hands leadership over at once", async () => {
+      const stopping = leader;
+      const status = await stopping.stop("SIGTERM");
+      assert.equal(status.code, 0, stopping.logs.slice(-20).join("\n"));
+      const remaining = followers[0];
+      // Resigning deletes the election key: no need to wait for the TTL.
+      await waitUntil("the last master to lead", ELECTION_TTL_SECONDS * 1000, async () => {
+        const { body } = await http(remaining.url("/crawler/leader"));
+        return body.isLeader === true;
+      });
+      const answer = await http(remaining.url("/crawler/resource"), {
+        method: "DELETE",
+        json: { name: "after_failover" },
+      });
+      assert.deepEqual(answer, { status: 200, body: {} });
+    });
+  } catch (error) {
+    // What each master logged is what explains a failure of a multi-process run.
+    for (const master of masters) {
+      console.error(`--- last log lines of ${master.id} ---\n${master.logs.slice(-40).join("\n")}`);
+    }
+    throw error;
+  } finally {
+    for (const cleanup of cleanups) cleanup();
+    for (const master of masters) await master.stop("SIGKILL");
+    for (const lease of leases) await lease.revoke().catch(() => undefined);
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

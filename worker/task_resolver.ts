@@ -1,0 +1,28 @@
+/**
+ * @module
+ * How a cluster worker turns a resource into a task: the resource's own `Spec` if it has one,
+ * else the preset of that name in this worker's config, else the built-in rule set of that name.
+ */
+import type { Config } from "../config/config_schema.ts";
+import { taskDefinitionFromConfig } from "../config/task_config.ts";
+import type { ResourceSpec } from "../proto/resource_spec.ts";
+import { taskDefinitionFromSpec } from "../proto/task_spec.ts";
+import type { RuleSet } from "../spider/rule_set.ts";
+import type { Task } from "../spider/task.ts";
+import { buildTask } from "../spider/task_definition.ts";
+
+/** Returns a resolver; it throws `UnknownRuleSetError` for a task this worker cannot run. */
+export function createTaskResolver(
+  config: Config,
+  ruleSets: ReadonlyMap<string, RuleSet>,
+): (resource: ResourceSpec) => Task {
+  const presets = new Map(config.Tasks.map((t) => [t.Name, t]));
+  return (resource) => {
+    if (resource.Spec) {
+      return buildTask(taskDefinitionFromSpec(resource.Name, resource.Spec), ruleSets);
+    }
+    const preset = presets.get(resource.Name);
+    if (preset) return buildTask(taskDefinitionFromConfig(preset), ruleSets);
+    return buildTask({ name: resource.Name }, ruleSets);
+  };
+}

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { createWorkerApp } from "./worker_app.ts";
+import type { AssignmentStatus } from "./cluster_worker.ts";
+
+const stats = {
+  fetched: 12,
+  failed: 1,
+  retried: 2,
+  items: 10,
+  tooDeep: 0,
+  duplicates: 3,
+  queued: 4,
+  inFlight: 2,
+  startedAt: 0,
+};
+
+function app(ready = true, tasks: AssignmentStatus[] = []) {
+  return createWorkerApp({ workerId: "crawler.worker-1", tasks: () => tasks, ready: () => ready });
+}
+
+Deno.test("worker app answers liveness and readiness", async () => {
+  assert.equal((await app().request("/healthz")).status, 200);
+  assert.equal((await app(true).request("/readyz")).status, 200);
+  const notReady = await app(false).request("/readyz");
+  assert.equal(notReady.status, 503);
+  assert.deepEqual(await notReady.json(), { ready: false, worker: "crawler.worker-1" });
+});
+
+Deno.test("worker app lists its tasks with their counters", async () => {
+  const tasks: AssignmentStatus[] = [
+    { name: "books", id: "1", state: "running", stats },
+    { name: "mystery", id: "2", state: "unknown", error: 'unknown task "mystery"' },
+  ];
+  const body = await (await app(true, tasks).request("/tasks")).json();
+  assert.equal(body.worker, "crawler.worker-1");
+  assert.deepEqual(body.tasks, tasks);
+});
+
+Deno.test("worker app exposes Prometheus metrics per task", async () => {
+  const res = await app(true, [{ name: 'say "hi"', id: "1", state: "running", stats }]).request(
+    "/metrics",
+  );
+  assert.match(res.headers.get("content-type")!, /^text\/plain/);
+  const text = await res.text();
+  assert.match(
+    text,
+    /crawler_task_fetched_total\{worker="crawler.worker-1",task="say \\"hi\\""\} 12/,
+  );
+  assert.match(text, /crawler_task_in_flight\{.*\} 2/);
+  assert.match(text, /crawler_worker_tasks\{worker="crawler.worker-1",state="running"\} 1/);
+});
+
+Deno.test("worker app answers unknown routes with a JSON 404", async () => {
+  const res = await app().request("/nope");
+  assert.equal(res.status, 404);
+  assert.match((await res.json()).error, /no route for GET \/nope/);
+});
