@@ -179,7 +179,8 @@ export class MasterGrpcClient {
  */
 export class GrpcLeaderClient implements LeaderClient {
   readonly #grpc: CrawlerMasterGrpc;
-  readonly #open = new Set<MasterGrpcClient>();
+  /** One channel, to the current leader's address, reused for every forwarded write. */
+  #client: { address: string; client: MasterGrpcClient } | undefined;
 
   constructor(options: { grpc?: CrawlerMasterGrpc } = {}) {
     this.#grpc = options.grpc ?? loadCrawlerMasterGrpc();
@@ -190,7 +191,7 @@ export class GrpcLeaderClient implements LeaderClient {
     request: AddResourceRequest,
     options: ForwardOptions,
   ): Promise<AddResourceResponse> {
-    return this.#withClient(address, (client) => client.addResource(request, options));
+    return this.#clientFor(address).addResource(request, options);
   }
 
   deleteResource(
@@ -198,27 +199,27 @@ export class GrpcLeaderClient implements LeaderClient {
     request: DeleteResourceRequest,
     options: ForwardOptions,
   ): Promise<void> {
-    return this.#withClient(address, (client) => client.deleteResource(request, options));
+    return this.#clientFor(address).deleteResource(request, options);
   }
 
-  /** Closes the channels of calls still running (they fail with CANCELLED). */
+  /** Closes the channel; calls still running fail with CANCELLED. */
   close(): void {
-    for (const client of this.#open) client.close();
-    this.#open.clear();
+    this.#client?.client.close();
+    this.#client = undefined;
   }
 
-  async #withClient<T>(
-    address: string,
-    call: (client: MasterGrpcClient) => Promise<T>,
-  ): Promise<T> {
-    const client = new MasterGrpcClient(address, { grpc: this.#grpc });
-    this.#open.add(client);
-    try {
-      return await call(client);
-    } finally {
-      this.#open.delete(client);
-      client.close();
+  /**
+   * The channel is kept open rather than opened per write: closing a channel sends an HTTP/2
+   * GOAWAY, and Deno 2.9 aborts the receiving process when GOAWAYs and new sessions come in
+   * quick succession (denoland/deno#36788; reproduced here with a close + reopen per call).
+   * A channel is closed only when the leader moves to another address.
+   */
+  #clientFor(address: string): MasterGrpcClient {
+    if (this.#client?.address !== address) {
+      this.close();
+      this.#client = { address, client: new MasterGrpcClient(address, { grpc: this.#grpc }) };
     }
+    return this.#client.client;
   }
 }
 

@@ -317,11 +317,23 @@ export class Master {
   async #lead(term: LeaderTerm): Promise<void> {
     for (let attempt = 0; !term.signal.aborted;) {
       try {
-        const workersRevision = await this.#load(term);
+        const revision = await this.#load(term);
         term.markReady();
         await this.#reconcile(term);
         attempt = 0;
-        await this.#followWorkers(term, workersRevision + 1);
+        // Both watches end together: when one fails, the state is reloaded and both restart.
+        const round = new AbortController();
+        const signal = AbortSignal.any([term.signal, round.signal]);
+        const watches = [
+          this.#followWorkers(term, revision + 1, signal),
+          this.#followResources(term, revision + 1, signal),
+        ];
+        try {
+          await Promise.race(watches);
+        } finally {
+          round.abort();
+          await Promise.allSettled(watches);
+        }
       } catch (error) {
         if (term.signal.aborted) return;
         this.#logger.error("leader duties failed; reloading the state", { error });
@@ -330,7 +342,7 @@ export class Master {
     }
   }
 
-  /** Loads the state under the mutex; returns the revision of the worker read. */
+  /** Loads the state under the mutex; returns a revision both reads include. */
   #load(term: LeaderTerm): Promise<number> {
     return term.mutex.runExclusive(async () => {
       const workers = await this.#store.getPrefix(WORKERS_PREFIX);
@@ -345,6 +357,8 @@ export class Master {
         workers: state.workerCount,
         resources: state.resourceCount,
       });
+      // Watching both prefixes from the first read's revision may replay a change the second
+      // read already saw; applying a change twice is harmless, missing one is not.
       return workers.revision;
     });
   }
@@ -395,8 +409,8 @@ export class Master {
   }
 
   /** Follows worker joins and departures from `fromRevision` until the term ends. */
-  async #followWorkers(term: LeaderTerm, fromRevision: number): Promise<void> {
-    const events = this.#store.watchPrefix(WORKERS_PREFIX, { fromRevision, signal: term.signal });
+  async #followWorkers(term: LeaderTerm, fromRevision: number, signal: AbortSignal): Promise<void> {
+    const events = this.#store.watchPrefix(WORKERS_PREFIX, { fromRevision, signal });
     for await (const event of events) {
       const id = workerIdFromKey(event.key);
       if (id === undefined) continue;
@@ -415,6 +429,44 @@ export class Master {
     }
     this.#throwIfEnded(term);
     throw new Error("the worker watch ended");
+  }
+
+  /**
+   * Follows `/resources/` so the leader's view stays the store's: a resource written by
+   * anything else (an operator, a previous leader's late write) is taken into account, and
+   * one assigned to a worker that is gone is reassigned.
+   */
+  async #followResources(
+    term: LeaderTerm,
+    fromRevision: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const events = this.#store.watchPrefix(RESOURCES_PREFIX, { fromRevision, signal });
+    for await (const event of events) {
+      const changed = await term.mutex.runExclusive(() => {
+        const state = this.#stateOf(term);
+        if (event.type === "delete") {
+          const name = resourceNameFromKey(event.key);
+          const known = name === undefined ? undefined : state.resource(name);
+          const gone = event.prevKv ? this.#decodeResource(event.prevKv) : undefined;
+          // An echo of an older resource of the same name must not remove the newer one.
+          if (known && (!gone || gone.ID === known.ID)) state.removeResource(known.Name);
+          return false;
+        }
+        const resource = this.#decodeResource(event.kv);
+        if (!resource) return false;
+        const known = state.resource(resource.Name);
+        if (known && isOlderId(resource.ID, known.ID)) return false;
+        if (known && known.AssignedNode === resource.AssignedNode && known.ID === resource.ID) {
+          return false;
+        }
+        state.setResource(resource);
+        return state.isOrphan(resource);
+      });
+      if (changed) await this.#reconcile(term);
+    }
+    this.#throwIfEnded(term);
+    throw new Error("the resource watch ended");
   }
 
   /**
@@ -642,4 +694,13 @@ export class Master {
 /** Plain string order, the same on every master (no locale). */
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Snowflake ids grow with time: a smaller id is an older resource. */
+function isOlderId(id: string, than: string): boolean {
+  try {
+    return BigInt(id) < BigInt(than);
+  } catch {
+    return false;
+  }
 }

@@ -314,3 +314,31 @@ Deno.test("a preset a user deleted stays deleted while the leader leads", async 
     await master.stop();
   }
 });
+
+Deno.test("the leader follows resources written by others and reassigns orphans among them", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    // Written straight into the store, assigned to a worker that is not there.
+    await store.put(
+      resourceKey("external"),
+      encodeResourceSpec({
+        ID: "7",
+        Name: "external",
+        AssignedNode: "gone|127.0.0.1:1",
+        CreationTime: 1,
+      }),
+    );
+    await waitUntil(async () => workerOf((await resources(store)).get("external")) === "w1");
+    assert.deepEqual((await master.listWorkers()).map((w) => [w.id, w.payload]), [["w1", 1]]);
+    // Deleted behind the leader's back: a new add of the name is not a conflict.
+    await store.delete(resourceKey("external"));
+    await waitUntil(async () => (await master.listWorkers())[0].payload === 0);
+    await master.addResource({ name: "external", spec });
+  } finally {
+    await master.stop();
+  }
+});

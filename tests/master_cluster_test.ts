@@ -16,126 +16,11 @@ import { encodeWorkerRegistration } from "../proto/worker_registration.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
 import { openEtcdStore } from "../store/etcd_store.ts";
 import type { Lease } from "../store/store.ts";
-import { spawnCrawler } from "./cli.ts";
+import { agreedLeader, dumpLogs, http, MasterProcess, waitUntil } from "./cluster_harness.ts";
 import { startEtcd } from "./etcd_server.ts";
 
 /** The election lease TTL the masters get through the config (`MasterServer.RegisterTTL`). */
 const ELECTION_TTL_SECONDS = 2;
-
-/** A `crawler master` child process and everything it logged. */
-class MasterProcess {
-  readonly id: string;
-  readonly logs: string[] = [];
-  readonly child: Deno.ChildProcess;
-  readonly #drained: Promise<unknown>;
-
-  constructor(
-    readonly n: number,
-    readonly httpPort: number,
-    readonly grpcPort: number,
-    etcdEndpoint: string,
-    configPath: string,
-  ) {
-    this.id = `master${n}-127.0.0.1:${grpcPort}`;
-    this.child = spawnCrawler([
-      "master",
-      `--id=${n}`,
-      `--http=127.0.0.1:${httpPort}`,
-      `--grpc=127.0.0.1:${grpcPort}`,
-      `--etcd=${etcdEndpoint}`,
-      "--advertise=127.0.0.1",
-      `--config=${configPath}`,
-    ]);
-    this.#drained = Promise.all([
-      collectLines(this.child.stderr, this.logs),
-      collectLines(this.child.stdout, this.logs),
-    ]);
-  }
-
-  url(path: string): string {
-    return `http://127.0.0.1:${this.httpPort}${path}`;
-  }
-
-  /** Kills the process (if it still runs) and waits for it and its output. */
-  async stop(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
-    try {
-      this.child.kill(signal);
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // already exited
-    }
-    const status = await this.child.status;
-    await this.#drained;
-    return status;
-  }
-}
-
-async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    const lines = (rest + chunk).split("\n");
-    rest = lines.pop() ?? "";
-    into.push(...lines);
-  }
-  if (rest) into.push(rest);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
-}
-
-/** One HTTP request with a deadline; the body is always read, so no resource leaks. */
-async function http(
-  url: string,
-  init: RequestInit & { json?: unknown } = {},
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const body = init.json === undefined ? init.body : JSON.stringify(init.json);
-  const response = await fetch(url, { ...init, body, signal: AbortSignal.timeout(5000) });
-  const text = await response.text();
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = { text };
-  }
-  return { status: response.status, body: parsed };
-}
-
-async function waitUntil(
-  what: string,
-  timeoutMs: number,
-  predicate: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      if (await predicate()) return;
-    } catch (error) {
-      // A failed assertion is a result; anything else (a master not listening yet) is retried.
-      if (error instanceof assert.AssertionError) throw error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** The leader every live master reports, once they all agree. */
-async function agreedLeader(masters: MasterProcess[]): Promise<MasterProcess> {
-  let leader: MasterProcess | undefined;
-  await waitUntil("all masters to agree on a leader", 20_000, async () => {
-    const answers = await Promise.all(masters.map((m) => http(m.url("/crawler/leader"))));
-    const ids = new Set(answers.map((a) => a.body.leader));
-    const leading = answers.filter((a) => a.body.isLeader === true);
-    if (ids.size !== 1 || leading.length !== 1) return false;
-    leader = masters.find((m) => m.id === leading[0].body.self);
-    return leader !== undefined && leader.id === [...ids][0];
-  });
-  return leader!;
-}
 
 const spec = { rule: "douban_book_list", url: "http://127.0.0.1:1/books" };
 
@@ -156,7 +41,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
   const cleanups: Array<() => void> = [];
   try {
     for (const n of [1, 2, 3]) {
-      masters.push(new MasterProcess(n, freePort(), freePort(), etcd.endpoint, configPath));
+      masters.push(new MasterProcess(n, etcd.endpoint, configPath));
     }
     let leader = await agreedLeader(masters);
     let followers = masters.filter((m) => m !== leader);
@@ -318,6 +203,9 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       },
     );
 
+    // Done with gRPC: close the clients before any master stops (see the comment above).
+    closeGrpcClients();
+
     await t.step(
       "after kill -9 of the leader a new leader answers writes within TTL + 1 s",
       async () => {
@@ -388,9 +276,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
     });
   } catch (error) {
     // What each master logged is what explains a failure of a multi-process run.
-    for (const master of masters) {
-      console.error(`--- last log lines of ${master.id} ---\n${master.logs.slice(-40).join("\n")}`);
-    }
+    dumpLogs(masters);
     throw error;
   } finally {
     for (const cleanup of cleanups) cleanup();
