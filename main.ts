@@ -16,6 +16,7 @@ import { runStandalone } from "./worker/standalone.ts";
 import { runClusterWorker } from "./worker/run_worker.ts";
 import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
 import { runMaster } from "./master/run_master.ts";
+import { runDev } from "./dev/run_dev.ts";
 
 const USAGE = `usage:
   crawler master [--id=1] [--http=:8081] [--grpc=:9091] [--etcd=HOST:PORT[,HOST:PORT]] [--advertise=HOST] [--config=config.toml]
@@ -71,8 +72,8 @@ async function runRole(role: Role, ctx: RoleContext): Promise<number> {
     return summary.tasks.every((t) => t.state !== "running") ? 0 : 1;
   }
   if (role === "dev") {
-    console.error('crawler: "dev" is not built yet; "master" and "worker" are');
-    return 1;
+    await runDev({ ...ctx, ruleSets: builtinRuleSets() });
+    return 0;
   }
   const section = role === "master" ? ctx.config.MasterServer : ctx.config.GRPCServer;
   let store: EtcdStore;

@@ -3,6 +3,7 @@
  * `crawler master`: resolves the master's addresses and id from flags and config, serves the
  * HTTP and gRPC APIs, runs the {@linkcode Master}, and shuts everything down when told to.
  */
+import type { Hono } from "hono";
 import { defaultAdvertiseHost } from "../config/advertise.ts";
 import { ConfigError } from "../config/config_error.ts";
 import type { Config } from "../config/config_schema.ts";
@@ -32,6 +33,10 @@ export interface RunMasterOptions {
   signal: AbortSignal;
   /** The coordination store; `runMaster` closes it on shutdown. */
   store: Store;
+  /** Adds routes to the HTTP app before it is served (`crawler dev` mounts its worker here). */
+  extendApp?: (app: Hono) => void;
+  /** Whether `runMaster` closes the store when it stops. Default true. */
+  ownsStore?: boolean;
   /** Called once both servers listen, with the id and the ports (useful with port 0). */
   onListen?: (info: { id: string; httpPort: number; grpcPort: number }) => void;
 }
@@ -114,7 +119,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
   });
 
   const cleanups: Array<() => Promise<void> | void> = [
-    () => store.close(),
+    () => options.ownsStore === false ? undefined : store.close(),
     () => leaderClient.close(),
   ];
   const cleanUp = async () => {
@@ -141,6 +146,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     });
     cleanups.push(() => grpcServer.close());
     const app = createApp({ master, metrics, logger });
+    options.extendApp?.(app);
     const httpServer = serveHttp(settings.http, settings.sources.http, app.fetch);
     cleanups.push(() => httpServer.shutdown());
     master.start();

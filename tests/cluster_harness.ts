@@ -21,8 +21,13 @@ export class CrawlerProcess {
   readonly #drained: Promise<unknown>;
   #stopped: Promise<Deno.CommandStatus> | undefined;
 
-  constructor(readonly httpPort: number, readonly grpcPort: number, args: string[]) {
-    this.child = spawnCrawler(args);
+  constructor(
+    readonly httpPort: number,
+    readonly grpcPort: number,
+    args: string[],
+    options: { cwd?: string } = {},
+  ) {
+    this.child = spawnCrawler(args, options);
     this.#drained = Promise.all([
       collectLines(this.child.stderr, this.logs),
       collectLines(this.child.stdout, this.logs),

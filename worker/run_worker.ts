@@ -3,7 +3,9 @@
  * `crawler worker` in cluster mode: the engine, the registration and resource watch over the
  * coordination store, and the worker's HTTP API, until `signal` aborts.
  */
+import type { Hono } from "hono";
 import type { Config } from "../config/config_schema.ts";
+import { ConfigError } from "../config/config_error.ts";
 import { defaultAdvertiseHost } from "../config/advertise.ts";
 import { type Flags, type ListenAddress, parseListenAddress } from "../config/flags.ts";
 import type { Logger } from "../log/logger.ts";
@@ -21,8 +23,6 @@ export interface RunWorkerOptions {
   signal: AbortSignal;
   store: Store;
   ruleSets: ReadonlyMap<string, RuleSet>;
-  /** Called once the HTTP server listens (tests read the port from it). */
-  onListen?: (http: { hostname: string; port: number }) => void;
 }
 
 /** The worker's id as the Go project forms it: `<Name>-<id>`. */
@@ -30,30 +30,37 @@ export function workerIdOf(config: Config, flags: Flags): string {
   return `${config.GRPCServer.Name}-${flags.id ?? config.GRPCServer.ID ?? "1"}`;
 }
 
+/** Where the worker listens: flags over the config's `GRPCServer` section over :8080/:9090. */
 export function workerListenAddresses(config: Config, flags: Flags): {
   http: ListenAddress;
   grpc: ListenAddress;
 } {
+  const section = config.GRPCServer;
   return {
     http: flags.http ??
-      parseListenAddress(
-        config.GRPCServer.HTTPListenAddress ?? ":8080",
-        "GRPCServer.HTTPListenAddress",
-      ),
+      parseListenAddress(section.HTTPListenAddress ?? ":8080", "GRPCServer.HTTPListenAddress"),
     grpc: flags.grpc ??
-      parseListenAddress(
-        config.GRPCServer.GRPCListenAddress ?? ":9090",
-        "GRPCServer.GRPCListenAddress",
-      ),
+      parseListenAddress(section.GRPCListenAddress ?? ":9090", "GRPCServer.GRPCListenAddress"),
   };
 }
 
-/** Runs a cluster worker until `signal` aborts, then releases everything it holds. */
-export async function runClusterWorker(options: RunWorkerOptions): Promise<void> {
-  const { config, flags, logger, signal, store } = options;
+/** A cluster worker with its engine and HTTP app, not yet running. */
+export interface ClusterWorkerParts {
+  worker: ClusterWorker;
+  app: Hono;
+  /** Runs until `signal` aborts; then stops the tasks and flushes and closes the engine. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+/** Builds a cluster worker over `store`, advertising `host` and the listen ports. */
+export function createClusterWorker(
+  options: Omit<RunWorkerOptions, "signal"> & {
+    host: string;
+    listen: { http: ListenAddress; grpc: ListenAddress };
+  },
+): ClusterWorkerParts {
+  const { config, flags, logger, store } = options;
   const id = workerIdOf(config, flags);
-  const listen = workerListenAddresses(config, flags);
-  const host = flags.advertise ?? defaultAdvertiseHost();
   const log = logger.child("worker");
   const engine = createEngine(config, logger);
   const worker = new ClusterWorker({
@@ -62,8 +69,8 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
     resolveTask: createTaskResolver(config, options.ruleSets),
     registration: {
       id,
-      address: `${host}:${listen.grpc.port}`,
-      httpAddress: `${host}:${listen.http.port}`,
+      address: `${options.host}:${options.listen.grpc.port}`,
+      httpAddress: `${options.host}:${options.listen.http.port}`,
       startTime: new Date().toISOString(),
     },
     registerTtlSeconds: config.GRPCServer.RegisterTTL,
@@ -74,20 +81,53 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
     tasks: () => worker.status(),
     ready: () => worker.ready,
   });
-  const server = Deno.serve({
-    hostname: listen.http.host || "0.0.0.0",
-    port: listen.http.port,
-    signal,
-    onListen: (addr) => {
-      log.info("worker HTTP listening", { address: `${addr.hostname}:${addr.port}`, worker: id });
-      options.onListen?.(addr);
+  return {
+    worker,
+    app,
+    async run(signal) {
+      try {
+        await worker.run(signal);
+      } finally {
+        await engine.close();
+        log.info("worker stopped", { worker: id });
+      }
     },
-  }, app.fetch);
+  };
+}
+
+/** Runs a cluster worker and its HTTP server until `signal` aborts, then releases everything. */
+export async function runClusterWorker(options: RunWorkerOptions): Promise<void> {
+  const listen = workerListenAddresses(options.config, options.flags);
+  const host = options.flags.advertise ?? defaultAdvertiseHost();
+  const parts = createClusterWorker({ ...options, host, listen });
+  const log = options.logger.child("worker");
+  let server: Deno.HttpServer;
   try {
-    await worker.run(signal);
+    server = Deno.serve({
+      hostname: listen.http.host || "0.0.0.0",
+      port: listen.http.port,
+      signal: options.signal,
+      onListen: (addr) =>
+        log.info("worker HTTP listening", {
+          address: `${addr.hostname}:${addr.port}`,
+          worker: parts.worker.id,
+        }),
+    }, parts.app.fetch);
+  } catch (error) {
+    await parts.run(AbortSignal.abort()); // releases the engine it opened
+    // A port in use is a bad value of the flag or key that chose it: exit 2 naming it.
+    const key = options.flags.http ? "--http" : "GRPCServer.HTTPListenAddress";
+    throw new ConfigError(
+      key,
+      `cannot listen on port ${listen.http.port}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  try {
+    await parts.run(options.signal);
   } finally {
-    await engine.close();
     await server.finished;
-    log.info("worker stopped", { worker: id });
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * `crawler dev` as a user runs it: master and worker in one process on the embedded store,
+ * the HTTP API and the dashboard on one port, resources kept across a restart.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { startDoubanFixture } from "./douban_fixture.ts";
+import { CrawlerProcess, freePort, http, waitUntil } from "./cluster_harness.ts";
+
+class DevProcess extends CrawlerProcess {
+  readonly id = "dev";
+  constructor(port: number, cwd: string) {
+    super(port, 0, ["dev", `--http=127.0.0.1:${port}`], { cwd });
+  }
+}
+
+Deno.test("crawler dev runs a task added over HTTP and keeps it across a restart", async () => {
+  const site = startDoubanFixture({ tags: 2, booksPerTag: 5 });
+  const dir = await Deno.makeTempDir();
+  const port = freePort();
+  let dev = new DevProcess(port, dir);
+  try {
+    await waitUntil(
+      "a leader",
+      20_000,
+      async () => (await http(dev.url("/crawler/leader"))).body.isLeader === true,
+    );
+    await waitUntil(
+      "the worker",
+      10_000,
+      async () => (await http(dev.url("/worker/readyz"))).status === 200,
+    );
+    const spec = {
+      rule: "douban_book_list",
+      url: `${site.url}/`,
+      waitTime: 0,
+      reload: false,
+      limits: [],
+    };
+    const added = await http(dev.url("/crawler/resource"), {
+      method: "POST",
+      json: { name: "books", spec },
+    });
+    assert.deepEqual(added, {
+      status: 200,
+      body: { id: "crawler.worker-1", Address: `127.0.0.1:${port}` },
+    });
+
+    const tasks = async () =>
+      (await http(dev.url("/worker/tasks"))).body.tasks as Array<{ name: string; state: string }>;
+    await waitUntil(
+      "the task to finish",
+      10_000,
+      async () => (await tasks())[0]?.state === "finished",
+    );
+    const dashboard = await fetch(dev.url("/"));
+    assert.match(await dashboard.text(), /<title>crawler<\/title>/);
+
+    const bad = await http(dev.url("/crawler/resource"), { method: "POST", json: { name: "" } });
+    assert.equal(bad.status, 400);
+    assert.match(String(bad.body.error), /name/);
+
+    assert.equal((await dev.stop("SIGINT")).code, 0, dev.logs.slice(-20).join("\n"));
+    const db = new DatabaseSync(`${dir}/data/crawler.db`);
+    try {
+      assert.equal(db.prepare(`SELECT count(*) AS n FROM "books"`).get()!.n, site.books.length);
+    } finally {
+      db.close();
+    }
+
+    // The resource survives the restart and runs again.
+    const rootFetches = site.requests.get("/");
+    dev = new DevProcess(port, dir);
+    await waitUntil(
+      "the task to run again",
+      20_000,
+      () => site.requests.get("/") === rootFetches! + 1,
+    );
+    const listed = await http(dev.url("/crawler/resource"));
+    assert.deepEqual((listed.body.resources as Array<{ Name: string }>).map((r) => r.Name), [
+      "books",
+    ]);
+    assert.equal((await dev.stop("SIGTERM")).code, 0);
+  } catch (error) {
+    console.error(dev.logs.slice(-40).join("\n"));
+    throw error;
+  } finally {
+    await dev.stop("SIGKILL");
+    await site.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
