@@ -4,6 +4,7 @@
  * Every field is optional so a user's Go config loads as it is; defaults are applied here.
  */
 import { z } from "zod";
+import { declarativeSpecSchema, hasAbsoluteRoots } from "../spider/declarative/spec_schema.ts";
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -27,8 +28,20 @@ export const taskConfigSchema = z.object({
   Fetcher: z.string().optional(),
   Limits: z.array(limitConfigSchema).optional(),
   Cookie: z.string().optional(),
-  /** A declarative rule set (§3) instead of a built-in `Rule`. Checked when the task is built. */
-  Spec: z.record(z.string(), z.unknown()).optional(),
+  /** A declarative rule set (SPEC §3) instead of a built-in `Rule`; see the README. */
+  Spec: declarativeSpecSchema.optional(),
+}).superRefine((task, ctx) => {
+  if (task.Spec === undefined) return;
+  if (task.Rule !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["Rule"], message: "give Rule or Spec, not both" });
+  }
+  if (task.URL === undefined && !hasAbsoluteRoots(task.Spec)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["URL"],
+      message: "required with a Spec whose roots have no absolute url",
+    });
+  }
 });
 export type TaskConfig = z.infer<typeof taskConfigSchema>;
 

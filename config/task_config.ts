@@ -4,11 +4,14 @@
  */
 import type { TaskConfig } from "./config_schema.ts";
 import type { TaskDefinition } from "../spider/task_definition.ts";
+import { compileRuleSet } from "../spider/declarative/compile_rule_set.ts";
 
+/** The definition of a `Tasks` entry; its `Spec` (already checked by the schema) is compiled. */
 export function taskDefinitionFromConfig(task: TaskConfig): TaskDefinition {
   return {
     name: task.Name,
     rule: task.Rule,
+    ruleSet: task.Spec ? compileRuleSet(task.Name, task.Spec) : undefined,
     url: task.URL,
     waitTime: task.WaitTime,
     reload: task.Reload,

@@ -94,6 +94,21 @@ const KINDS: readonly ErrorKind[] = [
 /** The gRPC metadata key that carries the error's type along with its code. */
 export const ERROR_KIND_METADATA_KEY = "x-crawler-error";
 
+/** The kind a master sends with an unexpected error (a 500 / INTERNAL of its own). */
+export const UNEXPECTED_ERROR_KIND = "unexpected";
+
+/**
+ * Codes that, without a kind from a master, mean the call did not get a master's answer: the
+ * connection broke (Deno reports a dropped socket as INTERNAL or CANCELLED), or it timed out.
+ */
+const TRANSPORT_CODES = new Set([
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.CANCELLED,
+  GrpcStatus.INTERNAL,
+  GrpcStatus.UNKNOWN,
+]);
+
 /** What an error becomes on the wire. */
 export interface ErrorReply {
   /** HTTP status. */
@@ -141,7 +156,7 @@ export function errorFromGrpc(
 ): Error {
   const byName = kindName ? KINDS.find((k) => k.name === kindName) : undefined;
   if (byName) return byName.create(message);
-  if (code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.DEADLINE_EXCEEDED) {
+  if (kindName === undefined && TRANSPORT_CODES.has(code)) {
     return new NotLeaderError(`the leader did not answer: ${message}`);
   }
   const byCode = KINDS.find((k) => k.grpcCode === code);

@@ -10,6 +10,7 @@ import {
   NotFoundError,
   NotLeaderError,
   NoWorkerError,
+  UNEXPECTED_ERROR_KIND,
 } from "./errors.ts";
 
 Deno.test("each error type maps to one HTTP status and one gRPC code with its message", () => {
@@ -62,5 +63,14 @@ Deno.test("a leader that cannot be reached is a NotLeaderError; bare codes map b
     errorFromGrpc(status.DEADLINE_EXCEEDED, "deadline", undefined) instanceof NotLeaderError,
   );
   assert.ok(errorFromGrpc(status.ALREADY_EXISTS, "x", undefined) instanceof ConflictError);
-  assert.equal(errorReply(errorFromGrpc(status.INTERNAL, "boom", undefined)).status, 500);
+  // A broken connection (Deno reports a dropped socket as INTERNAL or CANCELLED) is not the
+  // leader's answer: the caller gets a 503 and may retry.
+  for (const code of [status.INTERNAL, status.CANCELLED, status.UNKNOWN]) {
+    assert.ok(errorFromGrpc(code, "Received RST_STREAM", undefined) instanceof NotLeaderError);
+  }
+  // The leader's own unexpected error stays a 500.
+  assert.equal(
+    errorReply(errorFromGrpc(status.INTERNAL, "internal error", UNEXPECTED_ERROR_KIND)).status,
+    500,
+  );
 });

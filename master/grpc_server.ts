@@ -16,7 +16,12 @@ import {
   type WorkerInfoMessage,
 } from "../proto/crawler_grpc.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
-import { ERROR_KIND_METADATA_KEY, errorReply, InvalidArgumentError } from "./errors.ts";
+import {
+  ERROR_KIND_METADATA_KEY,
+  errorReply,
+  InvalidArgumentError,
+  UNEXPECTED_ERROR_KIND,
+} from "./errors.ts";
 import { FORWARDED_BY_METADATA_KEY } from "./grpc_client.ts";
 import type { Master } from "./master.ts";
 import type { MasterMetrics } from "./metrics.ts";
@@ -83,7 +88,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         metrics?.countGrpc(fullMethod, grpc.status[reply.grpcCode] ?? String(reply.grpcCode));
         if (reply.kind === undefined) logger.error("request failed", { method: fullMethod, error });
         const metadata = new grpc.Metadata();
-        if (reply.kind) metadata.set(ERROR_KIND_METADATA_KEY, reply.kind);
+        // Always typed, so a caller can tell an answer from this master from a broken connection.
+        metadata.set(ERROR_KIND_METADATA_KEY, reply.kind ?? UNEXPECTED_ERROR_KIND);
         callback({ code: reply.grpcCode, details: reply.message, metadata });
       },
     );

@@ -90,7 +90,7 @@ Deno.test("bad bodies are 400 with a message naming the field", async () => {
     [{ name: "x", spec: { rule: "douban_book_list", url: "not a url" } }, /^spec\.url: /],
     [
       { name: "x", spec: { rule: "douban_book_list", rules: {} } },
-      /^spec: Unrecognized key: "rules"/,
+      /^spec: Unrecognized key: "rule"/,
     ],
     [
       {
@@ -180,6 +180,45 @@ Deno.test("a task with an inline spec is stored with its spec", async () => {
   assert.equal(response.status, 200);
   const stored = await f.store.get(resourceKey("books_b"));
   assert.deepEqual(decodeResourceSpec(stored!.value).Spec, spec);
+});
+
+Deno.test("a task with a declarative rule set is stored; a bad one is a 400 naming the key", async () => {
+  await using f = await leaderApp();
+  const spec = {
+    url: "http://127.0.0.1:8088/",
+    maxDepth: 3,
+    rules: {
+      page: {
+        links: [{ rule: "page", sameHost: true }],
+        output: { fields: { title: { regex: "<title>([^<]*)</title>" } } },
+      },
+    },
+  };
+  const response = await send(f.app, "POST", JSON.stringify({ name: "site", spec }));
+  assert.equal(response.status, 200);
+  const stored = await f.store.get(resourceKey("site"));
+  assert.deepEqual(decodeResourceSpec(stored!.value).Spec, spec);
+
+  const cases: Array<[unknown, RegExp]> = [
+    [
+      { ...spec, rules: { page: { links: [{ selector: "a[href", rule: "page" }] } } },
+      /spec\.rules\.page\.links\[0\]\.selector: invalid selector/,
+    ],
+    [
+      { ...spec, rules: { page: { links: [{ regex: "(", rule: "page" }] } } },
+      /spec\.rules\.page\.links\[0\]\.regex/,
+    ],
+    [
+      { ...spec, rules: { page: { links: [{ rule: "item" }] } } },
+      /spec\.rules\.page\.links\[0\]\.rule: unknown rule "item"/,
+    ],
+  ];
+  for (const [bad, expected] of cases) {
+    const answer = await send(f.app, "POST", JSON.stringify({ name: "bad", spec: bad }));
+    assert.equal(answer.status, 400);
+    assert.match(String((await json(answer)).error), expected);
+  }
+  assert.equal(await f.store.get(resourceKey("bad")), undefined);
 });
 
 Deno.test("with no worker registered an add is 503", async () => {

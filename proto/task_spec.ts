@@ -6,6 +6,11 @@
  */
 import { z } from "zod";
 import type { TaskDefinition } from "../spider/task_definition.ts";
+import {
+  declarativeTaskDefinition,
+  isDeclarativeTaskSpec,
+  withDeclarativeSpec,
+} from "../spider/declarative/declarative_task_spec.ts";
 
 /** One rate-limit bucket: `eventCount` events per `eventDur` seconds, bursts of `bucket`. */
 export const limitSpecSchema = z.strictObject({
@@ -31,22 +36,22 @@ export const builtinTaskSpecSchema = z.strictObject({
 });
 
 /**
- * Every accepted spec shape. Extension point: declarative rule sets (SPEC §3) arrive in a later
- * issue as a second member of a union here (`z.union([builtinTaskSpecSchema, declarativeSpec])`);
- * code that only needs the built-in case narrows with {@linkcode isBuiltinTaskSpec}.
+ * Every accepted spec shape: a built-in rule set by name (`rule`), or a declarative rule set
+ * (`rules`, SPEC §3). A dispatcher rather than `z.union`, so errors name the field that is wrong.
  */
-export const taskSpecSchema = builtinTaskSpecSchema;
+export const taskSpecSchema = withDeclarativeSpec(builtinTaskSpecSchema);
 
 /** A task spec as sent in an add request and stored in `/resources/<name>` as `Spec`. */
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 
-/** A spec that names a built-in rule set (today every spec; see {@linkcode taskSpecSchema}). */
+/** A spec that names a built-in rule set (rather than carrying a declarative one). */
 export function isBuiltinTaskSpec(spec: TaskSpec): spec is z.infer<typeof builtinTaskSpecSchema> {
-  return typeof spec.rule === "string";
+  return !isDeclarativeTaskSpec(spec);
 }
 
 /** The task definition a worker builds from a resource named `name` carrying `spec`. */
 export function taskDefinitionFromSpec(name: string, spec: TaskSpec): TaskDefinition {
+  if (isDeclarativeTaskSpec(spec)) return declarativeTaskDefinition(name, spec);
   return {
     name,
     rule: spec.rule,

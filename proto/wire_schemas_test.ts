@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { addResourceBodySchema, deleteResourceBodySchema } from "./api_bodies.ts";
 import { resourceKey, resourceNameFromKey, workerIdFromKey, workerKey } from "./keys.ts";
 import { decodeResourceSpec, encodeResourceSpec, unixNanos } from "./resource_spec.ts";
-import { taskDefinitionFromSpec } from "./task_spec.ts";
+import { isBuiltinTaskSpec, taskDefinitionFromSpec } from "./task_spec.ts";
 import { decodeWorkerRegistration, encodeWorkerRegistration } from "./worker_registration.ts";
 
 Deno.test("store keys are built and taken apart by the same helpers", () => {
@@ -51,7 +51,8 @@ Deno.test("api bodies accept the documented shapes and refuse unknown spec keys"
       limits: [{ eventCount: 1, eventDur: 2, bucket: 1 }],
     },
   });
-  assert.equal(body.spec?.rule, "douban_book_list");
+  assert.ok(body.spec && isBuiltinTaskSpec(body.spec));
+  assert.equal(body.spec.rule, "douban_book_list");
   assert.deepEqual(taskDefinitionFromSpec(body.name, body.spec!), {
     name: "books_a",
     rule: "douban_book_list",

@@ -7,6 +7,7 @@
 import type { Logger } from "../log/logger.ts";
 import { type Fetcher, FetchError } from "./fetcher.ts";
 import { ParseContext } from "./parse_context.ts";
+import type { ParseResult, Rule } from "./rule_set.ts";
 import { toRequest } from "./request.ts";
 import type { CrawlRequest } from "./request.ts";
 import type { Item } from "./item.ts";
@@ -33,6 +34,12 @@ export interface CrawlerOptions {
   concurrency?: number;
   /** Extra attempts for a fetch that failed with a retriable error. Default 1. */
   retries?: number;
+  /**
+   * Runs a rule on a page fetched for `run`. Default: `rule.parse(ctx)` on this thread. The
+   * worker wiring passes a `ParsePool` here, so declarative rules parse in workers and are
+   * stopped when they run too long; a rejection counts the page as failed and the crawl goes on.
+   */
+  parseRule?: (rule: Rule, ctx: ParseContext, run: TaskRun) => Promise<ParseResult>;
 }
 
 /** The error a task start gets when a run of that name is still going. */
@@ -50,7 +57,12 @@ export class Crawler {
   readonly #loops = new Set<Promise<void>>();
 
   constructor(options: CrawlerOptions) {
-    this.#options = { concurrency: 8, retries: 1, ...options };
+    this.#options = {
+      concurrency: 8,
+      retries: 1,
+      ...options,
+      parseRule: options.parseRule ?? (async (rule, ctx) => await rule.parse(ctx)),
+    };
     this.#slots = new Semaphore(this.#options.concurrency);
   }
 
@@ -90,6 +102,8 @@ export class Crawler {
   stop(name: string): boolean {
     const run = this.#runs.get(name);
     if (!run) return false;
+    // Forget it now, not when `done` settles, so the task can be started again at once.
+    this.#runs.delete(name);
     run.stop();
     return true;
   }
@@ -172,7 +186,7 @@ export class Crawler {
       return;
     }
     const ctx = new ParseContext(run.name, req, response.body, response.url);
-    const result = await rule.parse(ctx);
+    const result = await this.#options.parseRule(rule, ctx, run);
     if (signal.aborted) return;
     for (const child of result.requests ?? []) run.enqueue(child);
     const fields = rule.itemFields;

@@ -11,6 +11,11 @@ export interface TaskDefinition {
   name: string;
   /** The rule set to run; default: `name`. */
   rule?: string;
+  /**
+   * A rule set defined with the task (a compiled declarative spec); when set, it runs instead of
+   * looking `rule` up among the available rule sets.
+   */
+  ruleSet?: RuleSet;
   /** The base URL the rule set starts from; default: the rule set's own. */
   url?: string;
   waitTime?: number;
@@ -34,10 +39,13 @@ export class UnknownRuleSetError extends Error {
 
 const DEFAULT_MAX_DEPTH = 5;
 
-/** Resolves a definition against the available rule sets. Throws `UnknownRuleSetError`. */
+/**
+ * Resolves a definition against the available rule sets (or takes its own `ruleSet`). Throws
+ * `UnknownRuleSetError`.
+ */
 export function buildTask(def: TaskDefinition, ruleSets: ReadonlyMap<string, RuleSet>): Task {
   const ruleName = def.rule ?? def.name;
-  const ruleSet = ruleSets.get(ruleName);
+  const ruleSet = def.ruleSet ?? ruleSets.get(ruleName);
   if (!ruleSet) throw new UnknownRuleSetError(ruleName, def.name);
   const d = ruleSet.defaults;
   return {

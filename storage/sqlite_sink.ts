@@ -15,6 +15,8 @@ export interface SqliteSinkOptions {
   batchSize?: number;
   /** Longest time an item waits in the buffer, ms. Default 1000. */
   flushIntervalMs?: number;
+  /** How long a write waits for another writer's lock before it fails, ms. Default 5000. */
+  busyTimeoutMs?: number;
 }
 
 const RESERVED = new Set(["id", "rule", "url", "time"]);
@@ -37,7 +39,12 @@ export class SqliteSink implements ItemSink {
       if (dir) Deno.mkdirSync(dir, { recursive: true });
     }
     this.#db = new DatabaseSync(path);
-    this.#db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    // WAL and a busy timeout let several workers on one machine share a database file.
+    this.#db.exec(
+      `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${
+        Math.trunc(options.busyTimeoutMs ?? 5000)
+      };`,
+    );
     this.#logger = options.logger;
     this.#batchSize = options.batchSize ?? 100;
     this.#flushIntervalMs = options.flushIntervalMs ?? 1000;

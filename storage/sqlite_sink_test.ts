@@ -77,7 +77,11 @@ Deno.test("sqlite sink adds a column when a later item brings a new field", asyn
 
 Deno.test("sqlite sink keeps items it could not write and writes them later", async () => {
   const path = await tempDb();
-  const sink = new SqliteSink(path, { logger: silentLogger, flushIntervalMs: 60_000 });
+  const sink = new SqliteSink(path, {
+    logger: silentLogger,
+    flushIntervalMs: 60_000,
+    busyTimeoutMs: 0,
+  });
   sink.save(item("t", { a: 1 }), ["a"]);
   await sink.flush();
   // Another writer holds the database: the next flush must fail and keep its items.

@@ -215,3 +215,32 @@ Deno.test("cluster worker loads what was assigned before it started", async () =
     await site.close();
   }
 });
+
+Deno.test("cluster worker runs a resource that carries a declarative rule set", async () => {
+  const t = await setup();
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    await t.put(
+      "declared",
+      "1",
+      ME,
+      {
+        url: `${t.site.url}/`,
+        maxDepth: 1,
+        rules: {
+          page: {
+            links: [{ rule: "page", sameHost: true }],
+            output: { fields: { title: { regex: "<title>([^<]*)</title>" } } },
+          },
+        },
+      } as unknown as ResourceSpec["Spec"],
+    );
+    await waitFor("the task to finish", () => t.worker.status()[0]?.state === "finished");
+    const stats = t.worker.status()[0].stats!;
+    // The root and the four tag pages (depth 1): one item each, with its title.
+    assert.equal(stats.fetched, 5);
+    assert.equal(stats.items, 5);
+  } finally {
+    await t.close();
+  }
+});

@@ -9,6 +9,7 @@ import { Crawler } from "../spider/crawler.ts";
 import { HttpFetcher } from "../spider/fetcher.ts";
 import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { randomWait } from "../spider/random_wait.ts";
+import { ParsePool } from "../spider/declarative/parse_pool.ts";
 import { openSink } from "../storage/open_sink.ts";
 import type { SqliteSink } from "../storage/sqlite_sink.ts";
 
@@ -16,6 +17,8 @@ export interface Engine {
   crawler: Crawler;
   sink: SqliteSink;
   fetcher: HttpFetcher;
+  /** Runs declarative rules in workers, with a time limit per page. */
+  parsers: ParsePool;
   /** Stops every task, flushes stored items and releases the fetcher and database. */
   close(): Promise<void>;
 }
@@ -32,6 +35,7 @@ export function createEngine(config: Config, logger: Logger): Engine {
     proxies: config.fetcher.proxy,
     maxBodyBytes: config.fetcher.maxBodyBytes,
   });
+  const parsers = new ParsePool({ logger: logger.child("parse") });
   const crawler = new Crawler({
     fetcher,
     sink,
@@ -42,13 +46,16 @@ export function createEngine(config: Config, logger: Logger): Engine {
     randomWait: async (seconds, signal) => {
       await randomWait(seconds, { signal });
     },
+    parseRule: (rule, ctx, run) => parsers.parse(rule, ctx, { run }),
   });
   return {
     crawler,
     sink,
     fetcher,
+    parsers,
     async close() {
       await crawler.close();
+      parsers.close();
       try {
         await sink.close();
       } finally {

@@ -1,0 +1,62 @@
+/**
+ * @module
+ * Turns a declarative spec into a `RuleSet` the engine runs like a built-in one.
+ */
+import type { RequestInit } from "../request.ts";
+import type { RuleSet } from "../rule_set.ts";
+import { DeclarativeRule } from "./declarative_rule.ts";
+import { compilePrograms } from "./rule_program.ts";
+import { type DeclarativeSpec, declarativeSpecSchema, hasAbsoluteRoots } from "./spec_schema.ts";
+import { formatIssues } from "./_issues.ts";
+
+/**
+ * Compiles a declarative rule set named `name`. Its roots start from the task's URL (relative
+ * root URLs resolve against it); without `roots`, the task's URL is parsed by the first rule.
+ *
+ * The spec is checked again here, so a spec that did not come through
+ * {@linkcode declarativeSpecSchema} fails now rather than mid-crawl: a `TypeError` naming the
+ * first bad keys.
+ *
+ * @example
+ * ```ts
+ * const ruleSet = compileRuleSet("site", {
+ *   rules: {
+ *     page: {
+ *       links: [{ rule: "page", sameHost: true }],
+ *       output: { fields: { title: { regex: "<title>([^<]*)</title>" } } },
+ *     },
+ *   },
+ * });
+ * crawler.start(buildTask({ name: "site", url: "http://127.0.0.1:8080/", ruleSet }, new Map()));
+ * ```
+ */
+export function compileRuleSet(name: string, spec: DeclarativeSpec): RuleSet {
+  const checked = declarativeSpecSchema.safeParse(spec);
+  if (!checked.success) {
+    throw new TypeError(`invalid declarative spec for "${name}": ${formatIssues(checked.error)}`);
+  }
+  const programs = compilePrograms(spec);
+  const json = JSON.stringify(spec);
+  const rules: Record<string, DeclarativeRule> = {};
+  for (const [ruleName, program] of programs) {
+    rules[ruleName] = new DeclarativeRule({
+      spec: json,
+      name: ruleName,
+      program,
+      timeoutMs: spec.parseTimeoutMs,
+    });
+  }
+  const roots = spec.roots ?? [{ rule: programs.keys().next().value! }];
+  return {
+    name,
+    defaults: { url: hasAbsoluteRoots(spec) ? roots[0].url! : "" },
+    root: ({ url }): RequestInit[] =>
+      roots.map((root) => ({
+        url: root.url === undefined ? url : new URL(root.url, url).href,
+        ruleName: root.rule,
+        priority: root.priority ?? 0,
+        method: "GET",
+      })),
+    rules,
+  };
+}
