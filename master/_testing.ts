@@ -7,7 +7,7 @@ import { encodeWorkerRegistration } from "../proto/worker_registration.ts";
 import { silentLogger } from "../log/logger.ts";
 import { type EmbeddedStore, openEmbeddedStore } from "../store/embedded_store.ts";
 import type { Lease, Store } from "../store/store.ts";
-import { delay } from "./_wait.ts";
+import { delay } from "../async/delay.ts";
 
 /** Polls `predicate` every `intervalMs` until it holds; throws after `timeoutMs`. */
 export async function waitUntil(

@@ -1,26 +1,7 @@
 /**
  * @module
- * Cancellable waits used by the master (the store's own helpers are private to `store/`).
+ * A cancellable wait with a deadline, used by the master.
  */
-
-/** Resolves after `ms`, or rejects with `signal.reason` as soon as `signal` aborts. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /** Options for {@linkcode waitFor}. */
 export interface WaitForOptions {

@@ -43,7 +43,8 @@ import type { ForwardOptions, LeaderClient } from "./leader_client.ts";
 import { LeaderState, type WorkerEntry } from "./leader_state.ts";
 import { Snowflake, snowflakeNodeFromMasterId } from "./snowflake.ts";
 import { parseRequest } from "./validation.ts";
-import { delay, waitFor } from "./_wait.ts";
+import { delay } from "../async/delay.ts";
+import { waitFor } from "./_wait.ts";
 
 /** Options for {@linkcode Master}. */
 export interface MasterOptions {
@@ -504,7 +505,7 @@ export class Master {
     while (Date.now() < deadline) {
       const term = this.#activeTerm();
       if (term || this.#observedLeader !== this.id) return term;
-      await delay(20, signal);
+      await delay(20, { signal });
     }
     throw new NotLeaderError("leadership is changing; retry");
   }
@@ -687,7 +688,7 @@ export class Master {
 
   async #retryDelay(attempt: number, signal: AbortSignal): Promise<void> {
     const base = Math.min(this.#retryMaxMs, this.#retryInitialMs * 2 ** Math.min(attempt, 20));
-    await delay(base / 2 + Math.random() * (base / 2), signal).catch(() => undefined);
+    await delay(base / 2 + Math.random() * (base / 2), { signal }).catch(() => undefined);
   }
 }
 

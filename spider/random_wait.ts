@@ -3,7 +3,7 @@
  * The random pause before each fetch that makes a crawler look less like one (the Go project's
  * `Request.Fetch` slept a random time under the task's `WaitTime`).
  */
-import { delay } from "./delay.ts";
+import { delay } from "../async/delay.ts";
 
 /** Options for {@linkcode randomWait}. */
 export interface RandomWaitOptions {

@@ -4,7 +4,7 @@
  * counterpart of golang.org/x/time/rate's Limiter), `MultiLimiter` makes every bucket of a
  * task's `Limits` allow an event (the Go project's limiter.Multi).
  */
-import { delay } from "./delay.ts";
+import { delay } from "../async/delay.ts";
 
 /** Time as the limiters see it; injected so tests can run on a fake clock. */
 export interface Clock {

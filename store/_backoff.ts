@@ -1,7 +1,6 @@
 /**
  * @module
- * Retry timing shared by the store implementations: an exponential backoff policy and a
- * cancellable delay.
+ * Retry timing shared by the store implementations: an exponential backoff policy.
  */
 
 /** Time between retries: doubling from `initialDelayMs` up to `maxDelayMs`, jittered. */
@@ -19,23 +18,4 @@ export function backoffDelay(policy: BackoffPolicy, attempt: number): number {
   const base = Math.min(max, initial * 2 ** Math.min(attempt, 30));
   // Jitter keeps many clients that lost etcd at the same moment from retrying in lockstep.
   return base / 2 + Math.random() * (base / 2);
-}
-
-/** Resolves after `ms`, or rejects with `signal.reason` as soon as `signal` aborts. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }

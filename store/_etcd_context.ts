@@ -5,7 +5,8 @@
  */
 
 import type { Etcd3 } from "etcd3";
-import { backoffDelay, type BackoffPolicy, delay } from "./_backoff.ts";
+import { backoffDelay, type BackoffPolicy } from "./_backoff.ts";
+import { delay } from "../async/delay.ts";
 import { isConnectionError, toStoreError } from "./_etcd_kv.ts";
 import type { StoreLogger } from "./store.ts";
 
@@ -52,7 +53,7 @@ export async function callEtcd<T>(
         throw toStoreError(error, operation);
       }
       try {
-        await delay(wait, context.closed);
+        await delay(wait, { signal: context.closed });
       } catch {
         throw toStoreError(error, operation);
       }

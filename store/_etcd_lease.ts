@@ -4,7 +4,8 @@
  * (its signal aborts) as soon as etcd says it is gone or no keep-alive succeeded within its TTL.
  */
 
-import { backoffDelay, delay } from "./_backoff.ts";
+import { backoffDelay } from "./_backoff.ts";
+import { delay } from "../async/delay.ts";
 import { callEtcd, type EtcdContext } from "./_etcd_context.ts";
 import { isConnectionError } from "./_etcd_kv.ts";
 import { type Lease, LeaseLostError, type LeaseOptions } from "./store.ts";
@@ -194,7 +195,9 @@ export class EtcdLease implements Lease {
       // A connection failure is expected while etcd restarts; anything else is a real problem.
       if (isConnectionError(failure)) logger.warn(message, { error: failure });
       else logger.error(message, { error: failure });
-      await delay(backoffDelay(this.#context.backoff, attempt), this.signal).catch(() => undefined);
+      await delay(backoffDelay(this.#context.backoff, attempt), { signal: this.signal }).catch(() =>
+        undefined
+      );
     }
   }
 }

@@ -8,7 +8,8 @@
  */
 
 import { type IWatchResponse, Range } from "etcd3";
-import { backoffDelay, delay } from "./_backoff.ts";
+import { backoffDelay } from "./_backoff.ts";
+import { delay } from "../async/delay.ts";
 import { AsyncQueue } from "./_async_queue.ts";
 import type { EtcdContext } from "./_etcd_context.ts";
 import { isConnectionError, toKeyValue } from "./_etcd_kv.ts";
@@ -133,8 +134,8 @@ class ResumingWatch {
       // A connection failure is expected while etcd restarts; anything else is a real problem.
       if (isConnectionError(failure)) logger.warn(message, { error: failure });
       else logger.error(message, { error: failure });
-      await delay(backoffDelay(this.context.backoff, attempt++), this.signal).catch(() =>
-        undefined
+      await delay(backoffDelay(this.context.backoff, attempt++), { signal: this.signal }).catch(
+        () => undefined,
       );
     }
     this.queue.end();

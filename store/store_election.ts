@@ -4,7 +4,8 @@
  * against the store's primitives, so the etcd and the embedded store elect the same way.
  */
 
-import { backoffDelay, type BackoffPolicy, delay } from "./_backoff.ts";
+import { backoffDelay, type BackoffPolicy } from "./_backoff.ts";
+import { delay } from "../async/delay.ts";
 import {
   type Campaign,
   type Election,
@@ -107,7 +108,7 @@ export class StoreElection implements Election {
         this.#logger.warn(`election observer on ${this.prefix}: reading the leader again`, {
           error: error,
         });
-        await delay(backoffDelay(this.#backoff, attempt++), signal).catch(() => undefined);
+        await delay(backoffDelay(this.#backoff, attempt++), { signal }).catch(() => undefined);
       }
     }
   }
@@ -192,7 +193,9 @@ class StoreCampaign implements Campaign {
         }
         this.#throwIfEnded();
         this.logger.warn(`campaign on ${prefix}: retrying after store error`, { error });
-        await delay(backoffDelay(this.backoff, attempt++), this.signal).catch(() => undefined);
+        await delay(backoffDelay(this.backoff, attempt++), { signal: this.signal }).catch(() =>
+          undefined
+        );
       }
     }
   }
@@ -234,7 +237,9 @@ class StoreCampaign implements Campaign {
         this.logger.warn(`campaign on ${this.election.prefix}: retrying after store error`, {
           error: error,
         });
-        await delay(backoffDelay(this.backoff, attempt), this.signal).catch(() => undefined);
+        await delay(backoffDelay(this.backoff, attempt), { signal: this.signal }).catch(() =>
+          undefined
+        );
       }
     }
   }

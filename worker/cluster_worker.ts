@@ -13,7 +13,7 @@ import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/work
 import type { Crawler } from "../spider/crawler.ts";
 import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
-import { delay } from "../spider/delay.ts";
+import { delay } from "../async/delay.ts";
 import type { Store, WatchEvent } from "../store/store.ts";
 import { WatchCompactedError } from "../store/store.ts";
 

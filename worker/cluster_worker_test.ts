@@ -7,7 +7,7 @@ import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { silentLogger } from "../log/logger.ts";
 import { parseConfig } from "../config/load_config.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
-import { openEmbeddedStore } from "../store/mod.ts";
+import { type EmbeddedStore, openEmbeddedStore } from "../store/mod.ts";
 import { encodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts";
 import { resourceKey, workerKey } from "../proto/keys.ts";
 import { startDoubanFixture } from "../tests/douban_fixture.ts";
@@ -22,13 +22,25 @@ async function waitFor(what: string, check: () => boolean, ms = 3000): Promise<v
   }
 }
 
-async function setup() {
+/**
+ * A worker on an embedded store crawling a fixture site. `beforeStart` runs against the store
+ * before the worker starts (to assign it resources it must load rather than watch).
+ */
+async function setup(
+  options: {
+    site?: Parameters<typeof startDoubanFixture>[0];
+    beforeStart?: (store: EmbeddedStore, siteUrl: string) => Promise<unknown>;
+  } = {},
+) {
   // Slow pages keep the tasks running long enough to watch them start and stop.
-  const site = startDoubanFixture({ tags: 4, booksPerTag: 30, latencyMs: 30, failOnceEvery: 0 });
+  const site = startDoubanFixture(
+    options.site ?? { tags: 4, booksPerTag: 30, latencyMs: 30, failOnceEvery: 0 },
+  );
   const config = parseConfig(`Tasks = [
     {Name = "preset_books", Rule = "douban_book_list", URL = "${site.url}/", WaitTime = 0, Limits = []},
   ]`);
   const store = await openEmbeddedStore();
+  await options.beforeStart?.(store, site.url);
   const fetcher = new HttpFetcher();
   const crawler = new Crawler({
     fetcher,
@@ -53,6 +65,10 @@ async function setup() {
   });
   const controller = new AbortController();
   const running = worker.run(controller.signal);
+  const stop = async () => {
+    controller.abort();
+    await running;
+  };
   const put = (name: string, id: string, node: string, spec?: ResourceSpec["Spec"]) =>
     store.put(
       resourceKey(name),
@@ -66,9 +82,9 @@ async function setup() {
     worker,
     put,
     spec,
+    stop,
     async close() {
-      controller.abort();
-      await running;
+      await stop();
       await crawler.close();
       fetcher.close();
       await store.close();
@@ -165,54 +181,31 @@ Deno.test("cluster worker runs config presets and reports a task it does not kno
 });
 
 Deno.test("cluster worker loads what was assigned before it started", async () => {
-  const site = startDoubanFixture({ tags: 1, booksPerTag: 1 });
-  const store = await openEmbeddedStore();
-  await store.put(
-    resourceKey("early"),
-    encodeResourceSpec({
-      ID: "1",
-      Name: "early",
-      AssignedNode: ME,
-      CreationTime: 1,
-      Spec: { rule: "douban_book_list", url: `${site.url}/`, waitTime: 0, limits: [] },
-    }),
-  );
-  const fetcher = new HttpFetcher();
-  const crawler = new Crawler({
-    fetcher,
-    sink: nullSink,
-    logger: silentLogger,
-    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
-    randomWait: () => Promise.resolve(),
+  const t = await setup({
+    site: { tags: 1, booksPerTag: 1 },
+    beforeStart: (store, siteUrl) =>
+      store.put(
+        resourceKey("early"),
+        encodeResourceSpec({
+          ID: "1",
+          Name: "early",
+          AssignedNode: ME,
+          CreationTime: 1,
+          Spec: { rule: "douban_book_list", url: `${siteUrl}/`, waitTime: 0, limits: [] },
+        }),
+      ),
   });
-  const worker = new ClusterWorker({
-    store,
-    crawler,
-    resolveTask: createTaskResolver(parseConfig(""), builtinRuleSets()),
-    registration: {
-      id: "crawler.worker-1",
-      address: "127.0.0.1:9090",
-      httpAddress: "127.0.0.1:8080",
-      startTime: new Date().toISOString(),
-    },
-    registerTtlSeconds: 5,
-    logger: silentLogger,
-  });
-  const controller = new AbortController();
-  const running = worker.run(controller.signal);
   try {
-    await waitFor("the early task to finish", () => worker.status()[0]?.state === "finished");
-    assert.equal(site.requests.get("/"), 1);
-    controller.abort();
-    await running;
-    assert.equal(await store.get(workerKey("crawler.worker-1")), undefined, "registration revoked");
+    await waitFor("the early task to finish", () => t.worker.status()[0]?.state === "finished");
+    assert.equal(t.site.requests.get("/"), 1);
+    await t.stop();
+    assert.equal(
+      await t.store.get(workerKey("crawler.worker-1")),
+      undefined,
+      "registration revoked",
+    );
   } finally {
-    controller.abort();
-    await running;
-    await crawler.close();
-    fetcher.close();
-    await store.close();
-    await site.close();
+    await t.close();
   }
 });
 

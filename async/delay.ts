@@ -1,6 +1,6 @@
 /**
  * @module
- * A cancellable sleep, the building block for every timed wait in the spider.
+ * A cancellable sleep, the building block of every timed wait (retries, backoff, limiters).
  */
 
 /** Options for {@linkcode delay}. */
