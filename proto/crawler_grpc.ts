@@ -58,6 +58,38 @@ export const CRAWLER_MASTER_SERVICE = "CrawlerMaster";
  * callers load it once at startup and pass the result on (no module-level cache to share).
  */
 export function loadCrawlerMasterGrpc(): CrawlerMasterGrpc {
+  return loadService("CrawlerMaster");
+}
+
+/** `TaskStatus` on the wire (int64 counters as decimal strings, `longs: String`). */
+export interface TaskStatusMessage {
+  name: string;
+  id: string;
+  state: string;
+  error: string;
+  fetched: string | number;
+  failed: string | number;
+  items: string | number;
+  queued: string | number;
+  in_flight: string | number;
+}
+
+/** `WorkerStatus` on the wire. */
+export interface WorkerStatusMessage {
+  id: string;
+  ready: boolean;
+  tasks: TaskStatusMessage[];
+}
+
+/** The loaded `crawler.CrawlerWorker` service (a worker's `Status`). */
+export type CrawlerWorkerGrpc = CrawlerMasterGrpc;
+
+/** Loads `crawler.CrawlerWorker` from `crawler.proto`, like {@linkcode loadCrawlerMasterGrpc}. */
+export function loadCrawlerWorkerGrpc(): CrawlerWorkerGrpc {
+  return loadService("CrawlerWorker");
+}
+
+function loadService(name: "CrawlerMaster" | "CrawlerWorker"): CrawlerMasterGrpc {
   const path = fileURLToPath(new URL("./crawler.proto", import.meta.url));
   const definition = protoLoader.loadSync(path, {
     keepCase: true,
@@ -68,6 +100,6 @@ export function loadCrawlerMasterGrpc(): CrawlerMasterGrpc {
   });
   const loaded = grpc.loadPackageDefinition(definition);
   const crawler = loaded.crawler as grpc.GrpcObject;
-  const Client = crawler.CrawlerMaster as grpc.ServiceClientConstructor;
+  const Client = crawler[name] as grpc.ServiceClientConstructor;
   return { service: Client.service, Client };
 }

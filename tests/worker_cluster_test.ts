@@ -132,6 +132,9 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         await waitUntil("the first request", 1000, () => site.requests.has("/"));
         console.log(`started crawling ${Date.now() - addedAt} ms after the add answered`);
         assert.deepEqual(await runningOn(worker), ["first"]);
+        // The Address the master handed out is the worker's live gRPC port.
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: worker.grpcPort });
+        conn.close();
         assert.deepEqual(await runningOn(workers.find((w) => w !== worker)!), []);
 
         await waitUntil("detail pages to be crawled", 5000, () => site.log.length > 20);

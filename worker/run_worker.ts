@@ -15,6 +15,7 @@ import { ClusterWorker } from "./cluster_worker.ts";
 import { createEngine } from "./engine_deps.ts";
 import { createTaskResolver } from "./task_resolver.ts";
 import { createWorkerApp } from "./worker_app.ts";
+import { type RunningWorkerGrpc, startWorkerGrpc } from "./worker_grpc.ts";
 
 export interface RunWorkerOptions {
   config: Config;
@@ -95,12 +96,36 @@ export function createClusterWorker(
   };
 }
 
-/** Runs a cluster worker and its HTTP server until `signal` aborts, then releases everything. */
+/**
+ * Runs a cluster worker with its HTTP and gRPC servers until `signal` aborts, then releases
+ * everything. A port in use is a `ConfigError` naming the flag or key that chose it.
+ */
 export async function runClusterWorker(options: RunWorkerOptions): Promise<void> {
-  const listen = workerListenAddresses(options.config, options.flags);
-  const host = options.flags.advertise ?? defaultAdvertiseHost();
+  const { config, flags } = options;
+  const listen = workerListenAddresses(config, flags);
+  const host = flags.advertise ?? defaultAdvertiseHost();
   const parts = createClusterWorker({ ...options, host, listen });
   const log = options.logger.child("worker");
+  const release = () => parts.run(AbortSignal.abort()); // frees the engine it opened
+  let grpcServer: RunningWorkerGrpc;
+  try {
+    grpcServer = await startWorkerGrpc({
+      hostname: listen.grpc.host,
+      port: listen.grpc.port,
+      workerId: parts.worker.id,
+      tasks: () => parts.worker.status(),
+      ready: () => parts.worker.ready,
+    });
+  } catch (error) {
+    await release();
+    throw new ConfigError(
+      flags.grpc ? "--grpc" : "GRPCServer.GRPCListenAddress",
+      (error as Error).message,
+      {
+        cause: error,
+      },
+    );
+  }
   let server: Deno.HttpServer;
   try {
     server = Deno.serve({
@@ -108,26 +133,25 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
       port: listen.http.port,
       signal: options.signal,
       onListen: (addr) =>
-        log.info("worker HTTP listening", {
-          address: `${addr.hostname}:${addr.port}`,
+        log.info("worker listening", {
+          http: `${addr.hostname}:${addr.port}`,
+          grpc: `${listen.grpc.host || "0.0.0.0"}:${grpcServer.port}`,
           worker: parts.worker.id,
         }),
     }, parts.app.fetch);
   } catch (error) {
-    await parts.run(AbortSignal.abort()); // releases the engine it opened
-    // A port in use is a bad value of the flag or key that chose it: exit 2 naming it.
-    const key = options.flags.http ? "--http" : "GRPCServer.HTTPListenAddress";
+    await grpcServer.close();
+    await release();
     throw new ConfigError(
-      key,
+      flags.http ? "--http" : "GRPCServer.HTTPListenAddress",
       `cannot listen on port ${listen.http.port}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
   }
   try {
     await parts.run(options.signal);
   } finally {
+    await grpcServer.close();
     await server.finished;
   }
 }

@@ -1,0 +1,91 @@
+/**
+ * @module
+ * The worker's gRPC server (`crawler.CrawlerWorker`): answers `Status` on the address the
+ * worker registers, so the `Address` masters hand out reaches a live service.
+ */
+import * as grpc from "@grpc/grpc-js";
+import {
+  type CrawlerWorkerGrpc,
+  loadCrawlerWorkerGrpc,
+  type WorkerStatusMessage,
+} from "../proto/crawler_grpc.ts";
+import type { AssignmentStatus } from "./cluster_worker.ts";
+
+export interface WorkerGrpcOptions {
+  hostname: string;
+  /** 0 picks a free port (see `port` on the result). */
+  port: number;
+  workerId: string;
+  tasks: () => AssignmentStatus[];
+  ready: () => boolean;
+  grpc?: CrawlerWorkerGrpc;
+}
+
+export interface RunningWorkerGrpc {
+  readonly port: number;
+  /** Stops the server; calls still running after `graceMs` (default 1000) are cut off. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** The `WorkerStatus` message for the worker's current tasks. */
+export function workerStatusMessage(
+  workerId: string,
+  ready: boolean,
+  tasks: AssignmentStatus[],
+): WorkerStatusMessage {
+  return {
+    id: workerId,
+    ready,
+    tasks: tasks.map((t) => ({
+      name: t.name,
+      id: t.id,
+      state: t.state,
+      error: t.error ?? "",
+      fetched: t.stats?.fetched ?? 0,
+      failed: t.stats?.failed ?? 0,
+      items: t.stats?.items ?? 0,
+      queued: t.stats?.queued ?? 0,
+      in_flight: t.stats?.inFlight ?? 0,
+    })),
+  };
+}
+
+/** Starts the server and resolves once it listens; rejects when it cannot bind. */
+export async function startWorkerGrpc(options: WorkerGrpcOptions): Promise<RunningWorkerGrpc> {
+  const { service } = options.grpc ?? loadCrawlerWorkerGrpc();
+  const server = new grpc.Server();
+  server.addService(service, {
+    Status: (
+      _call: grpc.ServerUnaryCall<unknown, WorkerStatusMessage>,
+      callback: grpc.sendUnaryData<WorkerStatusMessage>,
+    ) => callback(null, workerStatusMessage(options.workerId, options.ready(), options.tasks())),
+  });
+  const hostname = options.hostname || "0.0.0.0";
+  const target = hostname.includes(":")
+    ? `[${hostname}]:${options.port}`
+    : `${hostname}:${options.port}`;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, bound) => {
+      if (error) {
+        reject(new Error(`cannot listen on ${target}: ${error.message}`, { cause: error }));
+      } else resolve(bound);
+    });
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close(closeOptions = {}) {
+      closing ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, closeOptions.graceMs ?? 1000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
+import { loadCrawlerWorkerGrpc, type WorkerStatusMessage } from "../proto/crawler_grpc.ts";
+import { startWorkerGrpc } from "./worker_grpc.ts";
+import type { AssignmentStatus } from "./cluster_worker.ts";
+
+Deno.test("a worker answers Status over gRPC with its tasks and counters", async () => {
+  const tasks: AssignmentStatus[] = [
+    {
+      name: "books",
+      id: "1",
+      state: "running",
+      stats: {
+        fetched: 12,
+        failed: 1,
+        retried: 0,
+        items: 10,
+        tooDeep: 0,
+        duplicates: 0,
+        queued: 4,
+        inFlight: 2,
+        startedAt: 0,
+      },
+    },
+    { name: "mystery", id: "2", state: "unknown", error: 'unknown task "mystery"' },
+  ];
+  const definition = loadCrawlerWorkerGrpc();
+  const server = await startWorkerGrpc({
+    hostname: "127.0.0.1",
+    port: 0,
+    workerId: "crawler.worker-1",
+    tasks: () => tasks,
+    ready: () => true,
+    grpc: definition,
+  });
+  const client = new definition.Client(
+    `127.0.0.1:${server.port}`,
+    grpc.credentials.createInsecure(),
+  );
+  try {
+    const status = await new Promise<WorkerStatusMessage>((resolve, reject) =>
+      client.Status(
+        {},
+        { deadline: Date.now() + 3000 },
+        (error: Error | null, answer: WorkerStatusMessage) =>
+          error ? reject(error) : resolve(answer),
+      )
+    );
+    assert.equal(status.id, "crawler.worker-1");
+    assert.equal(status.ready, true);
+    assert.deepEqual(
+      status.tasks.map((t) => [t.name, t.state, String(t.fetched), String(t.in_flight), t.error]),
+      [["books", "running", "12", "2", ""], [
+        "mystery",
+        "unknown",
+        "0",
+        "0",
+        'unknown task "mystery"',
+      ]],
+    );
+  } finally {
+    // The client first: Deno 2.9 handles a GOAWAY from a closing server badly (denoland/deno#36788).
+    client.close();
+    await server.close();
+  }
+});
+
+Deno.test("a worker gRPC port already in use is a clear error", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    await assert.rejects(
+      startWorkerGrpc({
+        hostname: "127.0.0.1",
+        port: listener.addr.port,
+        workerId: "w",
+        tasks: () => [],
+        ready: () => true,
+      }),
+      /cannot listen on 127\.0\.0\.1:\d+/,
+    );
+  } finally {
+    listener.close();
+  }
+});
