@@ -12,7 +12,7 @@ import { loadConfig } from "./config/load_config.ts";
 import type { Config } from "./config/config_schema.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { builtinRuleSets } from "./rulesets/mod.ts";
-import { runStandalone } from "./worker/standalone.ts";
+import { runStandalone, seedTasks } from "./worker/standalone.ts";
 import { runClusterWorker } from "./worker/run_worker.ts";
 import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
 import { runMaster } from "./master/run_master.ts";
@@ -49,6 +49,9 @@ export async function main(args: readonly string[]): Promise<number> {
     const config = await loadConfig(flags.config ?? "config.toml", {
       required: flags.config !== undefined,
     });
+    // Every role checks the config's Tasks up front: a preset no worker could run is a bad
+    // config value, not something to discover when the leader assigns it.
+    seedTasks(config, builtinRuleSets());
     const logger = createLogger({ level: config.logLevel });
     context = { flags, config, logger, signal: shutdownSignal(logger) };
     return await runRole(role as Role, context);

@@ -167,6 +167,12 @@ Deno.test("a bad config exits 2 naming the key; an unknown rule set too", async 
     result = await runCrawler(["worker", "--cluster=false", `--config=${unknown}`]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /Tasks\[0\]\.Rule: .*unknown rule set "no_such_rules"/);
+    // Cluster roles check their presets the same way, before they touch etcd.
+    for (const role of ["master", "worker", "dev"]) {
+      result = await runCrawler([role, `--config=${unknown}`]);
+      assert.equal(result.code, 2, role);
+      assert.match(result.stderr, /Tasks\[0\]\.Rule: .*unknown rule set "no_such_rules"/);
+    }
 
     result = await runCrawler(["worker", "--cluster=maybe"]);
     assert.equal(result.code, 2);
