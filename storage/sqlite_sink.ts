@@ -4,7 +4,7 @@
  * `rule`, `url` and `time`. Items are buffered and written in one transaction per flush, on a
  * timer, when a batch fills, and at close.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { ItemSink } from "../spider/crawler.ts";
 import type { Item } from "../spider/item.ts";
 import type { Logger } from "../log/logger.ts";
@@ -32,6 +32,8 @@ export class SqliteSink implements ItemSink {
   readonly #columns = new Map<string, Set<string>>();
   #stored = 0;
   #closed = false;
+  /** Prepared inserts by SQL text: one per table and column set, reused for every row. */
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(path: string, options: SqliteSinkOptions) {
     if (path !== ":memory:") {
@@ -106,6 +108,7 @@ export class SqliteSink implements ItemSink {
       this.#db.exec("ROLLBACK");
       // A failed transaction may have left cached columns that do not exist.
       this.#columns.clear();
+      this.#statements.clear();
       throw error;
     }
     this.#buffer = this.#buffer.slice(batch.length);
@@ -125,7 +128,12 @@ export class SqliteSink implements ItemSink {
       new Date(item.time).toISOString(),
       ...columns.map((f) => toSql(item.data[f])),
     ];
-    this.#db.prepare(sql).run(...values);
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    statement.run(...values);
   }
 
   #ensureTable(table: string, fields: readonly string[]): void {
@@ -145,6 +153,7 @@ export class SqliteSink implements ItemSink {
     for (const field of fields) {
       if (known.has(field)) continue;
       this.#db.exec(`ALTER TABLE ${quote(table)} ADD COLUMN ${quote(field)}`);
+      this.#statements.clear();
       known.add(field);
     }
   }
