@@ -31,7 +31,15 @@ import {
 } from "../proto/resource_spec.ts";
 import { isBuiltinTaskSpec, type TaskSpec } from "../proto/task_spec.ts";
 import { decodeWorkerRegistration, type WorkerRegistration } from "../proto/worker_registration.ts";
-import type { Campaign, Election, KeyValue, Store } from "../store/store.ts";
+import {
+  type Campaign,
+  type Election,
+  GuardFailedError,
+  type KeyValue,
+  type Store,
+  type WriteGuard,
+  type WriteOptions,
+} from "../store/store.ts";
 import {
   ConflictError,
   InvalidArgumentError,
@@ -86,9 +94,15 @@ export interface MasterStatus {
   isLeader: boolean;
 }
 
-/** One leadership term: from being elected until the campaign ends. */
+/**
+ * One leadership term: from being elected until the campaign ends, or until a write guarded by
+ * the term's election key is refused (`end()`), whichever comes first.
+ */
 class LeaderTerm {
   readonly mutex = new Mutex();
+  /** Aborted when the term ends. */
+  readonly signal: AbortSignal;
+  readonly #ended = new AbortController();
   /** Set by the first load; replaced on reloads, always under `mutex`. */
   state: LeaderState | undefined;
   /**
@@ -100,8 +114,18 @@ class LeaderTerm {
   readonly ready: Promise<void>;
   #markReady!: () => void;
 
-  constructor(readonly signal: AbortSignal) {
+  /**
+   * @param campaign aborted when the candidacy (or the master) ends.
+   * @param guard the won election's guard: every write made in this term passes it.
+   */
+  constructor(campaign: AbortSignal, readonly guard: WriteGuard) {
+    this.signal = AbortSignal.any([campaign, this.#ended.signal]);
     this.ready = new Promise((resolve) => (this.#markReady = resolve));
+  }
+
+  /** Ends the term now: leadership is known to be gone, whatever the campaign knows yet. */
+  end(reason: Error): void {
+    if (!this.#ended.signal.aborted) this.#ended.abort(reason);
   }
 
   markReady(): void {
@@ -170,12 +194,7 @@ export class Master {
   /** Stops acting as leader, resigns (so another master takes over at once) and ends the loops. */
   async stop(): Promise<void> {
     if (!this.#stop.signal.aborted) this.#stop.abort(new Error("master stopped"));
-    try {
-      await this.#campaign?.resign();
-    } catch (error) {
-      // The lease then runs out on its own: leadership passes after its TTL instead of at once.
-      this.#logger.warn("resigning failed", { error });
-    }
+    if (this.#campaign) await this.#resign(this.#campaign);
     await Promise.all(this.#loops);
   }
 
@@ -258,6 +277,15 @@ export class Master {
 
   // --- leadership -----------------------------------------------------------------------------
 
+  async #resign(campaign: Campaign): Promise<void> {
+    try {
+      await campaign.resign();
+    } catch (error) {
+      // The lease then runs out on its own: leadership passes after its TTL instead of at once.
+      this.#logger.warn("resigning failed", { error });
+    }
+  }
+
   #activeTerm(): LeaderTerm | undefined {
     const term = this.#term;
     return term && !term.signal.aborted ? term : undefined;
@@ -298,15 +326,20 @@ export class Master {
         continue;
       }
       attempt = 0;
-      const term = new LeaderTerm(AbortSignal.any([campaign.signal, stop]));
+      const guard = campaign.guard;
+      if (!guard) throw new Error("an elected campaign has no write guard");
+      const term = new LeaderTerm(AbortSignal.any([campaign.signal, stop]), guard);
       this.#term = term;
       this.#logger.info("master start change to leader", { id: this.id });
       await this.#lead(term);
       if (this.#term === term) this.#term = undefined;
       if (stop.aborted) return;
-      this.#logger.warn("lost leadership; campaigning again", {
-        reason: campaign.signal.reason,
-      });
+      this.#logger.warn("lost leadership; campaigning again", { reason: term.signal.reason });
+      if (!campaign.signal.aborted) {
+        // The term ended on a refused write while the candidacy still looks alive (its key was
+        // deleted or replaced behind its back): give it up, lease and all, before standing again.
+        await this.#resign(campaign);
+      }
     }
   }
 
@@ -381,7 +414,11 @@ export class Master {
         const worker = state.leastLoadedWorker();
         if (!worker) return false;
         const updated = { ...current, AssignedNode: LeaderState.assignedNodeOf(worker) };
-        await this.#store.put(resourceKey(current.Name), encodeResourceSpec(updated));
+        await this.#write(
+          term,
+          (options) =>
+            this.#store.put(resourceKey(current.Name), encodeResourceSpec(updated), options),
+        );
         state.setResource(updated);
         this.#logger.info("reassign resource", {
           name: current.Name,
@@ -400,7 +437,7 @@ export class Master {
         if (state.resource(name)) return true;
         const worker = state.leastLoadedWorker();
         if (!worker) return false;
-        const created = await this.#createResource(state, name, undefined, worker);
+        const created = await this.#createResource(term, name, undefined, worker);
         if (created) this.#logger.info("add preset resource", { name, to: created.AssignedNode });
         return true;
       });
@@ -522,7 +559,7 @@ export class Master {
       }
       const worker = state.leastLoadedWorker();
       if (!worker) throw new NoWorkerError();
-      const created = await this.#createResource(state, request.name, request.spec, worker);
+      const created = await this.#createResource(term, request.name, request.spec, worker);
       if (!created) throw new ConflictError(`resource "${request.name}" already exists`);
       this.#logger.info("add resource", {
         name: created.Name,
@@ -540,7 +577,7 @@ export class Master {
       if (!state.resource(request.name)) {
         throw new NotFoundError(`resource "${request.name}" does not exist`);
       }
-      await this.#store.delete(resourceKey(request.name));
+      await this.#write(term, (options) => this.#store.delete(resourceKey(request.name), options));
       state.removeResource(request.name);
       this.#logger.info("delete resource", { name: request.name });
     });
@@ -552,11 +589,12 @@ export class Master {
    * (its value is taken into the state instead).
    */
   async #createResource(
-    state: LeaderState,
+    term: LeaderTerm,
     name: string,
     spec: TaskSpec | undefined,
     worker: WorkerEntry,
   ): Promise<ResourceSpec | undefined> {
+    const state = this.#stateOf(term);
     const resource: ResourceSpec = {
       ID: this.#ids.next(),
       Name: name,
@@ -565,7 +603,8 @@ export class Master {
       ...(spec ? { Spec: spec } : {}),
     };
     const key = resourceKey(name);
-    if (await this.#store.create(key, encodeResourceSpec(resource))) {
+    const value = encodeResourceSpec(resource);
+    if (await this.#write(term, (options) => this.#store.create(key, value, options))) {
       state.setResource(resource);
       return resource;
     }
@@ -593,6 +632,24 @@ export class Master {
         `unknown task "${request.name}": not a built-in rule set or a preset in the config; ` +
           `send a "spec" to define it`,
       );
+    }
+  }
+
+  /**
+   * Makes a store write as leader of `term`, guarded by the term's election key, so it is
+   * applied only while that key still makes this master leader. A refused guard means
+   * leadership is gone (the key expired or was deleted, say during a pause, before the
+   * campaign noticed): the term ends at once — nothing more is written as leader, and the
+   * campaign loop stands again — and the caller gets `NotLeaderError`.
+   */
+  async #write<T>(term: LeaderTerm, write: (options: WriteOptions) => Promise<T>): Promise<T> {
+    try {
+      return await write({ guard: term.guard });
+    } catch (error) {
+      if (!(error instanceof GuardFailedError)) throw error;
+      this.#logger.warn("a write as leader was refused: leadership lost", { error });
+      term.end(error);
+      throw new NotLeaderError("leadership lost; retry", { cause: error });
     }
   }
 

@@ -10,7 +10,7 @@ import {
 import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
 import type { EmbeddedStore } from "../store/embedded_store.ts";
-import { ConflictError, NotFoundError, NotLeaderError } from "./errors.ts";
+import { ConflictError, errorReply, NotFoundError, NotLeaderError } from "./errors.ts";
 import { GrpcLeaderClient, MasterGrpcClient } from "./grpc_client.ts";
 import { type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
 import { Master, type MasterOptions } from "./master.ts";
@@ -199,6 +199,87 @@ Deno.test("a master that loses its election lease stops leading at once and camp
     assert.equal(master.isLeader, false, "leadership ends with the lease, synchronously");
     await waitUntil(() => master.isLeader, { what: "leadership again" });
     await master.addResource({ name: "after", spec });
+  } finally {
+    await master.stop();
+  }
+});
+
+/** The master's election key (there is one master in these tests). */
+async function electionKey(store: EmbeddedStore) {
+  const { kvs } = await store.getPrefix(`${ELECTION_PREFIX}/`);
+  assert.equal(kvs.length, 1);
+  return kvs[0];
+}
+
+/** A refused guarded write: a 503 that says to retry, never a 500. */
+function leadershipLost(error: unknown): boolean {
+  assert.ok(error instanceof NotLeaderError, String(error));
+  assert.equal(error.message, "leadership lost; retry");
+  assert.equal(errorReply(error).status, 503);
+  return true;
+}
+
+Deno.test("a leader whose election key vanishes writes nothing, answers 503 and campaigns again", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.addResource({ name: "kept", spec });
+
+    // The key goes behind the master's back (as when its lease expires during a pause): the
+    // campaign does not notice, only the guard on the next write does.
+    const first = await electionKey(store);
+    await store.delete(first.key);
+    assert.equal(master.isLeader, true, "the master has not noticed yet");
+    const before = await store.getPrefix(RESOURCES_PREFIX);
+    await assert.rejects(master.addResource({ name: "new", spec }), leadershipLost);
+    assert.equal(master.isLeader, false, "the term ends with the refused write");
+    assert.deepEqual((await store.getPrefix(RESOURCES_PREFIX)).kvs, before.kvs);
+    await waitUntil(() => master.isLeader, { what: "leadership again" });
+    const second = await electionKey(store);
+    assert.ok(second.createRevision > first.createRevision, "elected as a new candidate");
+
+    await store.delete(second.key);
+    await assert.rejects(master.deleteResource({ name: "kept" }), leadershipLost);
+    assert.equal(master.isLeader, false);
+    assert.ok((await resources(store)).has("kept"), "the delete was not applied");
+    await waitUntil(() => master.isLeader, { what: "leadership once more" });
+
+    // The new term writes as usual.
+    await master.addResource({ name: "new", spec });
+    await master.deleteResource({ name: "kept" });
+    assert.deepEqual([...(await resources(store)).keys()], ["new"]);
+    await electionKey(store); // one candidacy left: the ended ones gave up their leases
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a reassignment by a leader whose election key vanished waits for its next term", async () => {
+  await using store = await openTestStore();
+  const w1 = await registerWorker(store, "w1", { port: 9001 });
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.addResource({ name: "a", spec });
+    await registerWorker(store, "w2", { port: 9002 });
+    await waitUntil(async () => (await master.listWorkers()).length === 2);
+    const old = await electionKey(store);
+    await store.delete(old.key);
+    await w1.revoke(); // the leader's reassignment of "a" is refused, and it stands again
+    await waitUntil(async () => workerOf((await resources(store)).get("a")) === "w2", {
+      what: "the orphan moving to w2",
+    });
+    const current = await electionKey(store);
+    assert.ok(current.createRevision > old.createRevision);
+    const moved = await store.get(resourceKey("a"));
+    assert.ok(
+      moved!.modRevision > current.createRevision,
+      "the reassignment was written under the new election key, not the vanished one",
+    );
   } finally {
     await master.stop();
   }

@@ -9,8 +9,10 @@ import { AsyncQueue } from "./_async_queue.ts";
 import { loadSnapshot, type Snapshot, SnapshotFile } from "./_snapshot_file.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { StoreElection } from "./store_election.ts";
+import { checkWriteGuard } from "./_write_guard.ts";
 import {
   type Election,
+  GuardFailedError,
   type KeyValue,
   type Lease,
   LeaseLostError,
@@ -21,6 +23,8 @@ import {
   WatchCompactedError,
   type WatchEvent,
   type WatchOptions,
+  type WriteGuard,
+  type WriteOptions,
 } from "./store.ts";
 
 /** Options for {@linkcode openEmbeddedStore}. */
@@ -134,20 +138,25 @@ export class EmbeddedStore implements Store {
     });
   }
 
-  put(key: string, value: string): Promise<number> {
-    return this.#run(() => this.#put(key, value, undefined));
+  put(key: string, value: string, options: WriteOptions = {}): Promise<number> {
+    return this.#run(() => {
+      this.#checkGuard(options.guard);
+      return this.#put(key, value, undefined);
+    });
   }
 
-  create(key: string, value: string): Promise<boolean> {
+  create(key: string, value: string, options: WriteOptions = {}): Promise<boolean> {
     return this.#run(() => {
+      this.#checkGuard(options.guard);
       if (this.#kvs.has(key)) return false;
       this.#put(key, value, undefined);
       return true;
     });
   }
 
-  delete(key: string): Promise<boolean> {
+  delete(key: string, options: WriteOptions = {}): Promise<boolean> {
     return this.#run(() => {
+      this.#checkGuard(options.guard);
       const previous = this.#kvs.get(key);
       if (!previous) return false;
       const revision = ++this.#revision;
@@ -263,6 +272,18 @@ export class EmbeddedStore implements Store {
         return Promise.resolve();
       },
     };
+  }
+
+  /**
+   * Throws `GuardFailedError` unless the guard's key exists with its create revision. Checked
+   * in the same synchronous step as the write it guards, so nothing can come between them.
+   */
+  #checkGuard(guard: WriteGuard | undefined): void {
+    if (!guard) return;
+    checkWriteGuard(guard);
+    if (this.#kvs.get(guard.key)?.createRevision !== guard.createRevision) {
+      throw new GuardFailedError(guard);
+    }
   }
 
   #put(key: string, value: string, lease: LeaseState | undefined): number {

@@ -5,7 +5,7 @@
  * reconnect, leases kept alive, and etcd's election recipe.
  */
 
-import { Etcd3, Range } from "etcd3";
+import { Etcd3, type ICompare, Range } from "etcd3";
 import type { BackoffPolicy } from "./_backoff.ts";
 import { callEtcd, type EtcdContext } from "./_etcd_context.ts";
 import { isRetriableRead, toKeyValue } from "./_etcd_kv.ts";
@@ -13,8 +13,10 @@ import { hostBreakerPolicy, passThroughPolicy } from "./_host_breaker.ts";
 import { EtcdLease } from "./_etcd_lease.ts";
 import { watchEtcdPrefix } from "./_etcd_watch.ts";
 import { StoreElection } from "./store_election.ts";
+import { checkWriteGuard } from "./_write_guard.ts";
 import {
   type Election,
+  GuardFailedError,
   type KeyValue,
   type Lease,
   LeaseLostError,
@@ -25,6 +27,8 @@ import {
   StoreUnavailableError,
   type WatchEvent,
   type WatchOptions,
+  type WriteGuard,
+  type WriteOptions,
 } from "./store.ts";
 
 /** Options for {@linkcode EtcdStore} and {@linkcode openEtcdStore}. */
@@ -115,50 +119,114 @@ export class EtcdStore implements Store {
     return { kvs: response.kvs.map(toKeyValue), revision: Number(response.header.revision) };
   }
 
-  async put(key: string, value: string): Promise<number> {
+  /**
+   * Puts a value. With a guard it is one transaction: the put only if the guard's key has the
+   * guard's create revision. (As with any write, a call whose connection broke is retried and
+   * its first attempt may have been applied: a guard that failed in between then reports
+   * `GuardFailedError` for a write made while it held.)
+   */
+  async put(key: string, value: string, options: WriteOptions = {}): Promise<number> {
+    const put = { key: Buffer.from(key), value: Buffer.from(value) };
+    const guard = options.guard;
+    if (!guard) {
+      const response = await callEtcd(
+        this.#context,
+        "put",
+        ({ deadline }) => this.#client.kv.put(put, { deadline }),
+      );
+      return Number(response.header.revision);
+    }
+    checkWriteGuard(guard);
     const response = await callEtcd(
       this.#context,
-      "put",
+      "guarded put",
       ({ deadline }) =>
-        this.#client.kv.put({ key: Buffer.from(key), value: Buffer.from(value) }, { deadline }),
+        this.#client.kv.txn({
+          compare: [guardCompare(guard)],
+          success: [{ request_put: put }],
+          failure: [],
+        }, { deadline }),
     );
+    if (!response.succeeded) throw new GuardFailedError(guard);
     return Number(response.header.revision);
   }
 
   /**
-   * Put-if-absent: a transaction comparing the key's create revision with 0 (no such key).
-   * When a first attempt's connection broke, it may have been applied: a retry that finds the
-   * key at version 1 holding exactly our value counts it as ours.
+   * Put-if-absent: a transaction comparing the key's create revision with 0 (no such key), and
+   * with a guard also the guard key's create revision. When a first attempt's connection broke,
+   * it may have been applied: a retry that finds the key at version 1 holding exactly our value
+   * counts it as ours (it was written while the guard held). Otherwise a failed guard is
+   * reported before an existing key.
    */
-  async create(key: string, value: string): Promise<boolean> {
+  async create(key: string, value: string, options: WriteOptions = {}): Promise<boolean> {
     const keyBytes = Buffer.from(key);
     const valueBytes = Buffer.from(value);
+    const guard = options.guard;
+    if (guard) checkWriteGuard(guard);
+    const absent: ICompare = {
+      key: keyBytes,
+      target: "Create",
+      result: "Equal",
+      create_revision: 0,
+    };
     let attempts = 0;
     const response = await callEtcd(
       this.#context,
-      "create",
+      guard ? "guarded create" : "create",
       ({ deadline }) => {
         attempts++;
         return this.#client.kv.txn({
-          compare: [{ key: keyBytes, target: "Create", result: "Equal", create_revision: 0 }],
+          compare: guard ? [guardCompare(guard), absent] : [absent],
           success: [{ request_put: { key: keyBytes, value: valueBytes } }],
-          failure: [{ request_range: { key: keyBytes } }],
+          failure: [
+            { request_range: { key: keyBytes } },
+            ...(guard ? [{ request_range: { key: Buffer.from(guard.key) } }] : []),
+          ],
         }, { deadline });
       },
     );
     if (response.succeeded) return true;
     const existing = response.responses[0]?.response_range?.kvs[0];
-    return attempts > 1 && existing !== undefined && existing.version === "1" &&
-      valueBytes.equals(existing.value);
+    if (
+      attempts > 1 && existing !== undefined && existing.version === "1" &&
+      valueBytes.equals(existing.value)
+    ) {
+      return true;
+    }
+    if (guard) {
+      const guardKv = response.responses[1]?.response_range?.kvs[0];
+      if (guardKv === undefined || Number(guardKv.create_revision) !== guard.createRevision) {
+        throw new GuardFailedError(guard);
+      }
+    }
+    return false;
   }
 
-  async delete(key: string): Promise<boolean> {
+  /** Deletes a key; with a guard, one transaction that deletes only if the guard holds. */
+  async delete(key: string, options: WriteOptions = {}): Promise<boolean> {
+    const range = { key: Buffer.from(key) };
+    const guard = options.guard;
+    if (!guard) {
+      const response = await callEtcd(
+        this.#context,
+        "delete",
+        ({ deadline }) => this.#client.kv.deleteRange(range, { deadline }),
+      );
+      return Number(response.deleted) > 0;
+    }
+    checkWriteGuard(guard);
     const response = await callEtcd(
       this.#context,
-      "delete",
-      ({ deadline }) => this.#client.kv.deleteRange({ key: Buffer.from(key) }, { deadline }),
+      "guarded delete",
+      ({ deadline }) =>
+        this.#client.kv.txn({
+          compare: [guardCompare(guard)],
+          success: [{ request_delete_range: range }],
+          failure: [],
+        }, { deadline }),
     );
-    return Number(response.deleted) > 0;
+    if (!response.succeeded) throw new GuardFailedError(guard);
+    return Number(response.responses[0]?.response_delete_range?.deleted ?? 0) > 0;
   }
 
   watchPrefix(prefix: string, options?: WatchOptions): AsyncIterable<WatchEvent> {
@@ -242,6 +310,16 @@ export class EtcdStore implements Store {
     ).finally(() => this.#tasks.delete(tracked));
     this.#tasks.add(tracked);
   }
+}
+
+/** The comparison that holds while the guard's key exists with the guard's create revision. */
+function guardCompare(guard: WriteGuard): ICompare {
+  return {
+    key: Buffer.from(guard.key),
+    target: "Create",
+    result: "Equal",
+    create_revision: guard.createRevision,
+  };
 }
 
 /**

@@ -72,10 +72,38 @@ export interface LeaseOptions {
   keepAlive?: boolean;
 }
 
+/**
+ * A condition on a write: apply it only while `key` exists with exactly this create revision.
+ * A leader passes its election key's guard (`Campaign.guard`), so a write it makes after
+ * losing leadership — its key expired or deleted, even if it has not noticed yet — changes
+ * nothing (etcd's Go election does the same with `Txn(If(CreateRevision(leaderKey) == rev))`).
+ */
+export interface WriteGuard {
+  key: string;
+  /** The create revision `key` must have (a whole number >= 1). */
+  createRevision: number;
+}
+
+/** Options of `Store.put`, `Store.create` and `Store.delete`. */
+export interface WriteOptions {
+  /**
+   * Apply the write only while the guard holds, atomically with the write; otherwise nothing is
+   * written and the call throws `GuardFailedError`. Default: no condition.
+   */
+  guard?: WriteGuard;
+}
+
 /** One candidacy in an election. */
 export interface Campaign {
   /** Resolves when this candidate is leader; rejects if the candidacy is lost or resigned first. */
   readonly elected: Promise<void>;
+  /**
+   * Once elected: this candidate's election key and its create revision. Writes made as leader
+   * pass it as their guard, so they fail with `GuardFailedError` once the key is gone or
+   * replaced, however late this candidate learns it lost. Undefined until elected; kept after
+   * the candidacy ends (writes guarded by it then fail).
+   */
+  readonly guard: WriteGuard | undefined;
   /** Aborted when this candidacy (and so any leadership it won) ends: lost lease, resign, close. */
   readonly signal: AbortSignal;
   /** Gives up leadership (or candidacy) so another candidate can be elected. */
@@ -110,12 +138,22 @@ export interface StoreLogger {
 export interface Store {
   get(key: string): Promise<KeyValue | undefined>;
   getPrefix(prefix: string): Promise<RangeResult>;
-  /** Puts a value; returns the revision of the write. */
-  put(key: string, value: string): Promise<number>;
-  /** Puts only if the key does not exist (a transaction). True when it was created. */
-  create(key: string, value: string): Promise<boolean>;
-  /** Deletes a key; true when it existed. */
-  delete(key: string): Promise<boolean>;
+  /**
+   * Puts a value; returns the revision of the write.
+   * @throws {GuardFailedError} when `options.guard` does not hold (nothing is written).
+   */
+  put(key: string, value: string, options?: WriteOptions): Promise<number>;
+  /**
+   * Puts only if the key does not exist (a transaction). True when it was created, false when
+   * the key exists (and the guard, if any, holds).
+   * @throws {GuardFailedError} when `options.guard` does not hold (nothing is written).
+   */
+  create(key: string, value: string, options?: WriteOptions): Promise<boolean>;
+  /**
+   * Deletes a key; true when it existed.
+   * @throws {GuardFailedError} when `options.guard` does not hold (nothing is deleted).
+   */
+  delete(key: string, options?: WriteOptions): Promise<boolean>;
   /**
    * Watches a prefix. Events come in revision order, each with the previous value (prevKV).
    * Throws `WatchCompactedError` when `fromRevision` is no longer available (reload, then
@@ -146,6 +184,21 @@ export class LeaseLostError extends Error {
   constructor(message = "lease lost", options?: ErrorOptions) {
     super(message, options);
     this.name = "LeaseLostError";
+  }
+}
+
+/**
+ * A guarded write was refused: the guard's key no longer exists with the create revision the
+ * guard names (for a leader: it lost leadership). Nothing was written.
+ */
+export class GuardFailedError extends Error {
+  constructor(readonly guard: WriteGuard, options?: ErrorOptions) {
+    super(
+      `write refused: guard key ${guard.key} no longer exists with create revision ` +
+        `${guard.createRevision}`,
+      options,
+    );
+    this.name = "GuardFailedError";
   }
 }
 

@@ -11,6 +11,7 @@ import type { EtcdServer } from "../tests/etcd_server.ts";
 import { EmbeddedStore, openEmbeddedStore } from "./embedded_store.ts";
 import { EtcdStore } from "./etcd_store.ts";
 import {
+  GuardFailedError,
   type KeyValue,
   LeaseLostError,
   type Store,
@@ -18,6 +19,7 @@ import {
   StoreUnavailableError,
   WatchCompactedError,
   type WatchEvent,
+  type WriteGuard,
 } from "./store.ts";
 import type { Clock } from "./clock.ts";
 
@@ -203,6 +205,74 @@ shared("create puts only when the key is absent", async (b) => {
   assert.equal(await store.create("/c", "third"), true);
   assert.equal((await store.get("/c"))?.value, "third");
 });
+
+shared("guarded put, create and delete apply while the guard holds", async (b) => {
+  const store = await b.client();
+  const guard: WriteGuard = {
+    key: "/g/leader",
+    createRevision: await store.put("/g/leader", "me"),
+  };
+  assert.ok((await store.put("/g/a", "1", { guard })) > guard.createRevision);
+  assert.equal((await store.get("/g/a"))?.value, "1");
+  assert.equal(await store.create("/g/b", "1", { guard }), true);
+  assert.equal(
+    await store.create("/g/b", "2", { guard }),
+    false,
+    "the key exists, the guard holds",
+  );
+  assert.equal((await store.get("/g/b"))?.value, "1");
+  assert.equal(await store.delete("/g/a", { guard }), true);
+  assert.equal(await store.delete("/g/a", { guard }), false);
+  assert.equal(await store.get("/g/a"), undefined);
+  // A new value for the guard key keeps its create revision: the guard still holds.
+  await store.put("/g/leader", "me again");
+  assert.equal(await store.create("/g/c", "1", { guard }), true);
+  // A guard that cannot name a key is a programming mistake.
+  await assert.rejects(
+    store.put("/g/d", "1", { guard: { key: "/g/leader", createRevision: 0 } }),
+    RangeError,
+  );
+});
+
+shared(
+  "a guarded write whose guard key is gone or re-created fails and writes nothing",
+  async (b) => {
+    const store = await b.client();
+    const other = await b.client();
+    const guard: WriteGuard = {
+      key: "/g/leader",
+      createRevision: await store.put("/g/leader", "me"),
+    };
+    await store.put("/g/a", "old");
+    const refused = (error: unknown) => {
+      assert.ok(error instanceof GuardFailedError, String(error));
+      assert.deepEqual(error.guard, guard);
+      assert.match(error.message, /\/g\/leader/);
+      return true;
+    };
+    const expectRefused = async (what: string) => {
+      const before = await store.getPrefix("/g/");
+      await assert.rejects(store.put("/g/a", "new", { guard }), refused, `put, ${what}`);
+      await assert.rejects(store.put("/g/fresh", "new", { guard }), refused, `put, ${what}`);
+      await assert.rejects(store.create("/g/fresh", "new", { guard }), refused, `create, ${what}`);
+      // Both conditions fail: the guard is what is reported.
+      await assert.rejects(store.create("/g/a", "new", { guard }), refused, `create, ${what}`);
+      await assert.rejects(store.delete("/g/a", { guard }), refused, `delete, ${what}`);
+      assert.deepEqual(await store.getPrefix("/g/"), before, `nothing written, ${what}`);
+    };
+
+    assert.equal(await other.delete("/g/leader"), true);
+    await expectRefused("guard key deleted");
+
+    const recreated = await other.put("/g/leader", "someone else");
+    assert.ok(recreated > guard.createRevision);
+    await expectRefused("guard key re-created");
+
+    // The new key's own guard holds.
+    const current: WriteGuard = { key: "/g/leader", createRevision: recreated };
+    assert.equal(await store.delete("/g/a", { guard: current }), true);
+  },
+);
 
 shared("watch delivers puts and deletes in revision order with previous values", async (b) => {
   const store = await b.client();
@@ -454,6 +524,41 @@ shared("when the leader's lease is lost the other candidate becomes leader", asy
     await observer.close();
   }
 });
+
+shared(
+  "an elected campaign's guard names its key, and fails writes once the key is gone",
+  async (b) => {
+    const one = await b.client();
+    const two = await b.client();
+    const watcher = await b.client();
+    const leader = one.election("/crawler/election", 2).campaign("master1");
+    await within(5000, "leader elected", leader.elected);
+    const waiting = two.election("/crawler/election", 2).campaign("master2");
+    const keys = await candidates(watcher, 2);
+    assert.equal(waiting.guard, undefined, "no guard before being elected");
+    const own = keys.find((kv) => kv.value === "master1")!;
+    assert.deepEqual(leader.guard, { key: own.key, createRevision: own.createRevision });
+    const guard = leader.guard!;
+    await one.put("/resources/a", "1", { guard });
+
+    // The leader's key vanishes behind its back (as when its lease expires during a pause):
+    // the leader has not noticed, but a write guarded by its key is refused.
+    assert.equal(await watcher.delete(guard.key), true);
+    await within(5000, "the other candidate elected", waiting.elected);
+    assert.equal(leader.signal.aborted, false, "the old leader has not noticed");
+    await assert.rejects(one.put("/resources/a", "2", { guard }), GuardFailedError);
+    await assert.rejects(one.delete("/resources/a", { guard }), GuardFailedError);
+    assert.equal((await watcher.get("/resources/a"))?.value, "1");
+
+    const next = waiting.guard;
+    const nextKey = (await candidates(watcher, 1))[0];
+    assert.deepEqual(next, { key: nextKey.key, createRevision: nextKey.createRevision });
+    await two.put("/resources/a", "3", { guard: next });
+    assert.equal((await watcher.get("/resources/a"))?.value, "3");
+    await leader.resign();
+    await waiting.resign();
+  },
+);
 
 shared("a candidate that resigns before it is elected is rejected and leaves no key", async (b) => {
   const store = await b.client();

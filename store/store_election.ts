@@ -16,6 +16,7 @@ import {
   StoreUnavailableError,
   WatchCompactedError,
   type WatchEvent,
+  type WriteGuard,
 } from "./store.ts";
 import type { StoreLogger } from "./store.ts";
 
@@ -123,6 +124,7 @@ class StoreCampaign implements Campaign {
   readonly #onClosed = () => this.#end(new Error("store closed"));
   readonly #run: Promise<void>;
   #lease: Lease | undefined;
+  #guard: WriteGuard | undefined;
 
   constructor(
     readonly election: StoreElection,
@@ -146,6 +148,10 @@ class StoreCampaign implements Campaign {
     // `elected` is often not awaited by followers that only watch `signal`; marking it handled
     // keeps a lost candidacy from becoming an unhandled rejection. Awaiting it still throws.
     this.elected.catch(() => undefined);
+  }
+
+  get guard(): WriteGuard | undefined {
+    return this.#guard;
   }
 
   async resign(): Promise<void> {
@@ -185,7 +191,12 @@ class StoreCampaign implements Campaign {
     while (true) {
       this.#throwIfEnded();
       try {
-        if (await this.#waitForOlderKeys(key)) return;
+        const createRevision = await this.#waitForOlderKeys(key);
+        if (createRevision !== undefined) {
+          // Set before `elected` resolves, so whoever awaits it finds the guard there.
+          this.#guard = { key, createRevision };
+          return;
+        }
         attempt = 0;
       } catch (error) {
         if (!(error instanceof WatchCompactedError || error instanceof StoreUnavailableError)) {
@@ -200,8 +211,11 @@ class StoreCampaign implements Campaign {
     }
   }
 
-  /** True once no key older than ours is left (we lead); false when the watch ended early. */
-  async #waitForOlderKeys(key: string): Promise<boolean> {
+  /**
+   * Our key's create revision once no key older than ours is left (we lead); undefined when
+   * the watch ended early.
+   */
+  async #waitForOlderKeys(key: string): Promise<number | undefined> {
     const { store, prefix } = this.election;
     const { kvs, revision } = await store.getPrefix(prefix);
     // Our create revision comes from the read, not from our put: a put retried after its
@@ -215,16 +229,16 @@ class StoreCampaign implements Campaign {
     const older = new Set(
       kvs.filter((kv) => kv.createRevision < createRevision).map((kv) => kv.key),
     );
-    if (older.size === 0) return true;
+    if (older.size === 0) return createRevision;
     const watch = store.watchPrefix(prefix, { fromRevision: revision + 1, signal: this.signal });
     for await (const event of watch) {
       if (event.type !== "delete") continue;
       if (event.key === key) this.#end(new LeaseLostError(`election key ${key} was deleted`));
       this.#throwIfEnded();
       older.delete(event.key);
-      if (older.size === 0) return true;
+      if (older.size === 0) return createRevision;
     }
-    return false;
+    return undefined;
   }
 
   async #retry<T>(operation: () => Promise<T>): Promise<T> {
