@@ -185,7 +185,7 @@ export class Crawler {
       log.error("no such rule", { task: run.name, rule: req.ruleName, url: req.url });
       return;
     }
-    const ctx = new ParseContext(run.name, req, response.body, response.url);
+    const ctx = new ParseContext(run.name, req, response, response.url);
     const result = await this.#options.parseRule(rule, ctx, run);
     if (signal.aborted) return;
     for (const child of result.requests ?? []) run.enqueue(child);

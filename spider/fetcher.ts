@@ -22,8 +22,10 @@ export interface FetchResponse {
   /** The final URL, after redirects: the base for resolving the page's relative links. */
   url: string;
   status: number;
-  /** The body decoded to a string. */
-  body: string;
+  /** The body decoded to a string (the HTTP fetcher decodes it on first read). */
+  readonly body: string;
+  /** The body as received, when the fetcher keeps it: a parse worker can decode it itself. */
+  raw?: Uint8Array;
   contentType: string | null;
   /** Size of the body as received, before decoding. */
   bytes: number;
@@ -159,14 +161,19 @@ export class HttpFetcher implements Fetcher {
           status: response.status,
         });
       }
-      const bytes = await readBody(response, this.#maxBodyBytes, req.url);
+      const raw = await readBody(response, this.#maxBodyBytes, req.url);
       const contentType = response.headers.get("content-type");
+      // Decoded on first use: a page parsed in a worker is decoded there, not on this thread.
+      let body: string | undefined;
       return {
         url: response.url || req.url,
         status: response.status,
-        body: decodeBody(bytes, contentType),
+        get body() {
+          return body ??= decodeBody(raw, contentType);
+        },
+        raw,
         contentType,
-        bytes: bytes.byteLength,
+        bytes: raw.byteLength,
       };
     } catch (error) {
       // The caller's abort wins over everything: it is not a failure of the fetch.

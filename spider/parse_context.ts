@@ -21,6 +21,13 @@ export interface PageDocument {
   querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
 }
 
+/** A fetched page whose text is decoded on first read (`FetchResponse` is one). */
+export interface PageBody {
+  readonly body: string;
+  readonly raw?: Uint8Array;
+  readonly contentType: string | null;
+}
+
 export interface FollowOptions {
   priority?: number;
   method?: string;
@@ -30,15 +37,35 @@ export interface FollowOptions {
 /** The parse context of one page. Regular-expression rules never pay for a DOM. */
 export class ParseContext {
   #document: PageDocument | undefined;
+  #body: string | undefined;
+  #page: PageBody | undefined;
 
   constructor(
     readonly task: string,
     readonly req: CrawlRequest,
-    /** The body decoded to UTF-8. */
-    readonly body: string,
+    /** The page: its decoded text, or what was fetched (decoded when first read). */
+    page: string | PageBody,
     /** The URL the response came from (after redirects); links resolve against it. */
     readonly url: string = req.url,
-  ) {}
+  ) {
+    if (typeof page === "string") this.#body = page;
+    else this.#page = page;
+  }
+
+  /** The body decoded to UTF-8 (decoded on first read). */
+  get body(): string {
+    return this.#body ??= this.#page!.body;
+  }
+
+  /**
+   * The page's bytes as fetched and its content type, while it has not been decoded on this
+   * thread: a parse worker can then decode it there instead. Undefined otherwise.
+   */
+  undecoded(): { raw: Uint8Array; contentType: string | null } | undefined {
+    const page = this.#page;
+    if (this.#body !== undefined || !page?.raw) return undefined;
+    return { raw: page.raw, contentType: page.contentType };
+  }
 
   /** The page's DOM, built on first use and at most once per page. */
   document(): PageDocument {

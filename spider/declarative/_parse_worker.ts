@@ -9,6 +9,7 @@
  * `{ id, started: true }` when the job had to wait for linkedom to load.
  */
 /// <reference lib="deno.worker" />
+import { decodeBody } from "../charset.ts";
 import type { PageDocument } from "../parse_context.ts";
 import type { ParseJob } from "./declarative_rule.ts";
 import { compilePrograms, type PageSource, type RuleProgram } from "./rule_program.ts";
@@ -76,7 +77,7 @@ async function handle(message: Message): Promise<void> {
     sentByRun.delete(message.forget);
     return;
   }
-  const { id, spec, rule, body, url, followLinks, dedupeRun } = message;
+  const { id, spec, rule, url, followLinks, dedupeRun } = message;
   try {
     const program = programsOf(spec).get(rule);
     if (!program) throw new Error(`no rule "${rule}" in the rule set`);
@@ -87,6 +88,7 @@ async function handle(message: Message): Promise<void> {
       self.postMessage({ id, started: true });
     }
     // Posting copies every string, so the run need not copy them first.
+    const body = message.raw ? decodeBody(message.raw, message.contentType) : message.body ?? "";
     const output = program.run(new WorkerPage(body, url), {
       copyStrings: false,
       followLinks,

@@ -13,7 +13,12 @@ export interface ParseJob {
   /** The rule set's spec as JSON: the worker compiles it once and caches it by this text. */
   spec: string;
   rule: string;
-  body: string;
+  /** The page's text, unless it is sent undecoded as `raw`. */
+  body?: string;
+  /** The page's bytes as fetched, decoded by the worker (so this thread need not). */
+  raw?: Uint8Array;
+  /** With `raw`: the response's content type, for the charset. */
+  contentType?: string | null;
   /** The URL links resolve against (the response's, after redirects). */
   url: string;
   /** False to skip links: the engine would drop them all as deeper than `maxDepth`. */
@@ -59,7 +64,16 @@ export class DeclarativeRule implements Rule {
 
   /** The job that runs this rule on `ctx`'s page in a worker. */
   job(ctx: ParseContext): ParseJob {
-    return { spec: this.spec, rule: this.name, body: ctx.body, url: ctx.url };
+    const raw = ctx.undecoded();
+    return raw
+      ? {
+        spec: this.spec,
+        rule: this.name,
+        raw: raw.raw,
+        contentType: raw.contentType,
+        url: ctx.url,
+      }
+      : { spec: this.spec, rule: this.name, body: ctx.body, url: ctx.url };
   }
 }
 

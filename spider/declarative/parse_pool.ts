@@ -272,6 +272,7 @@ export class ParsePool {
   #send(slot: Slot, pending: Pending): void {
     slot.sent.push(pending);
     if (slot.sent.length === 1) this.#startClock(slot);
+    // Bytes are copied, not transferred: a job may be sent again if its worker is replaced.
     slot.worker.postMessage({ id: pending.id, ...pending.job });
   }
 

@@ -254,3 +254,39 @@ Deno.test("for a task run, links it already has and links too deep are not sent 
   assert.deepEqual(urls(reloaded), ["http://site.test/a"]);
   end();
 });
+
+Deno.test("a page still undecoded is decoded in the worker, from its declared charset", async () => {
+  using pool = new ParsePool({ workers: 1 });
+  const ruleSet = compileRuleSet("gbk", {
+    rules: { page: { output: { fields: { title: { regex: "<title>([^<]*)</title>" } } } } },
+  });
+  // "书名" in GBK, declared only by the Content-Type header.
+  const raw = new Uint8Array([
+    ...new TextEncoder().encode("<title>"),
+    0xca,
+    0xe9,
+    0xc3,
+    0xfb,
+    ...new TextEncoder().encode("</title>"),
+  ]);
+  let decodedHere = 0;
+  const page = {
+    raw,
+    contentType: "text/html; charset=gbk",
+    get body() {
+      decodedHere++;
+      return new TextDecoder("gbk").decode(raw);
+    },
+  };
+  const req: CrawlRequest = {
+    url: "http://site.test/",
+    method: "GET",
+    depth: 0,
+    priority: 0,
+    ruleName: "page",
+    attempt: 0,
+  };
+  const result = await pool.parse(ruleSet.rules.page, new ParseContext("gbk", req, page));
+  assert.equal(result.items?.[0].data.title, "书名");
+  assert.equal(decodedHere, 0, "the main thread never decoded the page");
+});
