@@ -24,6 +24,7 @@ import {
 } from "./errors.ts";
 import { FORWARDED_BY_METADATA_KEY } from "./grpc_client.ts";
 import type { Master } from "./master.ts";
+import { grpcCloser, listenGrpc } from "../proto/grpc_listen.ts";
 import type { MasterMetrics } from "./metrics.ts";
 
 /** Options for {@linkcode startGrpcServer}. */
@@ -136,39 +137,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     }),
   });
 
-  const hostname = options.hostname === "" ? "0.0.0.0" : options.hostname;
-  const target = hostname.includes(":")
-    ? `[${hostname}]:${options.port}`
-    : `${hostname}:${options.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) {
-        reject(
-          new Error(`gRPC server cannot listen on ${target}: ${error.message}`, { cause: error }),
-        );
-      } else resolve(bound);
-    });
-  });
-
-  let closing: Promise<void> | undefined;
-  return {
-    port,
-    close(closeOptions = {}) {
-      closing ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          // Calls still running after the grace period (a forward waiting on a dead leader)
-          // are cut off: shutdown must not hang on them.
-          server.forceShutdown();
-          resolve();
-        }, closeOptions.graceMs ?? 2000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      return closing;
-    },
-  };
+  const port = await listenGrpc(server, options.hostname, options.port);
+  return { port, close: grpcCloser(server, 2000) };
 }
 
 /**

@@ -10,6 +10,7 @@ import {
   type WorkerStatusMessage,
 } from "../proto/crawler_grpc.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
+import { grpcCloser, listenGrpc } from "../proto/grpc_listen.ts";
 
 export interface WorkerGrpcOptions {
   hostname: string;
@@ -60,32 +61,6 @@ export async function startWorkerGrpc(options: WorkerGrpcOptions): Promise<Runni
       callback: grpc.sendUnaryData<WorkerStatusMessage>,
     ) => callback(null, workerStatusMessage(options.workerId, options.ready(), options.tasks())),
   });
-  const hostname = options.hostname || "0.0.0.0";
-  const target = hostname.includes(":")
-    ? `[${hostname}]:${options.port}`
-    : `${hostname}:${options.port}`;
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (error, bound) => {
-      if (error) {
-        reject(new Error(`cannot listen on ${target}: ${error.message}`, { cause: error }));
-      } else resolve(bound);
-    });
-  });
-  let closing: Promise<void> | undefined;
-  return {
-    port,
-    close(closeOptions = {}) {
-      closing ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, closeOptions.graceMs ?? 1000);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      return closing;
-    },
-  };
+  const port = await listenGrpc(server, options.hostname, options.port);
+  return { port, close: grpcCloser(server, 1000) };
 }
