@@ -79,6 +79,11 @@ export const configSchema = z.object({
   MasterServer: z.object({
     ...serverSectionShape,
     Name: z.string().min(1).default("crawler.master"),
+    /**
+     * Seconds of the election lease: how long a crashed leader keeps leadership. The Go project
+     * used a 5 s session for its election, separate from the registry's `RegisterTTL`.
+     */
+    ElectionTTL: positiveInt.default(5),
   }).prefault({}),
 });
 

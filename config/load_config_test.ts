@@ -51,6 +51,7 @@ Deno.test("config fills defaults for an empty file", () => {
   assert.equal(config.storage.sqlURL, "sqlite:data/crawler.db");
   assert.equal(config.GRPCServer.RegisterTTL, 60);
   assert.equal(config.GRPCServer.Name, "crawler.worker");
+  assert.equal(config.MasterServer.ElectionTTL, 5, "the Go project's election session TTL");
 });
 
 Deno.test("config errors name the key and say what was expected", () => {

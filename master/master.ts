@@ -60,7 +60,7 @@ export interface MasterOptions {
   store: Store;
   /** This master's id, `master<id>-<host>:<grpcPort>` (see `proto/master_id.ts`). */
   id: string;
-  /** TTL of the election lease, in seconds (the config's `MasterServer.RegisterTTL`). */
+  /** TTL of the election lease, in seconds (the config's `MasterServer.ElectionTTL`). */
   electionTtlSeconds: number;
   /** Names of the built-in rule sets: a name or `spec.rule` may refer to them. */
   ruleSets: Iterable<string>;

@@ -110,7 +110,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
   const master = new Master({
     store,
     id: settings.id,
-    electionTtlSeconds: config.MasterServer.RegisterTTL,
+    electionTtlSeconds: config.MasterServer.ElectionTTL,
     requestTimeoutMs: config.MasterServer.ClientTimeOut * 1000,
     ruleSets: builtinRuleSets().keys(),
     presets: config.Tasks.map((task) => task.Name),
@@ -156,7 +156,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       id: settings.id,
       http: `${settings.http.host}:${httpPort}`,
       grpc: `${settings.grpc.host}:${grpcServer.port}`,
-      electionTtlSeconds: config.MasterServer.RegisterTTL,
+      electionTtlSeconds: config.MasterServer.ElectionTTL,
     });
     options.onListen?.({ id: settings.id, httpPort, grpcPort: grpcServer.port });
     await aborted(signal);

@@ -19,7 +19,7 @@ import type { Lease } from "../store/store.ts";
 import { agreedLeader, dumpLogs, http, MasterProcess, waitUntil } from "./cluster_harness.ts";
 import { startEtcd } from "./etcd_server.ts";
 
-/** The election lease TTL the masters get through the config (`MasterServer.RegisterTTL`). */
+/** The election lease TTL the masters get through the config (`MasterServer.ElectionTTL`). */
 const ELECTION_TTL_SECONDS = 2;
 
 const spec = { rule: "douban_book_list", url: "http://127.0.0.1:1/books" };
@@ -30,7 +30,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
   const configPath = `${dir}/config.toml`;
   await Deno.writeTextFile(
     configPath,
-    `logLevel = "info"\n[MasterServer]\nRegisterTTL = ${ELECTION_TTL_SECONDS}\nClientTimeOut = 3\n`,
+    `logLevel = "info"\n[MasterServer]\nElectionTTL = ${ELECTION_TTL_SECONDS}\nClientTimeOut = 3\n`,
   );
   const store = await openEtcdStore({
     endpoints: [etcd.endpoint],

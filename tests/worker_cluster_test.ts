@@ -38,7 +38,7 @@ RegisterTTL = ${TTL_SECONDS}
 RegisterInterval = 1
 ClientTimeOut = 3
 [MasterServer]
-RegisterTTL = ${TTL_SECONDS}
+ElectionTTL = ${TTL_SECONDS}
 ClientTimeOut = 3
 `,
   );
