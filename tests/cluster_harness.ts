@@ -50,23 +50,29 @@ export class CrawlerProcess {
   }
 }
 
+/** The flags of a cluster role on two free loopback ports, advertising 127.0.0.1. */
+function roleArgs(role: "master" | "worker", n: number, etcd: string, config: string) {
+  const http = freePort();
+  const grpc = freePort();
+  const args = [
+    role,
+    `--id=${n}`,
+    `--http=127.0.0.1:${http}`,
+    `--grpc=127.0.0.1:${grpc}`,
+    `--etcd=${etcd}`,
+    "--advertise=127.0.0.1",
+    `--config=${config}`,
+  ];
+  return [http, grpc, args] as const;
+}
+
 /** `crawler master --id=n` on free ports against `etcdEndpoint`. */
 export class MasterProcess extends CrawlerProcess {
   readonly id: string;
 
   constructor(readonly n: number, etcdEndpoint: string, configPath: string) {
-    const http = freePort();
-    const grpc = freePort();
-    super(http, grpc, [
-      "master",
-      `--id=${n}`,
-      `--http=127.0.0.1:${http}`,
-      `--grpc=127.0.0.1:${grpc}`,
-      `--etcd=${etcdEndpoint}`,
-      "--advertise=127.0.0.1",
-      `--config=${configPath}`,
-    ]);
-    this.id = `master${n}-127.0.0.1:${grpc}`;
+    super(...roleArgs("master", n, etcdEndpoint, configPath));
+    this.id = `master${n}-127.0.0.1:${this.grpcPort}`;
   }
 }
 
@@ -80,17 +86,7 @@ export class WorkerProcess extends CrawlerProcess {
     configPath: string,
     name = "crawler.worker",
   ) {
-    const http = freePort();
-    const grpc = freePort();
-    super(http, grpc, [
-      "worker",
-      `--id=${n}`,
-      `--http=127.0.0.1:${http}`,
-      `--grpc=127.0.0.1:${grpc}`,
-      `--etcd=${etcdEndpoint}`,
-      "--advertise=127.0.0.1",
-      `--config=${configPath}`,
-    ]);
+    super(...roleArgs("worker", n, etcdEndpoint, configPath));
     this.id = `${name}-${n}`;
   }
 }

@@ -10,10 +10,9 @@
 import assert from "node:assert/strict";
 import { MasterGrpcClient } from "../master/grpc_client.ts";
 import { ConflictError } from "../master/errors.ts";
-import { workerKey } from "../proto/keys.ts";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
-import { encodeWorkerRegistration } from "../proto/worker_registration.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
+import { registerWorker } from "../master/_testing.ts";
 import { openEtcdStore } from "../store/etcd_store.ts";
 import type { Lease } from "../store/store.ts";
 import { agreedLeader, dumpLogs, http, MasterProcess, waitUntil } from "./cluster_harness.ts";
@@ -84,18 +83,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
     });
 
     for (const id of ["crawler.worker-1", "crawler.worker-2"]) {
-      const lease = await store.grantLease(30);
-      const port = 9090 + leases.length;
-      await lease.put(
-        workerKey(id),
-        encodeWorkerRegistration({
-          id,
-          address: `127.0.0.1:${port}`,
-          httpAddress: `127.0.0.1:${port - 1010}`,
-          startTime: new Date().toISOString(),
-        }),
-      );
-      leases.push(lease);
+      leases.push(await registerWorker(store, id, { ttlSeconds: 30, port: 9090 + leases.length }));
     }
 
     await t.step("a follower's add lands through the leader", async () => {
