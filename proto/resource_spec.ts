@@ -15,6 +15,12 @@ export const resourceSpecSchema = z.object({
   Name: z.string().min(1),
   /** `<workerId>|<host:grpcPort>` (see `assigned_node.ts`); empty when not assigned. */
   AssignedNode: z.string(),
+  /**
+   * Every worker the task is placed on, `<workerId>|<host:grpcPort>` each, when a task runs on
+   * several workers at once (`spec.workers`). The first equals `AssignedNode`, which is kept for
+   * readers of the Go format. Absent means the one placement in `AssignedNode`.
+   */
+  Placements: z.array(z.string()).optional(),
   /** Nanoseconds since the Unix epoch, as the Go project's `time.Now().UnixNano()`. */
   CreationTime: z.number().nonnegative(),
   /** The task definition when it was given at add-time; absent for presets. */

@@ -1,0 +1,298 @@
+/**
+ * @module
+ * A real Postgres for tests: a fresh cluster (initdb) in a temporary directory, served on a free
+ * loopback port, which tests can stop (SIGKILL, like a crash), restart (same port, same data) and
+ * dispose of. Uses Debian's `postgresql` binaries; as root the server runs as the `postgres`
+ * system user, since Postgres refuses to run as root.
+ */
+
+/** Options for {@linkcode startPostgres}. */
+export interface StartPostgresOptions {
+  /** How long to wait for Postgres to accept connections after a (re)start. Default: 20000 ms. */
+  readyTimeoutMs?: number;
+}
+
+/** A running (or stopped) Postgres started by {@linkcode startPostgres}. */
+export interface PostgresServer {
+  /** `postgres://crawler@127.0.0.1:<port>/crawler`, for `frontier.url` or `storage.sqlURL`. */
+  readonly url: string;
+  readonly port: number;
+  /** The cluster's directory (kept across `stop()`/`restart()`, removed by `dispose()`). */
+  readonly dataDir: string;
+  readonly running: boolean;
+  /** Kills the server (SIGKILL, like a crash) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Starts the server again on the same port with the same data and waits until it answers. */
+  restart(): Promise<void>;
+  /** Creates another empty database on this server and returns its URL. */
+  createDatabase(name: string): Promise<string>;
+  /** Kills the server if it runs and removes its directory. Safe to call twice. */
+  dispose(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Where Debian puts the server binaries (`postgres`, `initdb`, `pg_isready`, `psql`). */
+export async function postgresBinDir(): Promise<string> {
+  const fromEnv = Deno.env.get("CRAWLER_PG_BIN");
+  if (fromEnv) return fromEnv;
+  try {
+    const versions = [];
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
+      if (entry.isDirectory && /^\d+$/.test(entry.name)) versions.push(Number(entry.name));
+    }
+    versions.sort((a, b) => b - a);
+    for (const version of versions) {
+      const dir = `/usr/lib/postgresql/${version}/bin`;
+      if (await exists(`${dir}/postgres`)) return dir;
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  throw new Error(
+    "these tests need a real Postgres server: install it (Debian: apt-get install postgresql) " +
+      "or set CRAWLER_PG_BIN to the folder holding `postgres` and `initdb`",
+  );
+}
+
+/**
+ * Starts a fresh Postgres on a free loopback port with user and database `crawler` (trust auth
+ * on loopback) and waits until it accepts connections.
+ *
+ * @example
+ * ```ts
+ * await using pg = await startPostgres();
+ * const frontier = await openFrontier(pg.url);
+ * ```
+ */
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
+  const bin = await postgresBinDir();
+  const readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+  const dir = await Deno.makeTempDir({ prefix: "crawler_pg_" });
+  const asUser = Deno.uid() === 0 ? "postgres" : undefined;
+  if (asUser) await run("chown", ["-R", `${asUser}:`, dir]);
+  const server = new TestPostgres(bin, dir, freePort(), readyTimeoutMs, asUser);
+  try {
+    await server.init();
+    await server.restart();
+    await server.psql("postgres", "CREATE DATABASE crawler OWNER crawler");
+  } catch (error) {
+    await server.dispose();
+    throw error;
+  }
+  return server;
+}
+
+class TestPostgres implements PostgresServer {
+  readonly url: string;
+  #child: Deno.ChildProcess | undefined;
+  #disposed = false;
+
+  constructor(
+    readonly bin: string,
+    readonly dir: string,
+    readonly port: number,
+    readonly readyTimeoutMs: number,
+    readonly asUser: string | undefined,
+  ) {
+    this.url = `postgres://crawler@127.0.0.1:${port}/crawler`;
+  }
+
+  get dataDir(): string {
+    return `${this.dir}/data`;
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  get #logFile(): string {
+    return `${this.dir}/postgres.log`;
+  }
+
+  async init(): Promise<void> {
+    const output = await this.#command(`${this.bin}/initdb`, [
+      "-D",
+      this.dataDir,
+      "-U",
+      "crawler",
+      "--auth=trust",
+      "--encoding=UTF8",
+      "--no-sync",
+    ]).output();
+    if (!output.success) {
+      throw new Error(`initdb failed: ${new TextDecoder().decode(output.stderr)}`);
+    }
+  }
+
+  async restart(): Promise<void> {
+    if (this.#disposed) throw new Error("postgres server is disposed");
+    if (this.#child) await this.stop();
+    const deadline = Date.now() + this.readyTimeoutMs;
+    // After a SIGKILL the old backends notice their postmaster died and exit within moments;
+    // until they have, a new postmaster refuses the data directory, so starting is retried.
+    for (;;) {
+      const child = this.#command(`${this.bin}/postgres`, [
+        "-D",
+        this.dataDir,
+        "-p",
+        String(this.port),
+        "-k",
+        this.dir,
+        "-c",
+        "listen_addresses=127.0.0.1",
+        // Tests need speed, not durability across a power cut of the test machine.
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "max_connections=200",
+      ]).spawn();
+      child.stdout.cancel();
+      // Postgres logs to stderr: keep it in a file so a failed start can show it.
+      const log = await Deno.open(this.#logFile, { append: true, create: true });
+      child.stderr.pipeTo(log.writable).catch(() => {/* ends with the process */});
+      this.#child = child;
+      const ready = await this.#waitReady(child, deadline);
+      if (ready === "ready") return;
+      this.#child = undefined;
+      if (ready === "timeout" || Date.now() > deadline) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+        await child.status;
+        throw new Error(
+          `postgres did not answer on port ${this.port} within ${this.readyTimeoutMs} ms; log:\n${await this
+            .#logTail()}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async psql(database: string, sql: string): Promise<void> {
+    const output = await this.#command(`${this.bin}/psql`, [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(this.port),
+      "-U",
+      "crawler",
+      "-d",
+      database,
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-c",
+      sql,
+    ]).output();
+    if (!output.success) {
+      throw new Error(`psql ${sql}: ${new TextDecoder().decode(output.stderr)}`);
+    }
+  }
+
+  async createDatabase(name: string): Promise<string> {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
+    await this.psql("postgres", `CREATE DATABASE ${name} OWNER crawler`);
+    return `postgres://crawler@127.0.0.1:${this.port}/${name}`;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    try {
+      child.kill("SIGKILL");
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+    }
+    await child.status;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.stop();
+    await Deno.remove(this.dir, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+
+  /** A command run as the server's user (Postgres refuses to run as root). */
+  #command(program: string, args: string[]): Deno.Command {
+    const command = this.asUser ? "runuser" : program;
+    const fullArgs = this.asUser ? ["-u", this.asUser, "--", program, ...args] : args;
+    return new Deno.Command(command, {
+      args: fullArgs,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      cwd: this.dir,
+      env: { LC_ALL: "C", TZ: "UTC" },
+    });
+  }
+
+  async #waitReady(
+    child: Deno.ChildProcess,
+    deadline: number,
+  ): Promise<"ready" | "exited" | "timeout"> {
+    let exited = false;
+    child.status.then(() => exited = true);
+    while (Date.now() < deadline) {
+      if (exited) return "exited";
+      const output = await this.#command(`${this.bin}/pg_isready`, [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(this.port),
+        "-U",
+        "crawler",
+        "-d",
+        "postgres",
+      ]).output();
+      if (output.success) return "ready";
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return "timeout";
+  }
+
+  async #logTail(): Promise<string> {
+    try {
+      const log = await Deno.readTextFile(this.#logFile);
+      return log.split("\n").slice(-20).join("\n");
+    } catch (error) {
+      return `(no log: ${error})`;
+    }
+  }
+}
+
+async function run(program: string, args: string[]): Promise<void> {
+  const output = await new Deno.Command(program, { args, stdout: "null", stderr: "piped" })
+    .output();
+  if (!output.success) {
+    throw new Error(`${program} ${args.join(" ")}: ${new TextDecoder().decode(output.stderr)}`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** A loopback port that was free a moment ago (the OS picks it). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
