@@ -68,11 +68,19 @@ export const configSchema = z.object({
     retries: z.number().int().nonnegative().max(10).default(1),
   }).prefault({}),
   storage: z.object({
-    sqlURL: z.string().regex(/^sqlite:.+/, "expected sqlite:PATH").default(
-      "sqlite:data/crawler.db",
-    ),
+    sqlURL: z.string().regex(
+      /^(sqlite:.+|postgres(ql)?:\/\/.+)$/,
+      "expected sqlite:PATH or postgres://user:pass@host:port/db",
+    ).default("sqlite:data/crawler.db"),
     batchSize: positiveInt.default(100),
     flushInterval: positiveInt.default(1000),
+  }).prefault({}),
+  /** Where every task's requests live (SPEC §7): embedded SQLite, or Postgres shared by workers. */
+  frontier: z.object({
+    url: z.string().regex(
+      /^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/,
+      "expected sqlite:PATH or postgres://user:pass@host:port/db",
+    ).default("sqlite:data/frontier.db"),
   }).prefault({}),
   GRPCServer: z.object({ ...serverSectionShape, Name: z.string().min(1).default("crawler.worker") })
     .prefault({}),

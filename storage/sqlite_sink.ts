@@ -4,7 +4,8 @@
  * `rule`, `url` and `time`. Items are buffered and written in one transaction per flush, on a
  * timer, when a batch fills, and at close.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { openSqlite } from "./open_sqlite.ts";
 import type { ItemSink } from "../spider/crawler.ts";
 import type { Item } from "../spider/item.ts";
 import type { Logger } from "../log/logger.ts";
@@ -36,17 +37,8 @@ export class SqliteSink implements ItemSink {
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(path: string, options: SqliteSinkOptions) {
-    if (path !== ":memory:") {
-      const dir = path.replace(/[^/]*$/, "");
-      if (dir) Deno.mkdirSync(dir, { recursive: true });
-    }
-    this.#db = new DatabaseSync(path);
     // WAL and a busy timeout let several workers on one machine share a database file.
-    this.#db.exec(
-      `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = ${
-        Math.trunc(options.busyTimeoutMs ?? 5000)
-      };`,
-    );
+    this.#db = openSqlite(path, { busyTimeoutMs: options.busyTimeoutMs });
     this.#logger = options.logger;
     this.#batchSize = options.batchSize ?? 100;
     this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
