@@ -1,60 +1,63 @@
 /**
  * @module
  * The `crawler` executable: parses the command line and wires the parts of a role together.
- *
- *   crawler master [--id=1] [--http=:8081] [--grpc=:9091] [--etcd=HOST:PORT,...] [--advertise=HOST] [--config=FILE]
- *   crawler worker [--id=1] [--http=:8080] [--grpc=:9090] [--cluster=true|false] [--etcd=...] [--advertise=HOST] [--config=FILE]
- *   crawler dev    [--http=:8080] [--config=FILE]
+ * `crawler --help` lists the roles; `crawler <role> --help` describes every flag.
  */
+import { checkListenPolicy, type NamedListener, resolveToken } from "./auth/mod.ts";
 import { ConfigError } from "./config/config_error.ts";
-import { type Flags, parseFlags, type Role } from "./config/flags.ts";
+import { type Flags, parseCommandLine, type Role } from "./config/flags.ts";
 import { loadConfig } from "./config/load_config.ts";
 import type { Config } from "./config/config_schema.ts";
+import { formatUnknownKey, type UnknownKey } from "./config/unknown_keys.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { builtinRuleSets } from "./rulesets/mod.ts";
 import { runStandalone, seedTasks } from "./worker/standalone.ts";
-import { runClusterWorker } from "./worker/run_worker.ts";
+import { runClusterWorker, workerListenAddresses } from "./worker/run_worker.ts";
 import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
-import { runMaster } from "./master/run_master.ts";
-import { runDev } from "./dev/run_dev.ts";
-
-const USAGE = `usage:
-  crawler master [--id=1] [--http=:8081] [--grpc=:9091] [--etcd=HOST:PORT[,HOST:PORT]] [--advertise=HOST] [--config=config.toml]
-  crawler worker [--id=1] [--http=:8080] [--grpc=:9090] [--cluster=true|false] [--etcd=...] [--advertise=HOST] [--config=config.toml]
-  crawler dev    [--http=:8080] [--config=config.toml]`;
-
-const ROLES: readonly Role[] = ["master", "worker", "dev"];
+import { resolveMasterSettings, runMaster } from "./master/run_master.ts";
+import { DEFAULT_DEV_HTTP, runDev } from "./dev/run_dev.ts";
 
 interface RoleContext {
   flags: Flags;
   config: Config;
   logger: Logger;
   signal: AbortSignal;
+  /** The API token (SPEC §9), or undefined when the process serves without one. */
+  token: string | undefined;
 }
 
 /** Runs the command line `args`; resolves with the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
-  const [role, ...rest] = args;
-  if (role === undefined || role === "help" || role === "--help" || role === "-h") {
-    console.log(USAGE);
-    return role === undefined ? 2 : 0;
-  }
-  if (!ROLES.includes(role as Role)) {
-    console.error(`crawler: unknown command "${role}"\n${USAGE}`);
-    return 2;
-  }
   let context: RoleContext;
+  let role: Role;
   try {
-    const flags = parseFlags(role as Role, rest);
+    const line = parseCommandLine(args);
+    if (line.action === "print") {
+      console.log(line.text);
+      return args.length === 0 ? 2 : 0; // a bare `crawler` is a usage error
+    }
+    role = line.role;
+    const { flags } = line;
+    const unknownKeys: UnknownKey[] = [];
     const config = await loadConfig(flags.config ?? "config.toml", {
       required: flags.config !== undefined,
+      onUnknownKey: (key) => unknownKeys.push(key),
     });
     // Every role checks the config's Tasks up front: a preset no worker could run is a bad
     // config value, not something to discover when the leader assigns it.
     seedTasks(config, builtinRuleSets());
     const logger = createLogger({ level: config.logLevel });
-    context = { flags, config, logger, signal: shutdownSignal(logger) };
-    return await runRole(role as Role, context);
+    for (const key of unknownKeys) {
+      logger.warn(`config: ${formatUnknownKey(key)}`, { config: flags.config ?? "config.toml" });
+    }
+    const token = resolveToken(config);
+    checkListenPolicy(listenersOf(role, config, flags), {
+      token,
+      insecure: flags.insecure === true,
+      role,
+      logger,
+    });
+    context = { flags, config, logger, signal: shutdownSignal(logger), token };
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`crawler: ${error.message}`);
@@ -62,6 +65,41 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     throw error;
   }
+  try {
+    return await runRole(role, context);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`crawler: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** The addresses `role` would listen on (none for a standalone worker). */
+function listenersOf(role: Role, config: Config, flags: Flags): NamedListener[] {
+  if (role === "dev") {
+    return [{ address: flags.http ?? DEFAULT_DEV_HTTP, source: "--http" }];
+  }
+  if (role === "master") {
+    const settings = resolveMasterSettings(config, flags);
+    return [
+      { address: settings.http, source: settings.sources.http },
+      { address: settings.grpc, source: settings.sources.grpc },
+    ];
+  }
+  if (flags.cluster === false) return [];
+  const listen = workerListenAddresses(config, flags);
+  return [
+    {
+      address: listen.http,
+      source: flags.http ? "--http" : "GRPCServer.HTTPListenAddress",
+    },
+    {
+      address: listen.grpc,
+      source: flags.grpc ? "--grpc" : "GRPCServer.GRPCListenAddress",
+    },
+  ];
 }
 
 async function runRole(role: Role, ctx: RoleContext): Promise<number> {

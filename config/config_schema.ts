@@ -82,6 +82,21 @@ export const configSchema = z.object({
       "expected sqlite:PATH or postgres://user:pass@host:port/db",
     ).default("sqlite:data/frontier.db"),
   }).prefault({}),
+  /** Who may call the APIs (SPEC §9); `CRAWLER_TOKEN` in the environment wins over `token`. */
+  auth: z.object({
+    /** The bearer token every HTTP request and gRPC call must carry. */
+    token: z.string().min(1).optional(),
+    /** `"open"` serves `/metrics` without the token (for a scraper without one). */
+    metrics: z.enum(["token", "open"]).default("token"),
+  }).prefault({}),
+  /** Prometheus metrics (SPEC §9). */
+  metrics: z.object({
+    /**
+     * How many hosts get their own `host` label on the per-host counters; the rest are counted
+     * under `host="other"`. 0 turns per-host series off.
+     */
+    topHosts: z.number().int().nonnegative().max(1000).default(20),
+  }).prefault({}),
   GRPCServer: z.object({ ...serverSectionShape, Name: z.string().min(1).default("crawler.worker") })
     .prefault({}),
   MasterServer: z.object({

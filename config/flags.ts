@@ -1,11 +1,17 @@
 /**
  * @module
- * Command-line flags of the three roles. `--flag=value` and `--flag value` both work; a bad
- * flag is a `ConfigError` naming it (the CLI exits 2).
+ * The command line of the three roles, on npm `commander`: `--flag=value` and `--flag value`
+ * both work, `crawler <role> --help` describes every flag with its default, and a bad flag is a
+ * `ConfigError` naming it (the CLI exits 2). Flags win over the config file.
  */
+import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "./config_error.ts";
+import { VERSION } from "../version.ts";
 
 export type Role = "master" | "worker" | "dev";
+
+/** The roles, in the order `crawler --help` lists them. */
+export const ROLES: readonly Role[] = ["master", "worker", "dev"];
 
 export interface Flags {
   id?: string;
@@ -15,6 +21,8 @@ export interface Flags {
   advertise?: string;
   config?: string;
   cluster?: boolean;
+  /** Serve without a token beyond loopback (SPEC §9). */
+  insecure?: boolean;
 }
 
 /** A listen address from `:PORT` or `HOST:PORT`. An empty host means every interface. */
@@ -25,58 +33,225 @@ export interface ListenAddress {
 
 type FlagKind = "string" | "address" | "bool" | "endpoints";
 
-const ROLE_FLAGS: Record<Role, Record<string, FlagKind>> = {
+interface FlagSpec {
+  kind: FlagKind;
+  /** The value's shape in the help text. */
+  value?: string;
+  help: string;
+  /** The default as the help text states it (flags carry no default: the config may set one). */
+  default: string;
+}
+
+const CONFIG_FLAG: FlagSpec = {
+  kind: "string",
+  value: "FILE",
+  help: "the TOML config file; a missing config.toml means all defaults, a missing --config " +
+    "file is an error",
+  default: "config.toml",
+};
+const INSECURE_FLAG: FlagSpec = {
+  kind: "bool",
+  value: "true|false",
+  help: "serve without an API token on addresses beyond loopback (logged as a warning); " +
+    "without a token and without this flag such a process refuses to start",
+  default: "false",
+};
+const ETCD_FLAG = (section: string): FlagSpec => ({
+  kind: "endpoints",
+  value: "HOST:PORT[,HOST:PORT]",
+  help: "the etcd endpoints",
+  default: `${section}.RegistryAddress, else 127.0.0.1:2379`,
+});
+const ADVERTISE_FLAG: FlagSpec = {
+  kind: "string",
+  value: "HOST",
+  help: "the host other processes reach this one at (on one machine: 127.0.0.1)",
+  default: "the first non-loopback IPv4 address",
+};
+
+const ROLE_FLAGS: Record<Role, Record<string, FlagSpec>> = {
   master: {
-    id: "string",
-    http: "address",
-    grpc: "address",
-    etcd: "endpoints",
-    advertise: "string",
-    config: "string",
+    id: {
+      kind: "string",
+      value: "ID",
+      help: "this master's number; its full id is master<ID>-<advertise>:<grpc port>",
+      default: "MasterServer.ID, else 1",
+    },
+    http: {
+      kind: "address",
+      value: "[HOST]:PORT",
+      help: "where the HTTP API listens (no host: every interface)",
+      default: "MasterServer.HTTPListenAddress, else :8081",
+    },
+    grpc: {
+      kind: "address",
+      value: "[HOST]:PORT",
+      help: "where the gRPC API listens; other masters forward writes here",
+      default: "MasterServer.GRPCListenAddress, else :9091",
+    },
+    etcd: ETCD_FLAG("MasterServer"),
+    advertise: ADVERTISE_FLAG,
+    config: CONFIG_FLAG,
+    insecure: INSECURE_FLAG,
   },
   worker: {
-    id: "string",
-    http: "address",
-    grpc: "address",
-    etcd: "endpoints",
-    advertise: "string",
-    config: "string",
-    cluster: "bool",
+    id: {
+      kind: "string",
+      value: "ID",
+      help: "this worker's number; it registers as <GRPCServer.Name>-<ID>",
+      default: "GRPCServer.ID, else 1",
+    },
+    http: {
+      kind: "address",
+      value: "[HOST]:PORT",
+      help: "where /healthz, /readyz, /tasks and /metrics are served",
+      default: "GRPCServer.HTTPListenAddress, else :8080",
+    },
+    grpc: {
+      kind: "address",
+      value: "[HOST]:PORT",
+      help: "where the worker's gRPC API listens (the Address masters hand out)",
+      default: "GRPCServer.GRPCListenAddress, else :9090",
+    },
+    cluster: {
+      kind: "bool",
+      value: "true|false",
+      help: "true: run the tasks the leader assigns over etcd; false: crawl the config's Tasks " +
+        "alone and exit when done (no etcd, no ports)",
+      default: "true",
+    },
+    etcd: ETCD_FLAG("GRPCServer"),
+    advertise: ADVERTISE_FLAG,
+    config: CONFIG_FLAG,
+    insecure: INSECURE_FLAG,
   },
-  dev: { http: "address", config: "string" },
+  dev: {
+    http: {
+      kind: "address",
+      value: "[HOST]:PORT",
+      help: "where the API, the worker's API (/worker/) and the dashboard (/) are served",
+      default: "127.0.0.1:8080",
+    },
+    config: CONFIG_FLAG,
+    insecure: INSECURE_FLAG,
+  },
 };
+
+const ROLE_SUMMARY: Record<Role, string> = {
+  master: "campaign for leadership over etcd and serve the HTTP and gRPC APIs",
+  worker: "run crawl tasks: those the leader assigns (cluster), or the config's (standalone)",
+  dev: "a master and a worker in one process, no etcd; the dashboard at /",
+};
+
+/** What the command line asks for. */
+export type CommandLine =
+  | { action: "run"; role: Role; flags: Flags }
+  /** Help or the version was asked for: print `text` to stdout and exit 0. */
+  | { action: "print"; text: string };
+
+/**
+ * Parses the whole command line (`args` without the program name). Throws `ConfigError`
+ * naming the flag (or command) for anything bad.
+ */
+export function parseCommandLine(args: readonly string[]): CommandLine {
+  const [role, ...rest] = args;
+  if (role === "--version" || role === "-V" || role === "version") {
+    return { action: "print", text: `crawler ${VERSION}` };
+  }
+  if (role === undefined || role === "--help" || role === "-h" || role === "help") {
+    return { action: "print", text: usage() };
+  }
+  if (!ROLES.includes(role as Role)) {
+    throw new ConfigError(role, `unknown command (commands: ${ROLES.join(", ")}; see --help)`);
+  }
+  const command = roleCommand(role as Role);
+  let printed = "";
+  command.exitOverride().configureOutput({
+    writeOut: (text) => (printed += text),
+    writeErr: () => {}, // the error is thrown and reported once, by the caller
+  });
+  try {
+    command.parse(rest as string[], { from: "user" });
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    if (error.code === "commander.helpDisplayed") {
+      return { action: "print", text: printed.trimEnd() };
+    }
+    throw commanderFailure(role as Role, error, rest);
+  }
+  return { action: "run", role: role as Role, flags: convertAll(role as Role, command.opts()) };
+}
 
 /** Parses the flags that follow the role name. */
 export function parseFlags(role: Role, args: readonly string[]): Flags {
-  const known = ROLE_FLAGS[role];
+  const line = parseCommandLine([role, ...args]);
+  if (line.action !== "run") throw new ConfigError("--help", "not a run of the role");
+  return line.flags;
+}
+
+/** `crawler --help`: the roles, and where each one's flags are described. */
+export function usage(): string {
+  const lines = [
+    `crawler ${VERSION}: a distributed web crawler`,
+    "",
+    "usage: crawler <command> [flags]",
+    "",
+    "commands:",
+    ...ROLES.map((role) => `  ${role.padEnd(8)}${ROLE_SUMMARY[role]}`),
+    "",
+    "flags:",
+    "  --help      show the flags of a command with their defaults: crawler <command> --help",
+    "  --version   print the version",
+    "",
+    "The API token comes from CRAWLER_TOKEN or the config's auth.token.",
+  ];
+  return lines.join("\n");
+}
+
+/** A fresh commander command for `role` (commander keeps parsed values on the command). */
+function roleCommand(role: Role): Command {
+  const command = new Command(role)
+    .usage("[flags]")
+    .description(ROLE_SUMMARY[role])
+    .helpOption("-h, --help", "show this help")
+    .allowExcessArguments(false)
+    .showSuggestionAfterError(true);
+  command.name(`crawler ${role}`);
+  for (const [name, spec] of Object.entries(ROLE_FLAGS[role])) {
+    const value = spec.kind === "bool" ? ` [${spec.value}]` : ` <${spec.value}>`;
+    const option = new Option(`--${name}${value}`, `${spec.help} (default: ${spec.default})`);
+    command.addOption(option);
+  }
+  return command;
+}
+
+function commanderFailure(role: Role, error: CommanderError, args: readonly string[]): Error {
+  const message = error.message.replace(/^error: /, "");
+  const flag = /'(--?[^' =]+)/.exec(message)?.[1];
+  if (error.code === "commander.unknownOption" && flag) {
+    const known = Object.keys(ROLE_FLAGS[role]).map((k) => `--${k}`).join(", ");
+    return new ConfigError(
+      flag,
+      `unknown flag for "crawler ${role}" (known: ${known}; see crawler ${role} --help)`,
+      { cause: error },
+    );
+  }
+  if (error.code === "commander.optionMissingArgument" && flag) {
+    return new ConfigError(flag, "expected a value", { cause: error });
+  }
+  if (error.code === "commander.excessArguments") {
+    const stray = args.find((a) => !a.startsWith("-")) ?? args.at(-1) ?? role;
+    return new ConfigError(stray, `unexpected argument for "crawler ${role}"`, { cause: error });
+  }
+  return new ConfigError(flag ?? role, message, { cause: error });
+}
+
+function convertAll(role: Role, values: Record<string, unknown>): Flags {
   const flags: Record<string, unknown> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const match = /^--?([a-zA-Z][\w-]*)(?:=(.*))?$/s.exec(arg);
-    if (!match) throw new ConfigError(arg, `unexpected argument for "crawler ${role}"`);
-    const [, name, inline] = match;
-    const kind = known[name];
-    if (!kind) {
-      throw new ConfigError(
-        `--${name}`,
-        `unknown flag for "crawler ${role}" (known: ${
-          Object.keys(known).map((k) => `--${k}`).join(", ")
-        })`,
-      );
-    }
-    let value = inline;
-    if (value === undefined) {
-      const next = args[i + 1];
-      if (kind === "bool" && (next === undefined || !/^(true|false)$/.test(next))) {
-        value = "true";
-      } else if (next === undefined || next.startsWith("--")) {
-        throw new ConfigError(`--${name}`, "expected a value");
-      } else {
-        value = next;
-        i++;
-      }
-    }
-    flags[name] = convert(name, kind, value);
+  for (const [name, spec] of Object.entries(ROLE_FLAGS[role])) {
+    const value = values[name];
+    if (value === undefined) continue;
+    flags[name] = convert(name, spec.kind, value === true ? "true" : String(value));
   }
   return flags as Flags;
 }

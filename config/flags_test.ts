@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { parseFlags } from "./flags.ts";
+import { parseCommandLine, parseFlags } from "./flags.ts";
+import { VERSION } from "../version.ts";
 
 Deno.test("flags accept --flag=value and --flag value", () => {
   const flags = parseFlags("master", ["--id=2", "--http", ":8082", "--grpc=127.0.0.1:9092"]);
@@ -24,4 +25,35 @@ Deno.test("bad flags name the flag and what was expected", () => {
   assert.throws(() => parseFlags("master", ["--etcd=localhost"]), /--etcd: expected/);
   assert.throws(() => parseFlags("master", ["--config"]), /--config: expected a value/);
   assert.throws(() => parseFlags("master", ["stray"]), /stray: unexpected argument/);
+});
+
+Deno.test("crawler <role> --help describes every flag with its default", () => {
+  for (const role of ["master", "worker", "dev"] as const) {
+    const line = parseCommandLine([role, "--help"]);
+    assert.equal(line.action, "print");
+    const text = line.action === "print" ? line.text : "";
+    assert.match(text, new RegExp(`^Usage: crawler ${role} \\[flags\\]`));
+    const flags = [...text.matchAll(/^\s+(--[a-z]+)/gm)].map((m) => m[1]);
+    assert.ok(flags.includes("--config") && flags.includes("--insecure"), text);
+    // Every flag's description (it may wrap) states its default; --help has none.
+    const described = text.split(/\n(?=\s+-)/).filter((block) => /^\s+--(?!help)/.test(block));
+    assert.equal(described.length, flags.length);
+    for (const block of described) assert.match(block, /\(default:\s[^)]+\)/, block);
+  }
+  const worker = parseCommandLine(["worker", "-h"]);
+  assert.match(worker.action === "print" ? worker.text : "", /--cluster \[true\|false\]/);
+});
+
+Deno.test("crawler --help lists the commands and --version prints the version", () => {
+  const help = parseCommandLine(["--help"]);
+  assert.match(help.action === "print" ? help.text : "", /master.*\n.*worker.*\n.*dev/);
+  const version = parseCommandLine(["--version"]);
+  assert.deepEqual(version, { action: "print", text: `crawler ${VERSION}` });
+  assert.throws(() => parseCommandLine(["serve"]), /^ConfigError: serve: unknown command/);
+});
+
+Deno.test("--insecure is a flag of every role that listens", () => {
+  assert.equal(parseFlags("master", ["--insecure"]).insecure, true);
+  assert.equal(parseFlags("worker", ["--insecure=false"]).insecure, false);
+  assert.equal(parseFlags("dev", ["--insecure", "--http=:8080"]).insecure, true);
 });

@@ -5,12 +5,23 @@
 import { parse as parseToml } from "smol-toml";
 import { type Config, configSchema } from "./config_schema.ts";
 import { ConfigError } from "./config_error.ts";
+import { findUnknownKeys, type UnknownKey } from "./unknown_keys.ts";
+
+/** Options of {@linkcode parseConfig} and {@linkcode loadConfig}. */
+export interface ConfigOptions {
+  /** Called with each key the schema does not know (the CLI logs a warning for each). */
+  onUnknownKey?: (key: UnknownKey) => void;
+}
 
 /**
  * Parses config text. Throws `ConfigError` naming the first bad key, e.g.
  * `Tasks[0].MaxDepth: expected number, received string`.
  */
-export function parseConfig(text: string, source = "config"): Config {
+export function parseConfig(
+  text: string,
+  source = "config",
+  options: ConfigOptions = {},
+): Config {
   let raw: unknown;
   try {
     raw = parseToml(text);
@@ -19,6 +30,7 @@ export function parseConfig(text: string, source = "config"): Config {
       cause: error,
     });
   }
+  if (options.onUnknownKey) findUnknownKeys(configSchema, raw).forEach(options.onUnknownKey);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -33,18 +45,20 @@ export function parseConfig(text: string, source = "config"): Config {
  */
 export async function loadConfig(
   path: string,
-  options: { required?: boolean } = {},
+  options: ConfigOptions & { required?: boolean } = {},
 ): Promise<Config> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound && !options.required) return parseConfig("", path);
+    if (error instanceof Deno.errors.NotFound && !options.required) {
+      return parseConfig("", path, options);
+    }
     throw new ConfigError("--config", `cannot read ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, options);
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -82,3 +82,10 @@ Deno.test("a missing config file is an error only when it was asked for", async 
   assert.deepEqual((await loadConfig(missing)).Tasks, []);
   await assert.rejects(loadConfig(missing, { required: true }), /--config: cannot read/);
 });
+
+Deno.test("the repo's default config adds no task, so `deno task dev` starts clean", async () => {
+  const config = await loadConfig(new URL("../config.toml", import.meta.url).pathname);
+  assert.deepEqual(config.Tasks, []);
+  const douban = await loadConfig(new URL("../examples/douban.toml", import.meta.url).pathname);
+  assert.deepEqual(douban.Tasks.map((t) => t.Name), ["douban_book_list"]);
+});

@@ -19,13 +19,15 @@ export interface RunDevOptions {
   logger: Logger;
   signal: AbortSignal;
   ruleSets: ReadonlyMap<string, RuleSet>;
+  /** The API token (SPEC §9); none is needed on loopback. Default: none. */
+  token?: string;
   /** The embedded store's file. Default `data/dev-store.json`. */
   storePath?: string;
   onListen?: (info: { httpPort: number }) => void;
 }
 
-/** Default `--http` of `crawler dev`. */
-export const DEFAULT_DEV_HTTP: ListenAddress = { host: "", port: 8080 };
+/** Default `--http` of `crawler dev`: loopback, so it needs no token (SPEC §9). */
+export const DEFAULT_DEV_HTTP: ListenAddress = { host: "127.0.0.1", port: 8080 };
 
 export async function runDev(options: RunDevOptions): Promise<void> {
   const { config, logger } = options;
@@ -44,6 +46,7 @@ export async function runDev(options: RunDevOptions): Promise<void> {
     http,
     grpc: { host: "127.0.0.1", port: 0 },
     advertise: "127.0.0.1",
+    insecure: options.flags.insecure,
   };
   const worker = createClusterWorker({
     config,
@@ -64,6 +67,7 @@ export async function runDev(options: RunDevOptions): Promise<void> {
       logger,
       signal,
       store,
+      token: options.token,
       ownsStore: false,
       extendApp: (app) => {
         app.route("/worker", worker.app);

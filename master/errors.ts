@@ -61,6 +61,17 @@ export class BodyTooLargeError extends Error {
   }
 }
 
+/**
+ * The call carries no bearer token, or not the right one (SPEC §9). HTTP 401. The message never
+ * says anything about the right token.
+ */
+export class UnauthenticatedError extends Error {
+  constructor(message = "missing or invalid bearer token", options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnauthenticatedError";
+  }
+}
+
 type ErrorClass = new (message: string) => Error;
 
 interface ErrorKind {
@@ -87,6 +98,7 @@ const KINDS: readonly ErrorKind[] = [
   kind("NotLeaderError", 503, GrpcStatus.UNAVAILABLE, NotLeaderError),
   kind("NoWorkerError", 503, GrpcStatus.UNAVAILABLE, NoWorkerError),
   kind("BodyTooLargeError", 413, GrpcStatus.RESOURCE_EXHAUSTED, BodyTooLargeError),
+  kind("UnauthenticatedError", 401, GrpcStatus.UNAUTHENTICATED, UnauthenticatedError),
   // The store is down: nothing can be decided until it is back, so it is retriable.
   kind("StoreUnavailableError", 503, GrpcStatus.UNAVAILABLE, StoreUnavailableError),
 ];

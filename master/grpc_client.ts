@@ -22,6 +22,7 @@ import {
   type WorkerInfoMessage,
 } from "../proto/crawler_grpc.ts";
 import { type ResourceSpec, resourceSpecSchema } from "../proto/resource_spec.ts";
+import { setTokenMetadata } from "../auth/grpc_token.ts";
 import { ERROR_KIND_METADATA_KEY, errorFromGrpc } from "./errors.ts";
 import type { ForwardOptions, LeaderClient } from "./leader_client.ts";
 
@@ -36,6 +37,8 @@ export interface GrpcCallOptions {
   signal?: AbortSignal;
   /** Marks the call as forwarded by this master id. */
   forwardedBy?: string;
+  /** The bearer token of this call (a forwarded caller's). Default: the client's `token`. */
+  token?: string;
 }
 
 /** Options for {@linkcode MasterGrpcClient}. */
@@ -44,6 +47,8 @@ export interface MasterGrpcClientOptions {
   grpc?: CrawlerMasterGrpc;
   /** Default deadline of a call, in ms. Default: 10000. */
   timeoutMs?: number;
+  /** The bearer token sent with every call (SPEC §9). Default: none. */
+  token?: string;
 }
 
 type UnaryMethod = (
@@ -70,6 +75,7 @@ export class MasterGrpcClient {
   readonly address: string;
   readonly #client: grpc.Client;
   readonly #timeoutMs: number;
+  readonly #token: string | undefined;
 
   constructor(address: string, options: MasterGrpcClientOptions = {}) {
     this.address = address;
@@ -84,6 +90,7 @@ export class MasterGrpcClient {
       "grpc.max_reconnect_backoff_ms": 1000,
     });
     this.#timeoutMs = options.timeoutMs ?? 10_000;
+    this.#token = options.token;
   }
 
   /** `AddResource`: the worker the resource went to. */
@@ -152,6 +159,7 @@ export class MasterGrpcClient {
       }
       const metadata = new grpc.Metadata();
       if (options.forwardedBy) metadata.set(FORWARDED_BY_METADATA_KEY, options.forwardedBy);
+      setTokenMetadata(metadata, options.token ?? this.#token);
       const fn = (this.#client as unknown as Record<string, UnaryMethod>)[method];
       const onAbort = () => call.cancel();
       const call = fn.call(

@@ -4,6 +4,7 @@
  * operations as the HTTP API, with errors mapped to gRPC codes by the one table in `errors.ts`.
  */
 import * as grpc from "@grpc/grpc-js";
+import { tokenFromMetadata, tokenServerInterceptor } from "../auth/grpc_token.ts";
 import type { Logger } from "../log/logger.ts";
 import { silentLogger } from "../log/logger.ts";
 import {
@@ -38,6 +39,8 @@ export interface GrpcServerOptions {
   grpc?: CrawlerMasterGrpc;
   metrics?: MasterMetrics;
   logger?: Logger;
+  /** The bearer token every call must carry (SPEC §9). Default: none, every call is served. */
+  token?: string;
 }
 
 /** A listening gRPC server. */
@@ -50,7 +53,7 @@ export interface RunningGrpcServer {
 
 type Handler<Req, Res> = (
   request: Req,
-  context: { forwardedBy?: string; signal: AbortSignal },
+  context: { forwardedBy?: string; signal: AbortSignal; token?: string },
 ) => Promise<Res>;
 
 /** Starts the gRPC server and resolves once it listens. */
@@ -58,7 +61,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const { master, metrics } = options;
   const logger = options.logger ?? silentLogger;
   const { service } = options.grpc ?? loadCrawlerMasterGrpc();
-  const server = new grpc.Server();
+  const server = new grpc.Server({
+    interceptors: options.token === undefined ? [] : [tokenServerInterceptor(options.token)],
+  });
 
   const unary = <Req, Res>(method: string, handler: Handler<Req, Res>) =>
   (
@@ -77,7 +82,9 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     const controller = new AbortController();
     const onCancelled = () => controller.abort(new Error("the caller cancelled the call"));
     call.once("cancelled", onCancelled);
-    handler(call.request, { forwardedBy, signal: controller.signal }).then(
+    // The caller's token goes with a write this master forwards to the leader.
+    const token = tokenFromMetadata(call.metadata);
+    handler(call.request, { forwardedBy, signal: controller.signal, token }).then(
       (response) => {
         call.off("cancelled", onCancelled);
         metrics?.countGrpc(fullMethod, "OK");

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { bearerToken, PROBE_PATHS, requireToken } from "../auth/mod.ts";
 import type { Logger } from "../log/logger.ts";
 import { silentLogger } from "../log/logger.ts";
 import type {
@@ -30,6 +31,18 @@ export interface AppDeps {
   logger?: Logger;
   /** Largest accepted body. Default: {@linkcode DEFAULT_BODY_LIMIT_BYTES}. */
   bodyLimitBytes?: number;
+  /**
+   * The bearer token every request but the probes must carry (SPEC §9). Default: none, every
+   * request is served (a master on loopback only, or `--insecure`).
+   */
+  token?: string;
+  /** Serve `/metrics` without the token (`auth.metrics = "open"`). Default false. */
+  openMetrics?: boolean;
+  /**
+   * More paths served without the token: pages that hold no data and ask for the token
+   * themselves (the dashboard's `/`). Default: none.
+   */
+  publicPaths?: Iterable<string>;
 }
 
 const RESOURCE_ROUTE = "/crawler/resource";
@@ -72,6 +85,21 @@ export function createApp(deps: AppDeps): Hono {
     metrics?.countHttp(c.req.method, KNOWN_ROUTES.has(path) ? path : "unmatched", c.res.status);
   });
 
+  app.use(
+    "*",
+    requireToken({
+      token: deps.token,
+      publicPaths: [
+        ...PROBE_PATHS,
+        ...(deps.openMetrics ? ["/metrics"] : []),
+        ...(deps.publicPaths ?? []),
+      ],
+    }),
+  );
+  // The caller's token goes with a write a follower forwards to the leader.
+  const callerToken = (c: { req: { header(name: string): string | undefined } }) =>
+    bearerToken(c.req.header("authorization"));
+
   const limit = bodyLimit({
     maxSize,
     onError: () => {
@@ -96,12 +124,12 @@ export function createApp(deps: AppDeps): Hono {
     const body = await readJson("POST", c.req.raw);
     // No `c.req.raw.signal`: Deno aborts it after every response (legacy behaviour, with a
     // warning); forwarded calls are bounded by their own deadline instead.
-    return c.json(await master.addResource(body));
+    return c.json(await master.addResource(body, { token: callerToken(c) }));
   });
 
   app.delete(RESOURCE_ROUTE, limit, async (c) => {
     const body = await readJson("DELETE", c.req.raw);
-    await master.deleteResource(body);
+    await master.deleteResource(body, { token: callerToken(c) });
     return c.json({});
   });
 

@@ -17,6 +17,8 @@ export interface ForwardOptions {
   forwardedBy: string;
   /** Cancels the call. */
   signal?: AbortSignal;
+  /** The caller's bearer token, sent on to the leader. */
+  token?: string;
 }
 
 /**

@@ -83,6 +83,8 @@ export interface RequestOptions {
   forwardedBy?: string;
   /** Cancels waits and the forwarded call. */
   signal?: AbortSignal;
+  /** The caller's bearer token: a follower forwards it to the leader (SPEC §9). */
+  token?: string;
 }
 
 /** Who leads, as this master sees it. */
@@ -677,7 +679,12 @@ export class Master {
     return {
       client,
       address,
-      forward: { timeoutMs: this.#requestTimeoutMs, forwardedBy: this.id, signal: options.signal },
+      forward: {
+        timeoutMs: this.#requestTimeoutMs,
+        forwardedBy: this.id,
+        signal: options.signal,
+        token: options.token,
+      },
     };
   }
 

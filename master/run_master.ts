@@ -37,6 +37,13 @@ export interface RunMasterOptions {
   extendApp?: (app: Hono) => void;
   /** Whether `runMaster` closes the store when it stops. Default true. */
   ownsStore?: boolean;
+  /**
+   * The API token (SPEC §9): required on every HTTP request but the probes (and `/metrics` when
+   * `auth.metrics = "open"`) and on every gRPC call. Default: none, every call is served.
+   */
+  token?: string;
+  /** HTTP paths served without the token: pages that ask for it themselves. Default: `/`. */
+  publicPaths?: Iterable<string>;
   /** Called once both servers listen, with the id and the ports (useful with port 0). */
   onListen?: (info: { id: string; httpPort: number; grpcPort: number }) => void;
 }
@@ -140,12 +147,21 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       grpc: grpcDefinition,
       metrics,
       logger,
+      token: options.token,
     }).catch((error: Error) => {
       // A port in use is a bad value of the flag or key that chose it: exit 2 naming it.
       throw new ConfigError(settings.sources.grpc, error.message, { cause: error });
     });
     cleanups.push(() => grpcServer.close());
-    const app = createApp({ master, metrics, logger });
+    const app = createApp({
+      master,
+      metrics,
+      logger,
+      token: options.token,
+      openMetrics: config.auth.metrics === "open",
+      // The dashboard's page holds no data: it asks for the token and sends it with each call.
+      publicPaths: options.publicPaths ?? ["/"],
+    });
     options.extendApp?.(app);
     const httpServer = serveHttp(settings.http, settings.sources.http, app.fetch);
     cleanups.push(() => httpServer.shutdown());

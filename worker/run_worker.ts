@@ -24,6 +24,8 @@ export interface RunWorkerOptions {
   signal: AbortSignal;
   store: Store;
   ruleSets: ReadonlyMap<string, RuleSet>;
+  /** The API token (SPEC §9) its HTTP and gRPC APIs require. Default: none. */
+  token?: string;
 }
 
 /** The worker's id as the Go project forms it: `<Name>-<id>`. */
@@ -81,6 +83,8 @@ export function createClusterWorker(
     workerId: id,
     tasks: () => worker.status(),
     ready: () => worker.ready,
+    token: options.token,
+    openMetrics: config.auth.metrics === "open",
   });
   return {
     worker,
@@ -115,6 +119,7 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
       workerId: parts.worker.id,
       tasks: () => parts.worker.status(),
       ready: () => parts.worker.ready,
+      token: options.token,
     });
   } catch (error) {
     await release();

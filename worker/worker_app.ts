@@ -4,6 +4,9 @@
  * and Prometheus metrics.
  */
 import { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { PROBE_PATHS, requireToken } from "../auth/mod.ts";
+import { errorReply } from "../master/errors.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
 
 export interface WorkerAppDeps {
@@ -12,6 +15,10 @@ export interface WorkerAppDeps {
   tasks: () => AssignmentStatus[];
   /** True when the worker is registered and following its assignments. */
   ready: () => boolean;
+  /** The bearer token every request but the probes must carry (SPEC §9). Default: none. */
+  token?: string;
+  /** Serve `/metrics` without the token (`auth.metrics = "open"`). Default false. */
+  openMetrics?: boolean;
 }
 
 const COUNTERS = ["fetched", "failed", "retried", "items", "duplicates", "tooDeep"] as const;
@@ -20,6 +27,13 @@ const GAUGES = ["queued", "inFlight"] as const;
 /** Builds the worker's Hono app (tested with `app.request()`, served by `Deno.serve`). */
 export function createWorkerApp(deps: WorkerAppDeps): Hono {
   const app = new Hono();
+  app.use(
+    "*",
+    requireToken({
+      token: deps.token,
+      publicPaths: [...PROBE_PATHS, ...(deps.openMetrics ? ["/metrics"] : [])],
+    }),
+  );
   app.get("/healthz", (c) => c.json({ status: "ok", worker: deps.workerId }));
   app.get("/readyz", (c) => {
     const ready = deps.ready();
@@ -31,7 +45,10 @@ export function createWorkerApp(deps: WorkerAppDeps): Hono {
     return c.body(workerMetrics(deps.workerId, deps.tasks()));
   });
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
-  app.onError((error, c) => c.json({ error: error.message || "internal error" }, 500));
+  app.onError((error, c) => {
+    const reply = errorReply(error);
+    return c.json({ error: reply.message }, reply.status as ContentfulStatusCode);
+  });
   return app;
 }
 

@@ -11,6 +11,7 @@ import {
 } from "../proto/crawler_grpc.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
 import { grpcCloser, listenGrpc } from "../proto/grpc_listen.ts";
+import { tokenServerInterceptor } from "../auth/grpc_token.ts";
 
 export interface WorkerGrpcOptions {
   hostname: string;
@@ -20,6 +21,8 @@ export interface WorkerGrpcOptions {
   tasks: () => AssignmentStatus[];
   ready: () => boolean;
   grpc?: CrawlerWorkerGrpc;
+  /** The bearer token every call must carry (SPEC §9). Default: none, every call is served. */
+  token?: string;
 }
 
 export interface RunningWorkerGrpc {
@@ -54,7 +57,9 @@ export function workerStatusMessage(
 /** Starts the server and resolves once it listens; rejects when it cannot bind. */
 export async function startWorkerGrpc(options: WorkerGrpcOptions): Promise<RunningWorkerGrpc> {
   const { service } = options.grpc ?? loadCrawlerWorkerGrpc();
-  const server = new grpc.Server();
+  const server = new grpc.Server({
+    interceptors: options.token === undefined ? [] : [tokenServerInterceptor(options.token)],
+  });
   server.addService(service, {
     Status: (
       _call: grpc.ServerUnaryCall<unknown, WorkerStatusMessage>,
