@@ -168,12 +168,13 @@ export class Crawler {
       if (signal.aborted) return;
       const retriable = error instanceof FetchError ? error.retriable : true;
       if (retriable && req.attempt < this.#options.retries) {
-        log.warn("fetch failed, retrying", { task: run.name, url: req.url, error });
+        // Most retries succeed: a person reading the log cares about the final outcome.
+        log.debug("fetch failed, retrying", { task: run.name, url: req.url, error });
         run.retry(req);
         return;
       }
       run.stats.failed++;
-      log.error("fetch failed", { task: run.name, url: req.url, attempt: req.attempt, error });
+      log.warn("fetch failed", { task: run.name, url: req.url, attempt: req.attempt, error });
       return;
     } finally {
       release();

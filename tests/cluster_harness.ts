@@ -4,7 +4,8 @@
  * free loopback ports, HTTP calls with deadlines, and bounded waits.
  */
 import assert from "node:assert/strict";
-import { spawnCrawler } from "./cli.ts";
+import { authHeaders } from "../auth/token.ts";
+import { type CrawlerRunOptions, spawnCrawler } from "./cli.ts";
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
 export function freePort(): number {
@@ -21,12 +22,16 @@ export class CrawlerProcess {
   readonly #drained: Promise<unknown>;
   #stopped: Promise<Deno.CommandStatus> | undefined;
 
+  /** The API token the process was started with (`CRAWLER_TOKEN`), if any. */
+  readonly token: string | undefined;
+
   constructor(
     readonly httpPort: number,
     readonly grpcPort: number,
     args: string[],
-    options: { cwd?: string } = {},
+    options: CrawlerRunOptions = {},
   ) {
+    this.token = options.token;
     this.child = spawnCrawler(args, options);
     this.#drained = Promise.all([
       collectLines(this.child.stderr, this.logs),
@@ -36,6 +41,14 @@ export class CrawlerProcess {
 
   url(path: string): string {
     return `http://127.0.0.1:${this.httpPort}${path}`;
+  }
+
+  /** An HTTP request to this process, carrying its token when it has one. */
+  request(
+    path: string,
+    init: RequestInit & { json?: unknown } = {},
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
+    return http(this.url(path), { token: this.token, ...init });
   }
 
   /** Sends `signal` (if the process still runs) and waits for it and its output. */
@@ -70,8 +83,13 @@ function roleArgs(role: "master" | "worker", n: number, etcd: string, config: st
 export class MasterProcess extends CrawlerProcess {
   readonly id: string;
 
-  constructor(readonly n: number, etcdEndpoint: string, configPath: string) {
-    super(...roleArgs("master", n, etcdEndpoint, configPath));
+  constructor(
+    readonly n: number,
+    etcdEndpoint: string,
+    configPath: string,
+    options: CrawlerRunOptions = {},
+  ) {
+    super(...roleArgs("master", n, etcdEndpoint, configPath), options);
     this.id = `master${n}-127.0.0.1:${this.grpcPort}`;
   }
 }
@@ -85,8 +103,9 @@ export class WorkerProcess extends CrawlerProcess {
     etcdEndpoint: string,
     configPath: string,
     name = "crawler.worker",
+    options: CrawlerRunOptions = {},
   ) {
-    super(...roleArgs("worker", n, etcdEndpoint, configPath));
+    super(...roleArgs("worker", n, etcdEndpoint, configPath), options);
     this.id = `${name}-${n}`;
   }
 }
@@ -101,13 +120,24 @@ async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]):
   if (rest) into.push(rest);
 }
 
-/** One HTTP request with a deadline; the body is always read, so nothing leaks. */
+/**
+ * One HTTP request with a deadline; the body is always read, so nothing leaks. `token` is sent
+ * as `Authorization: Bearer <token>`.
+ */
 export async function http(
   url: string,
-  init: RequestInit & { json?: unknown } = {},
+  init: RequestInit & { json?: unknown; token?: string } = {},
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const body = init.json === undefined ? init.body : JSON.stringify(init.json);
-  const response = await fetch(url, { ...init, body, signal: AbortSignal.timeout(5000) });
+  const { json, token, ...rest } = init;
+  const body = json === undefined ? rest.body : JSON.stringify(json);
+  const headers = new Headers(rest.headers);
+  for (const [name, value] of Object.entries(authHeaders(token))) headers.set(name, value);
+  const response = await fetch(url, {
+    ...rest,
+    headers,
+    body,
+    signal: AbortSignal.timeout(5000),
+  });
   const text = await response.text();
   let parsed: Record<string, unknown>;
   try {
@@ -145,7 +175,7 @@ export async function waitUntil(
 export async function agreedLeader(masters: MasterProcess[]): Promise<MasterProcess> {
   let leader: MasterProcess | undefined;
   await waitUntil("all masters to agree on a leader", 20_000, async () => {
-    const answers = await Promise.all(masters.map((m) => http(m.url("/crawler/leader"))));
+    const answers = await Promise.all(masters.map((m) => m.request("/crawler/leader")));
     const ids = new Set(answers.map((a) => a.body.leader));
     const leading = answers.filter((a) => a.body.isLeader === true);
     if (ids.size !== 1 || leading.length !== 1) return false;

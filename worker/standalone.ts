@@ -1,7 +1,8 @@
 /**
  * @module
  * Standalone mode (`crawler worker --cluster=false`): crawl the config's `Tasks` as seeds,
- * print progress while it runs and a summary at the end, and return when every seed task
+ * print progress while it runs (a line redrawn in place on a terminal, plain lines otherwise)
+ * and a summary at the end with the failures by reason, and return when every seed task
  * has finished (frontier empty, nothing in flight, results flushed) or `signal` aborts.
  */
 import type { Config } from "../config/config_schema.ts";
@@ -13,6 +14,8 @@ import type { Task } from "../spider/task.ts";
 import { buildTask } from "../spider/task_definition.ts";
 import type { TaskRun } from "../spider/task_run.ts";
 import { createEngine } from "./engine_deps.ts";
+import { failureSummaryLine, FailureTally } from "./failure_tally.ts";
+import { ProgressMeter, TerminalLine } from "./progress_line.ts";
 
 export interface StandaloneOptions {
   config: Config;
@@ -22,8 +25,15 @@ export interface StandaloneOptions {
   signal?: AbortSignal;
   /** Where progress and summary lines go. Default: stdout. */
   print?: (line: string) => void;
-  /** Progress line period, ms. Default 3000. */
+  /** Progress period, ms. Default 3000 for plain lines, 500 for the redrawn line. */
   progressIntervalMs?: number;
+  /**
+   * `"line"`: one progress line redrawn in place (a terminal); `"plain"`: a line printed every
+   * `progressIntervalMs`. Default: `"line"` when stdout is a terminal.
+   */
+  progress?: "line" | "plain";
+  /** Where the redrawn line is written, raw. Default: stdout. */
+  write?: (text: string) => void;
 }
 
 export interface StandaloneSummary {
@@ -34,6 +44,8 @@ export interface StandaloneSummary {
   stored: number;
   seconds: number;
   interrupted: boolean;
+  /** Final failures by reason (`HTTP 404`, `timeout`...), most frequent first. */
+  failures: Array<[reason: string, count: number]>;
 }
 
 /** Resolves every config task to a runnable task; a bad one is a `ConfigError` naming it. */
@@ -59,12 +71,22 @@ export function seedTasks(config: Config, ruleSets: ReadonlyMap<string, RuleSet>
 }
 
 export async function runStandalone(options: StandaloneOptions): Promise<StandaloneSummary> {
-  const { config, logger } = options;
-  const print = options.print ?? ((line: string) => console.log(line));
+  const { config } = options;
   const tasks = seedTasks(config, options.ruleSets);
   if (tasks.length === 0) {
     throw new ConfigError("Tasks", "standalone mode needs at least one task to crawl");
   }
+  const onTerminal = (options.progress ?? (Deno.stdout.isTerminal() ? "line" : "plain")) === "line";
+  const terminal = onTerminal ? new TerminalLine(options.write ?? writeStdout, columns) : undefined;
+  const basePrint = options.print ?? ((line: string) => console.log(line));
+  // Anything printed or logged first takes the progress line away; the next tick redraws it.
+  const print = (line: string) => {
+    terminal?.clear();
+    basePrint(line);
+  };
+  const failures = new FailureTally();
+  const logger = failures.tap(options.logger, () => terminal?.clear());
+  const meter = new ProgressMeter();
   const started = performance.now();
   const engine = createEngine(config, logger);
   const runs: TaskRun[] = [];
@@ -74,17 +96,20 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
     print("interrupted: stopping tasks and flushing results");
     for (const run of runs) run.stop();
   };
-  const progress = setInterval(
-    () => print(progressLine(runs, engine.sink.stored, started)),
-    options.progressIntervalMs ?? 3000,
-  );
+  const tick = () =>
+    terminal
+      ? terminal.draw(meter.line(progressSample(runs, started)))
+      : print(progressLine(runs, engine.sink.stored, started));
+  const progress = setInterval(tick, options.progressIntervalMs ?? (terminal ? 500 : 3000));
   try {
     for (const task of tasks) runs.push(engine.crawler.start(task));
+    terminal?.draw(meter.line(progressSample(runs, started))); // at once, not after a tick
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     await Promise.all(runs.map((run) => run.done));
   } finally {
     clearInterval(progress);
+    terminal?.clear();
     options.signal?.removeEventListener("abort", onAbort);
     await engine.close();
   }
@@ -102,9 +127,35 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
     stored: engine.sink.stored,
     seconds: (performance.now() - started) / 1000,
     interrupted,
+    failures: failures.entries(),
   };
   for (const line of summaryLines(summary)) print(line);
+  const failureLine = failureSummaryLine(failures);
+  if (failureLine) print(failureLine);
   return summary;
+}
+
+function writeStdout(text: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(text));
+}
+
+function columns(): number {
+  try {
+    return Deno.consoleSize().columns || 120; // 0 when the terminal does not say
+  } catch {
+    return 120; // not a console after all
+  }
+}
+
+function progressSample(runs: TaskRun[], started: number) {
+  return {
+    seconds: (performance.now() - started) / 1000,
+    fetched: sum(runs, "fetched"),
+    queued: sum(runs, "queued"),
+    inFlight: sum(runs, "inFlight"),
+    failed: sum(runs, "failed"),
+    items: sum(runs, "items"),
+  };
 }
 
 function sum(runs: TaskRun[], key: "fetched" | "failed" | "items" | "queued" | "inFlight"): number {
