@@ -180,7 +180,7 @@ export function createApp(deps: AppDeps): Hono {
     } catch (error) {
       logger.warn("metrics: the store did not answer", { error });
     }
-    const text = metrics ? metrics.render(gauges) : "";
+    const text = metrics ? await metrics.render(gauges) : "";
     return c.text(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
 

@@ -7,6 +7,7 @@ import { type EmbeddedStore, openEmbeddedStore } from "../store/embedded_store.t
 import { createApp } from "./http_app.ts";
 import { Master } from "./master.ts";
 import { MasterMetrics } from "./metrics.ts";
+import { parsePrometheusText } from "../metrics/_prometheus_text.ts";
 import { registerWorker, waitUntil } from "./_testing.ts";
 
 const MASTER_ID = "master1-127.0.0.1:9091";
@@ -242,6 +243,9 @@ Deno.test("leader, health, readiness and metrics answer on the leader", async ()
   const metrics = await f.app.request("/metrics");
   assert.equal(metrics.status, 200);
   const text = await metrics.text();
+  const families = parsePrometheusText(text);
+  assert.equal(families.get("crawler_master_http_requests_total")?.type, "counter");
+  assert.ok(families.get("process_resident_memory_bytes")!.samples[0].value > 0);
   assert.match(text, /^crawler_master_is_leader 1$/m);
   assert.match(text, /^crawler_master_workers 1$/m);
   assert.match(text, /^crawler_master_resources 1$/m); // the preset

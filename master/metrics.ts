@@ -1,7 +1,10 @@
 /**
  * @module
- * The master's Prometheus metrics: request counters kept here, gauges read at scrape time.
+ * The master's Prometheus metrics on npm `prom-client`: request counters kept here, gauges read
+ * at scrape time, and the process metrics.
  */
+import { Counter, Gauge, Registry } from "prom-client";
+import { registerProcessMetrics } from "../metrics/process_metrics.ts";
 
 /** Gauges read when `/metrics` is scraped. Counts are undefined when the store did not answer. */
 export interface MasterGauges {
@@ -14,78 +17,58 @@ export interface MasterGauges {
 
 /** Request counters of one master (HTTP by route and status, gRPC by method and code). */
 export class MasterMetrics {
-  readonly #http = new Map<string, { labels: Record<string, string>; count: number }>();
-  readonly #grpc = new Map<string, { labels: Record<string, string>; count: number }>();
+  readonly #registry = new Registry();
+  readonly #http: Counter<"method" | "route" | "status">;
+  readonly #grpc: Counter<"method" | "code">;
+  readonly #gauges: Record<keyof MasterGauges, Gauge>;
+
+  constructor() {
+    const registers = [this.#registry];
+    const gauge = (name: string, help: string) => new Gauge({ name, help, registers });
+    this.#gauges = {
+      isLeader: gauge("crawler_master_is_leader", "1 while this master is the leader."),
+      leaderKnown: gauge("crawler_master_leader_known", "1 while a leader is known."),
+      storeUp: gauge("crawler_master_store_up", "1 when the coordination store answered."),
+      resources: gauge("crawler_master_resources", "Resources (tasks) in the store."),
+      workers: gauge("crawler_master_workers", "Registered workers."),
+    };
+    this.#http = new Counter({
+      name: "crawler_master_http_requests_total",
+      help: "HTTP requests by route and status.",
+      labelNames: ["method", "route", "status"],
+      registers,
+    });
+    this.#grpc = new Counter({
+      name: "crawler_master_grpc_requests_total",
+      help: "gRPC calls by method and code.",
+      labelNames: ["method", "code"],
+      registers,
+    });
+    registerProcessMetrics(this.#registry);
+  }
 
   /** Counts an HTTP request. `route` is the route pattern (bounded), not the raw path. */
   countHttp(method: string, route: string, status: number): void {
-    bump(this.#http, { method, route, status: String(status) });
+    this.#http.inc({ method, route, status: String(status) });
   }
 
   /** Counts a gRPC call by method and status code name. */
   countGrpc(method: string, code: string): void {
-    bump(this.#grpc, { method, code });
+    this.#grpc.inc({ method, code });
   }
 
-  /** The Prometheus text exposition of the counters and `gauges`. */
-  render(gauges: MasterGauges): string {
-    const lines: string[] = [];
-    const gauge = (name: string, help: string, value: number | undefined) => {
-      if (value === undefined) return;
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${value}`);
-    };
-    gauge(
-      "crawler_master_is_leader",
-      "1 while this master is the leader.",
-      Number(gauges.isLeader),
-    );
-    gauge("crawler_master_leader_known", "1 while a leader is known.", Number(gauges.leaderKnown));
-    gauge(
-      "crawler_master_store_up",
-      "1 when the coordination store answered.",
-      Number(gauges.storeUp),
-    );
-    gauge("crawler_master_resources", "Resources (tasks) in the store.", gauges.resources);
-    gauge("crawler_master_workers", "Registered workers.", gauges.workers);
-    counter(
-      lines,
-      "crawler_master_http_requests_total",
-      "HTTP requests by route and status.",
-      this.#http,
-    );
-    counter(
-      lines,
-      "crawler_master_grpc_requests_total",
-      "gRPC calls by method and code.",
-      this.#grpc,
-    );
-    return lines.join("\n") + "\n";
+  /** The Prometheus text exposition of the counters, `gauges` and the process metrics. */
+  async render(gauges: MasterGauges): Promise<string> {
+    // A count the store did not give keeps its last value; crawler_master_store_up says so.
+    for (const key of Object.keys(this.#gauges) as Array<keyof MasterGauges>) {
+      const value = gauges[key];
+      if (value !== undefined) this.#gauges[key].set(Number(value));
+    }
+    return await this.#registry.metrics();
   }
-}
 
-function bump(
-  series: Map<string, { labels: Record<string, string>; count: number }>,
-  labels: Record<string, string>,
-): void {
-  const key = JSON.stringify(labels);
-  const entry = series.get(key);
-  if (entry) entry.count++;
-  else series.set(key, { labels, count: 1 });
-}
-
-function counter(
-  lines: string[],
-  name: string,
-  help: string,
-  series: Map<string, { labels: Record<string, string>; count: number }>,
-): void {
-  lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-  for (const { labels, count } of series.values()) {
-    const text = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
-    lines.push(`${name}{${text}} ${count}`);
+  /** The content type of {@linkcode render}'s text. */
+  get contentType(): string {
+    return this.#registry.contentType;
   }
-}
-
-function escapeLabel(value: string): string {
-  return value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n");
 }

@@ -7,6 +7,7 @@ import type { Config } from "../config/config_schema.ts";
 import type { Logger } from "../log/logger.ts";
 import { Crawler } from "../spider/crawler.ts";
 import { HttpFetcher } from "../spider/fetcher.ts";
+import { FetchMetrics } from "../metrics/fetch_metrics.ts";
 import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { randomWait } from "../spider/random_wait.ts";
 import { ParsePool } from "../spider/declarative/parse_pool.ts";
@@ -17,6 +18,8 @@ export interface Engine {
   crawler: Crawler;
   sink: SqliteSink;
   fetcher: HttpFetcher;
+  /** Fetches by status class, latency, busiest hosts (for a worker's `/metrics`). */
+  fetchMetrics: FetchMetrics;
   /** Runs declarative rules in workers, with a time limit per page. */
   parsers: ParsePool;
   /** Stops every task, flushes stored items and releases the fetcher and database. */
@@ -35,9 +38,10 @@ export function createEngine(config: Config, logger: Logger): Engine {
     proxies: config.fetcher.proxy,
     maxBodyBytes: config.fetcher.maxBodyBytes,
   });
+  const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
   const parsers = new ParsePool({ logger: logger.child("parse") });
   const crawler = new Crawler({
-    fetcher,
+    fetcher: fetchMetrics.measure(fetcher),
     sink,
     logger: logger.child("crawler"),
     concurrency: config.fetcher.concurrency,
@@ -52,6 +56,7 @@ export function createEngine(config: Config, logger: Logger): Engine {
     crawler,
     sink,
     fetcher,
+    fetchMetrics,
     parsers,
     async close() {
       await crawler.close();

@@ -15,6 +15,7 @@ import { ClusterWorker } from "./cluster_worker.ts";
 import { createEngine } from "./engine_deps.ts";
 import { createTaskResolver } from "./task_resolver.ts";
 import { createWorkerApp } from "./worker_app.ts";
+import { createWorkerRegistry } from "../metrics/worker_registry.ts";
 import { type RunningWorkerGrpc, startWorkerGrpc } from "./worker_grpc.ts";
 
 export interface RunWorkerOptions {
@@ -85,6 +86,11 @@ export function createClusterWorker(
     ready: () => worker.ready,
     token: options.token,
     openMetrics: config.auth.metrics === "open",
+    metrics: createWorkerRegistry({
+      workerId: id,
+      tasks: () => worker.status(),
+      fetch: engine.fetchMetrics,
+    }),
   });
   return {
     worker,

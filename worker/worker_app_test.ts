@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createWorkerApp } from "./worker_app.ts";
+import { parsePrometheusText } from "../metrics/_prometheus_text.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
 
 const stats = {
@@ -40,14 +41,21 @@ Deno.test("worker app exposes Prometheus metrics per task", async () => {
   const res = await app(true, [{ name: 'say "hi"', id: "1", state: "running", stats }]).request(
     "/metrics",
   );
-  assert.match(res.headers.get("content-type")!, /^text\/plain/);
-  const text = await res.text();
-  assert.match(
-    text,
-    /crawler_task_fetched_total\{worker="crawler.worker-1",task="say \\"hi\\""\} 12/,
-  );
-  assert.match(text, /crawler_task_in_flight\{.*\} 2/);
-  assert.match(text, /crawler_worker_tasks\{worker="crawler.worker-1",state="running"\} 1/);
+  assert.match(res.headers.get("content-type")!, /^text\/plain; version=0.0.4/);
+  const families = parsePrometheusText(await res.text());
+  const value = (name: string, labels: Record<string, string>) =>
+    families.get(name)?.samples.find((s) => JSON.stringify(s.labels) === JSON.stringify(labels))
+      ?.value;
+  const task = { task: 'say "hi"' };
+  assert.equal(families.get("crawler_task_pages_fetched_total")?.type, "counter");
+  assert.equal(value("crawler_task_pages_fetched_total", task), 12);
+  assert.equal(value("crawler_task_pages_failed_total", task), 1);
+  assert.equal(value("crawler_task_items_total", task), 10);
+  assert.equal(value("crawler_task_queue_size", task), 4);
+  assert.equal(value("crawler_task_leased", task), 2);
+  assert.equal(value("crawler_worker_tasks", { state: "running" }), 1);
+  assert.equal(value("crawler_worker_info", { worker: "crawler.worker-1" }), 1);
+  assert.ok(value("process_cpu_seconds_total", {})! > 0);
 });
 
 Deno.test("worker app answers unknown routes with a JSON 404", async () => {

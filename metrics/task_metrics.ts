@@ -1,0 +1,71 @@
+/**
+ * @module
+ * Per-task metrics (label `task`) of a worker, read from its tasks' counters at scrape time.
+ */
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { TaskStats } from "../spider/task_run.ts";
+
+/** A task as the worker reports it. */
+export interface TaskSnapshot {
+  name: string;
+  state: string;
+  stats?: TaskStats;
+}
+
+const COUNTERS: Array<[name: string, help: string, key: keyof TaskStats]> = [
+  ["crawler_task_pages_fetched_total", "Pages fetched, per task.", "fetched"],
+  ["crawler_task_pages_failed_total", "Pages that failed for good, per task.", "failed"],
+  ["crawler_task_retries_total", "Fetches tried again after a retriable failure.", "retried"],
+  ["crawler_task_items_total", "Items extracted, per task.", "items"],
+  ["crawler_task_duplicates_total", "Links dropped as already seen, per task.", "duplicates"],
+  ["crawler_task_too_deep_total", "Links dropped as deeper than MaxDepth, per task.", "tooDeep"],
+];
+
+const GAUGES: Array<[name: string, help: string, key: keyof TaskStats]> = [
+  ["crawler_task_queue_size", "Requests waiting in the task's frontier.", "queued"],
+  ["crawler_task_leased", "Requests taken from the frontier and not yet done.", "inFlight"],
+];
+
+/** Registers the per-task metrics and `crawler_worker_tasks{state}` on `registry`. */
+export function registerTaskMetrics(registry: Registry, tasks: () => TaskSnapshot[]): void {
+  const registers = [registry];
+  for (const [name, help, key] of COUNTERS) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["task"],
+      registers,
+      collect() {
+        this.reset();
+        for (const task of tasks()) {
+          if (task.stats) this.inc({ task: task.name }, task.stats[key] ?? 0);
+        }
+      },
+    });
+  }
+  for (const [name, help, key] of GAUGES) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ["task"],
+      registers,
+      collect() {
+        this.reset();
+        for (const task of tasks()) {
+          if (task.stats) this.set({ task: task.name }, task.stats[key] ?? 0);
+        }
+      },
+    });
+  }
+  new Gauge({
+    name: "crawler_worker_tasks",
+    help: "Tasks assigned to this worker, by state.",
+    labelNames: ["state"],
+    registers,
+    collect() {
+      const counts = new Map(["running", "finished", "stopped", "unknown"].map((s) => [s, 0]));
+      for (const task of tasks()) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
+      for (const [state, count] of counts) this.set({ state }, count);
+    },
+  });
+}
