@@ -81,24 +81,20 @@ function listenersOf(role: Role, config: Config, flags: Flags): NamedListener[] 
   if (role === "dev") {
     return [{ address: flags.http ?? DEFAULT_DEV_HTTP, source: "--http" }];
   }
-  if (role === "master") {
-    const settings = resolveMasterSettings(config, flags);
-    return [
-      { address: settings.http, source: settings.sources.http },
-      { address: settings.grpc, source: settings.sources.grpc },
-    ];
-  }
-  if (flags.cluster === false) return [];
-  const listen = workerListenAddresses(config, flags);
+  if (role === "worker" && flags.cluster === false) return [];
+  const [section, addresses] = role === "master"
+    ? ["MasterServer", resolveMasterSettings(config, flags)] as const
+    : ["GRPCServer", workerListenAddresses(config, flags)] as const;
+  // Name what chose each address: the flag, the config key, or the flag's default.
+  const source = (flag: "http" | "grpc", key: "HTTPListenAddress" | "GRPCListenAddress") =>
+    flags[flag] !== undefined
+      ? `--${flag}`
+      : config[section][key] !== undefined
+      ? `${section}.${key}`
+      : `the default of --${flag}`;
   return [
-    {
-      address: listen.http,
-      source: flags.http ? "--http" : "GRPCServer.HTTPListenAddress",
-    },
-    {
-      address: listen.grpc,
-      source: flags.grpc ? "--grpc" : "GRPCServer.GRPCListenAddress",
-    },
+    { address: addresses.http, source: source("http", "HTTPListenAddress") },
+    { address: addresses.grpc, source: source("grpc", "GRPCListenAddress") },
   ];
 }
 

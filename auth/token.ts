@@ -4,6 +4,7 @@
  * sends it.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { ConfigError } from "../config/config_error.ts";
 import type { Config } from "../config/config_schema.ts";
 
 /** The environment variable that holds the token; it wins over the config's `auth.token`. */
@@ -11,15 +12,21 @@ export const TOKEN_ENV = "CRAWLER_TOKEN";
 
 /**
  * The token this process requires and sends: `CRAWLER_TOKEN` when set and not empty, else the
- * config's `auth.token`, else undefined (no auth).
+ * config's `auth.token`, else undefined (no auth). A token with white space could never be sent
+ * in a header: it is a `ConfigError` naming its source (without the token).
  */
 export function resolveToken(
   config: Pick<Config, "auth">,
   env: { get(name: string): string | undefined } = Deno.env,
 ): string | undefined {
   const fromEnv = env.get(TOKEN_ENV);
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-  return config.auth.token;
+  const [token, source] = fromEnv !== undefined && fromEnv !== ""
+    ? [fromEnv, TOKEN_ENV]
+    : [config.auth.token, "auth.token"];
+  if (token !== undefined && /[\s\x00-\x1f\x7f]/.test(token)) {
+    throw new ConfigError(source, "must be one word: no spaces, newlines or control characters");
+  }
+  return token;
 }
 
 /**

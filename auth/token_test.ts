@@ -11,6 +11,14 @@ Deno.test("the token comes from CRAWLER_TOKEN, else the config's auth.token", ()
   assert.equal(resolveToken(config, env({ CRAWLER_TOKEN: "from-env" })), "from-env");
   assert.equal(resolveToken(config, env({ CRAWLER_TOKEN: "" })), "from-config");
   assert.equal(resolveToken({ auth: { metrics: "token" } }, env({})), undefined);
+  assert.throws(
+    () => resolveToken(config, env({ CRAWLER_TOKEN: "two words" })),
+    /^ConfigError: CRAWLER_TOKEN: must be one word/,
+  );
+  assert.throws(
+    () => resolveToken({ auth: { token: "line\n", metrics: "token" } }, env({})),
+    /^ConfigError: auth\.token: must be one word/,
+  );
 });
 
 Deno.test("a presented token must match exactly", () => {
