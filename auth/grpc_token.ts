@@ -24,10 +24,14 @@ export function setTokenMetadata(metadata: grpc.Metadata, token: string | undefi
 /**
  * A server interceptor (`new grpc.Server({ interceptors: [...] })`) that ends a call without the
  * right token with UNAUTHENTICATED, before the handler sees it. The code and message come from
- * the one table in `master/errors.ts`.
+ * the one table in `master/errors.ts`. `onRefused` is told the refused call's method (as
+ * `package.Service.Method`), for the request counters.
  */
-export function tokenServerInterceptor(token: string): grpc.ServerInterceptor {
-  return (_method, call) =>
+export function tokenServerInterceptor(
+  token: string,
+  options: { onRefused?: (method: string, code: string) => void } = {},
+): grpc.ServerInterceptor {
+  return (method, call) =>
     new grpc.ServerInterceptingCall(call, {
       start: (next) => {
         next(
@@ -38,6 +42,10 @@ export function tokenServerInterceptor(token: string): grpc.ServerInterceptor {
                 return;
               }
               const reply = errorReply(new UnauthenticatedError());
+              options.onRefused?.(
+                method.path.replace(/^\//, "").replace("/", "."),
+                grpc.status[reply.grpcCode],
+              );
               const trailer = new grpc.Metadata();
               trailer.set(ERROR_KIND_METADATA_KEY, reply.kind ?? "");
               call.sendStatus({ code: reply.grpcCode, details: reply.message, metadata: trailer });

@@ -62,7 +62,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
   const logger = options.logger ?? silentLogger;
   const { service } = options.grpc ?? loadCrawlerMasterGrpc();
   const server = new grpc.Server({
-    interceptors: options.token === undefined ? [] : [tokenServerInterceptor(options.token)],
+    interceptors: options.token === undefined ? [] : [
+      tokenServerInterceptor(options.token, {
+        onRefused: (method, code) => metrics?.countGrpc(method, code),
+      }),
+    ],
   });
 
   const unary = <Req, Res>(method: string, handler: Handler<Req, Res>) =>

@@ -38,18 +38,22 @@ export class FailureTally {
 
   /**
    * A logger that passes every record on to `logger` and counts the final failures among them.
-   * `beforeWarn` runs before a WARN or ERROR record is written (the progress line clears itself).
+   * `beforeWrite` runs before an INFO, WARN or ERROR record is passed on (the progress line
+   * clears itself so the record gets a line of its own; DEBUG records are left out, or at the
+   * default level the line would flicker for records that are dropped anyway).
    */
-  tap(logger: Logger, beforeWarn?: () => void): Logger {
+  tap(logger: Logger, beforeWrite?: () => void): Logger {
     const wrap = (inner: Logger): Logger => {
-      const counted = (level: "warn" | "error") => (msg: string, fields?: LogFields) => {
-        if (FINAL_FAILURES.has(msg)) this.add(failureReason(msg, fields?.error));
-        beforeWarn?.();
+      const counted = (level: "info" | "warn" | "error") => (msg: string, fields?: LogFields) => {
+        if (level !== "info" && FINAL_FAILURES.has(msg)) {
+          this.add(failureReason(msg, fields?.error));
+        }
+        beforeWrite?.();
         inner[level](msg, fields);
       };
       return {
         debug: (msg, fields) => inner.debug(msg, fields),
-        info: (msg, fields) => inner.info(msg, fields),
+        info: counted("info"),
         warn: counted("warn"),
         error: counted("error"),
         child: (name) => wrap(inner.child(name)),

@@ -37,8 +37,9 @@ Deno.test("the tally counts only final failures among the records it passes on",
   logger.warn("fetch failed", { error });
   logger.warn("the store is slow");
   logger.error("no such rule", { rule: "x" });
-  assert.equal(lines.length, 5);
-  assert.equal(cleared, 4);
+  logger.info("task finished");
+  assert.equal(lines.length, 6);
+  assert.equal(cleared, 5, "every record but DEBUG clears the progress line first");
   assert.deepEqual(tally.entries(), [["HTTP 404", 2], ["no such rule", 1]]);
   assert.equal(failureSummaryLine(tally), "failures: 3 (HTTP 404: 2, no such rule: 1)");
   assert.equal(failureSummaryLine(new FailureTally()), undefined);
