@@ -68,6 +68,13 @@ export async function runDev(options: RunDevOptions): Promise<void> {
       signal,
       store,
       token: options.token,
+      // The worker's probes (and its metrics, when open) are as open as the master's.
+      publicPaths: [
+        "/",
+        "/worker/healthz",
+        "/worker/readyz",
+        ...(config.auth.metrics === "open" ? ["/worker/metrics"] : []),
+      ],
       ownsStore: false,
       extendApp: (app) => {
         app.route("/worker", worker.app);

@@ -61,6 +61,9 @@ Deno.test("crawler dev serves Prometheus metrics with task and host labels after
     const unauthorised = await fetch(dev.url("/worker/metrics"));
     assert.equal(unauthorised.status, 401);
     await unauthorised.body?.cancel();
+    const probe = await fetch(dev.url("/worker/healthz")); // probes need no token
+    assert.equal(probe.status, 200);
+    await probe.body?.cancel();
     const response = await fetch(dev.url("/worker/metrics"), {
       headers: { authorization: `Bearer ${token}` },
     });
