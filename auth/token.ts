@@ -23,6 +23,7 @@ export function resolveToken(
   const [token, source] = fromEnv !== undefined && fromEnv !== ""
     ? [fromEnv, TOKEN_ENV]
     : [config.auth.token, "auth.token"];
+  // deno-lint-ignore no-control-regex -- control characters are exactly what is refused
   if (token !== undefined && /[\s\x00-\x1f\x7f]/.test(token)) {
     throw new ConfigError(source, "must be one word: no spaces, newlines or control characters");
   }
