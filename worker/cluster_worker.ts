@@ -13,6 +13,7 @@ import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/work
 import type { Crawler } from "../spider/crawler.ts";
 import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
+import type { TaskActivitySnapshot } from "../spider/task_activity.ts";
 import { delay } from "../async/delay.ts";
 import type { Store, WatchEvent } from "../store/store.ts";
 import { WatchCompactedError } from "../store/store.ts";
@@ -22,7 +23,7 @@ export interface Assignment {
   name: string;
   /** The resource's ID: a new ID for the same name is a new resource, started afresh. */
   id: string;
-  state: "running" | "finished" | "stopped" | "unknown";
+  state: "running" | "finished" | "stopped" | "unknown" | "paused";
   /** Why the task cannot run here (state "unknown"). */
   error?: string;
   run?: TaskRun;
@@ -35,6 +36,8 @@ export interface AssignmentStatus {
   state: Assignment["state"];
   error?: string;
   stats?: TaskStats;
+  /** The run's last errors and busiest hosts. */
+  activity?: TaskActivitySnapshot;
 }
 
 export interface ClusterWorkerOptions {
@@ -80,6 +83,7 @@ export class ClusterWorker {
       state: a.state,
       error: a.error,
       stats: a.run ? { ...a.run.stats } : undefined,
+      activity: a.run?.activity.snapshot(),
     }));
   }
 
@@ -191,8 +195,22 @@ export class ClusterWorker {
 
   #start(resource: ResourceSpec): void {
     const current = this.#assigned.get(resource.Name);
-    if (current?.id === resource.ID) return; // the same put seen again
-    if (current) this.#stop(resource.Name, "replaced by a new resource of the same name");
+    const paused = resource.Paused === true;
+    // The same put seen again, or one that changes nothing this worker acts on.
+    if (current?.id === resource.ID && (current.state === "paused") === paused) return;
+    if (current) {
+      const sameId = current.id === resource.ID;
+      this.#stop(
+        resource.Name,
+        paused ? "paused" : sameId ? "resumed" : "replaced by a new resource",
+      );
+    }
+    if (paused) {
+      // Assigned but not run: the task keeps its frontier and resumes when `Paused` is cleared.
+      this.#assigned.set(resource.Name, { name: resource.Name, id: resource.ID, state: "paused" });
+      this.#log.info("task paused", { resource: resource.Name, id: resource.ID });
+      return;
+    }
     let task: Task;
     try {
       task = this.#options.resolveTask(resource);
