@@ -98,6 +98,8 @@ export interface ClusterSnapshot {
   isLeader: boolean;
   /** Milliseconds between two samples of `history`. */
   sampleIntervalMs: number;
+  /** When the workers were last asked, ms since the epoch (absent before the first round). */
+  polledAt?: number;
   tasks: TaskView[];
   workers: WorkerView[];
 }
@@ -170,6 +172,7 @@ export class ClusterView {
   readonly #workers = new Map<string, WorkerRecord>();
   readonly #history = new Map<string, History>();
   readonly #workerHistory = new Map<string, Sample[]>();
+  #polledAt: number | undefined;
 
   constructor(options: ClusterViewOptions) {
     this.#master = options.master;
@@ -229,6 +232,7 @@ export class ClusterView {
       }
     }));
     const now = this.#clock();
+    this.#polledAt = now;
     const names = new Set(resources.map((r) => r.Name));
     for (const name of this.#history.keys()) if (!names.has(name)) this.#history.delete(name);
     for (const resource of resources) {
@@ -314,6 +318,7 @@ export class ClusterView {
       leader: status.leader ?? null,
       isLeader: status.isLeader,
       sampleIntervalMs: this.#intervalMs,
+      ...(this.#polledAt === undefined ? {} : { polledAt: this.#polledAt }),
       tasks: resources.map((r) => this.describe(r)),
       workers: workers.map((w) => this.#describeWorker(w)),
     };
