@@ -54,7 +54,7 @@ button.danger { color: var(--red); }
 button.danger.armed { background: var(--red); border-color: var(--red); color: #fff; }
 .pill { display: inline-block; font-size: .75em; font-weight: 600; padding: .1em .6em; border-radius: 1em; background: #eef0f3; color: var(--grey); text-transform: uppercase; letter-spacing: .04em; }
 .pill.running, .pill.ok { background: #e3f4ea; color: var(--green); }
-.pill.paused, .pill.not-ready, .pill.pending, .pill.not-polled-yet { background: #fbf0dc; color: var(--amber); }
+.pill.paused, .pill.pausing, .pill.not-ready, .pill.pending, .pill.not-polled-yet { background: #fbf0dc; color: var(--amber); }
 .pill.finished { background: #e6eefb; color: var(--blue); }
 .pill.unknown, .pill.unreachable, .pill.unassigned { background: #fbe5e2; color: var(--red); }
 .counters { display: grid; grid-template-columns: repeat(6, 1fr); gap: .3em; margin: .3em 0 .5em; }
@@ -170,13 +170,14 @@ function sparkline(history, intervalMs) {
   const points = history.slice(-90);
   const w = 300, h = 40;
   const peak = Math.max(0, ...points);
-  const max = Math.max(1, peak);
+  // Headroom above the peak, so a steady rate draws a line rather than a filled box.
+  const max = Math.max(1, peak) * 1.2;
   if (points.length < 2) return '<svg class="spark" viewBox="0 0 300 40" preserveAspectRatio="none" data-points="0"></svg>';
   const step = w / (points.length - 1);
   const xy = points.map((v, i) => (i * step).toFixed(1) + "," + (h - 2 - (v / max) * (h - 6)).toFixed(1));
   const area = "0," + h + " " + xy.join(" ") + " " + w + "," + h;
   return '<svg class="spark" viewBox="0 0 300 40" preserveAspectRatio="none" data-points="' + points.length +
-    '" data-max="' + max + '"><polygon points="' + area + '"/><polyline points="' + xy.join(" ") + '"/></svg>' +
+    '" data-peak="' + peak + '"><polygon points="' + area + '"/><polyline points="' + xy.join(" ") + '"/></svg>' +
     '<div class="spark-label"><span>' + Math.round(points.length * intervalMs / 1000) + ' s ago</span><span>peak ' + rate(peak) + ' pages/s</span><span>now</span></div>';
 }
 
@@ -194,7 +195,7 @@ function specSummary(resource) {
 function taskCard(t, intervalMs) {
   const c = t.totals;
   const placements = t.placements.length === 0 ? '<span class="pill unassigned">no worker</span>' :
-    t.placements.map((p) => '<span title="' + esc(p.address + (p.error ? " — " + p.error : "")) + '">' + esc(p.workerId) +
+    t.placements.map((p) => '<span data-placement="' + esc(p.workerId) + '" data-state="' + esc(p.state) + '" title="' + esc(p.address + (p.error ? " — " + p.error : "")) + '">' + esc(p.workerId) +
       ' <span class="pill ' + cls(p.state) + '">' + esc(p.state) + "</span></span>").join("");
   const errors = t.errors.length === 0 ? '<div class="none">none</div>' : "<ul>" + t.errors.slice(0, 5).map((e) =>
     '<li title="' + esc(e.url + " — " + e.error + " (" + e.workerId + ")") + '"><div><span class="n">' + esc(clock(e.at)) +

@@ -250,6 +250,10 @@ Deno.test("task control over gRPC: GetResource, PauseResource, ResumeResource, p
     assert.deepEqual(detail.errors.map((e) => e.url), ["http://127.0.0.1:1/missing"]);
 
     assert.equal((await client.setPaused({ name: "books" }, true)).Paused, true);
+    // The worker still reports it running until it sees the pause.
+    assert.equal((await client.getResource("books")).state, "pausing");
+    c.setTasks([{ name: "books", id, state: "paused" }]);
+    await c.view.poll();
     assert.equal((await client.getResource("books")).state, "paused");
     assert.equal((await client.setPaused({ name: "books" }, false)).Paused, undefined);
     await assert.rejects(client.getResource("nope"), NotFoundError);

@@ -59,7 +59,8 @@ export interface TaskView {
   resource: ResourceSpec;
   paused: boolean;
   /**
-   * running, paused, finished, stopped, pending (placed, not reported running yet), unknown (a
+   * running, paused, pausing (paused, a worker still runs it), finished, stopped, pending (placed,
+   * not reported running yet), unknown (a
    * worker cannot run it), unreachable (no placement's worker answers), unassigned (no worker).
    */
   state: string;
@@ -295,7 +296,11 @@ export class ClusterView {
       name: resource.Name,
       resource,
       paused,
-      state: paused ? "paused" : overallState(placements),
+      // Paused in the store, but a worker still reports it running (it has not seen the pause
+      // yet, or this view has not asked it since): "pausing".
+      state: paused
+        ? (placements.some((p) => p.state === "running") ? "pausing" : "paused")
+        : overallState(placements),
       totals,
       pagesPerSecond: paused ? 0 : recentRate(samples),
       history: rates(samples),

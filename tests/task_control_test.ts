@@ -101,9 +101,12 @@ ClientTimeOut = 3
       const before = booksRequests();
       await new Promise((resolve) => setTimeout(resolve, 700));
       assert.equal(booksRequests(), before, "no page is fetched while paused");
-      const v = await view(leader);
-      assert.equal(v.state, "paused");
-      assert.equal(v.paused, true);
+      await waitUntil(
+        "the leader's view to show it paused",
+        10_000,
+        async () => (await view(leader)).state === "paused",
+      );
+      assert.equal((await view(leader)).paused, true);
     });
 
     await t.step("the worker holding it is killed: the task moves and stays paused", async () => {

@@ -207,7 +207,14 @@ export class ClusterWorker {
     }
     if (paused) {
       // Assigned but not run: the task keeps its frontier and resumes when `Paused` is cleared.
-      this.#assigned.set(resource.Name, { name: resource.Name, id: resource.ID, state: "paused" });
+      // The stopped run stays for its counters, frozen where the pause left them.
+      const run = current?.id === resource.ID ? current.run : undefined;
+      this.#assigned.set(resource.Name, {
+        name: resource.Name,
+        id: resource.ID,
+        state: "paused",
+        run,
+      });
       this.#log.info("task paused", { resource: resource.Name, id: resource.ID });
       return;
     }
