@@ -6,7 +6,7 @@
  * through the app's one `onError` mapping.
  */
 import type { Hono } from "hono";
-import { dashboardPage } from "../dashboard/dashboard_page.ts";
+import { dashboardPage } from "./dashboard_page.ts";
 import { resourceNameSchema } from "../proto/api_bodies.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import type { Master } from "./master.ts";

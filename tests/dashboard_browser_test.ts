@@ -46,7 +46,8 @@ const CHROMIUM_ARGS = [
   "--window-size=1300,1000",
 ];
 
-async function launchChromium(userDataDir: string): Promise<Browser> {
+/** Fails with what to install when there is no Chromium. */
+async function requireChromium(): Promise<void> {
   try {
     await Deno.stat(CHROMIUM);
   } catch {
@@ -55,6 +56,9 @@ async function launchChromium(userDataDir: string): Promise<Browser> {
         `Install Debian's package with "apt-get install -y chromium" (or set CHROMIUM_PATH).`,
     );
   }
+}
+
+async function launchChromium(userDataDir: string): Promise<Browser> {
   return await puppeteer.launch({
     executablePath: CHROMIUM,
     userDataDir,
@@ -89,6 +93,7 @@ async function submitSpec(page: Page, body: string): Promise<void> {
 }
 
 Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a real browser", async (t) => {
+  await requireChromium();
   await using etcd = await startEtcd();
   const site = startDoubanFixture({ tags: 20, booksPerTag: 50, failOnceEvery: 0 });
   const dir = await Deno.makeTempDir({ prefix: "crawler_dashboard_" });
