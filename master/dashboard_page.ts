@@ -208,7 +208,7 @@ function taskCard(t, intervalMs) {
     : '<button data-action="pause" data-name="' + esc(t.name) + '">Pause</button>';
   return '<div class="task" data-task="' + esc(t.name) + '" data-state="' + esc(t.state) + '">' +
     '<div class="task-head"><span class="task-name">' + esc(t.name) + '</span><span class="pill ' + cls(t.state) + '" data-field="state">' + esc(t.state) + "</span>" +
-    '<span class="actions">' + pause + '<button class="danger" data-action="delete" data-name="' + esc(t.name) + '">Delete</button></span></div>' +
+    '<span class="actions">' + pause + deleteButton(t.name) + "</span></div>" +
     '<div class="task-sub">' + esc(specSummary(t.resource)) + "</div>" +
     '<div class="counters">' +
       counter("fetched", '<span data-field="fetched">' + num(c.fetched) + "</span>") +
@@ -218,6 +218,14 @@ function taskCard(t, intervalMs) {
     sparkline(t.history, intervalMs) +
     '<div class="placements">' + placements + "</div>" +
     '<div class="lists"><div><h3>Last errors</h3>' + errors + '</div><div><h3>Busiest hosts</h3>' + hosts + "</div></div></div>";
+}
+
+// Delete asks for a second click within a few seconds. The armed state lives here, not in the
+// button, because the cards are drawn again on every refresh.
+const armed = new Map();
+function deleteButton(name) {
+  const on = (armed.get(name) || 0) > Date.now();
+  return '<button class="danger' + (on ? " armed" : "") + '" data-action="delete" data-name="' + esc(name) + '">' + (on ? "Delete?" : "Delete") + "</button>";
 }
 
 function workerRow(w) {
@@ -259,12 +267,12 @@ $("tasks").addEventListener("click", async (e) => {
   if (!button) return;
   const name = button.dataset.name;
   const action = button.dataset.action;
-  if (action === "delete" && !button.classList.contains("armed")) {
-    button.classList.add("armed");
-    button.textContent = "Delete?";
-    setTimeout(() => { button.classList.remove("armed"); button.textContent = "Delete"; }, 4000);
+  if (action === "delete" && !((armed.get(name) || 0) > Date.now())) {
+    armed.set(name, Date.now() + 4000);
+    button.outerHTML = deleteButton(name);
     return;
   }
+  armed.delete(name);
   button.disabled = true;
   try {
     if (action === "delete") await api("DELETE", "/crawler/resource", JSON.stringify({ name }));

@@ -92,6 +92,28 @@ async function submitSpec(page: Page, body: string): Promise<void> {
   await page.click("#add-submit");
 }
 
+/**
+ * A front for a master that wants `Authorization: Bearer <token>` on everything but the page
+ * itself (a browser cannot send a header when it opens a URL), answering 401 otherwise: how the
+ * page must behave behind the API token.
+ */
+function tokenFront(target: string, token: string): Deno.HttpServer<Deno.NetAddr> {
+  return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const url = new URL(request.url);
+    if (url.pathname !== "/" && request.headers.get("authorization") !== `Bearer ${token}`) {
+      return Response.json({ error: "missing or wrong API token" }, { status: 401 });
+    }
+    const headers = new Headers(request.headers);
+    headers.delete("authorization");
+    const body = request.body ? await request.arrayBuffer() : undefined;
+    return await fetch(`${target}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers,
+      body,
+    });
+  });
+}
+
 Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a real browser", async (t) => {
   await requireChromium();
   await using etcd = await startEtcd();
@@ -131,6 +153,38 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
       );
       assert.equal(await page.$eval("#leader", (e) => e.textContent), leader.id);
       assert.equal(await page.$eval("#self", (e) => e.textContent), follower.id);
+    });
+
+    await t.step("behind a token, the page asks for it once and keeps it in the tab", async () => {
+      const front = tokenFront(`http://127.0.0.1:${follower.httpPort}`, "s3cret");
+      const guarded = await browser!.newPage();
+      try {
+        await guarded.goto(`http://127.0.0.1:${front.addr.port}/`, { waitUntil: "load" });
+        await guarded.waitForSelector("#token-box", { visible: true, timeout: 10_000 });
+        await guarded.type("#token-input", "wrong");
+        await guarded.click('#token-form button[type="submit"]');
+        await guarded.waitForFunction(
+          () => document.querySelector("#token-error")?.textContent === "That token was refused.",
+          { timeout: 10_000 },
+        );
+        await guarded.type("#token-input", "s3cret");
+        await guarded.click('#token-form button[type="submit"]');
+        await guarded.waitForFunction(
+          () => document.querySelector("#conn")?.textContent === "live",
+          { timeout: 10_000 },
+        );
+        assert.equal(await guarded.$eval("#token-box", (e) => getComputedStyle(e).display), "none");
+        // A reload in the same tab asks nothing: the token is in sessionStorage.
+        await guarded.reload({ waitUntil: "load" });
+        await guarded.waitForFunction(
+          () => document.querySelector("#conn")?.textContent === "live",
+          { timeout: 10_000 },
+        );
+        assert.equal(await guarded.$eval("#token-box", (e) => getComputedStyle(e).display), "none");
+      } finally {
+        await guarded.close();
+        await front.shutdown();
+      }
     });
 
     await t.step("a bad spec shows the error and adds nothing", async () => {
