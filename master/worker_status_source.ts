@@ -36,8 +36,8 @@ export interface WorkerStatusSource {
 /** Options for {@linkcode GrpcWorkerStatusSource}. */
 export interface GrpcWorkerStatusSourceOptions {
   grpc?: CrawlerWorkerGrpc;
-  /** Metadata sent with every call (e.g. `authorization`). Default: none. */
-  metadata?: () => grpc.Metadata;
+  /** The cluster's API token, sent as `authorization: Bearer <token>`. Default: none. */
+  token?: string;
 }
 
 /**
@@ -52,7 +52,12 @@ export class GrpcWorkerStatusSource implements WorkerStatusSource {
 
   constructor(options: GrpcWorkerStatusSourceOptions = {}) {
     this.#grpc = options.grpc ?? loadCrawlerWorkerGrpc();
-    this.#metadata = options.metadata ?? (() => new grpc.Metadata());
+    const token = options.token;
+    this.#metadata = () => {
+      const metadata = new grpc.Metadata();
+      if (token !== undefined) metadata.set("authorization", `Bearer ${token}`);
+      return metadata;
+    };
   }
 
   status(worker: WorkerAddress, options: StatusCallOptions): Promise<WorkerReport> {
