@@ -21,7 +21,8 @@ export interface ClusterRouteDeps {
 /** Adds the task-control and dashboard routes to `app`. */
 export function addClusterRoutes(app: Hono, deps: ClusterRouteDeps): void {
   const { master, view } = deps;
-  const nameOf = (raw: string) => parseRequest(resourceNameSchema, decodeURIComponent(raw));
+  // Hono has already decoded the path parameter.
+  const nameOf = (raw: string) => parseRequest(resourceNameSchema, raw);
 
   app.get("/", (c) => c.html(dashboardPage()));
 

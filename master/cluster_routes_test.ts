@@ -166,6 +166,11 @@ Deno.test("pause and resume are stored in the resource; unknown names are 404, b
     assert.equal(answer.status, 404, path);
     assert.deepEqual(await body(answer), { error: 'resource "nope" does not exist' });
   }
+  // Names are percent-decoded once: "50%off" is sent as 50%25off.
+  await c.master.addResource({ name: "50%off", spec });
+  const odd = await c.app.request("/crawler/resource/50%25off/pause", { method: "POST" });
+  assert.equal(odd.status, 200);
+  assert.equal(((await body(odd)).resource as Record<string, unknown>).Name, "50%off");
   const bad = await c.app.request("/crawler/resource/a%20b/resume", { method: "POST" });
   assert.equal(bad.status, 400);
   assert.match(String((await body(bad)).error), /must not contain/);
@@ -270,5 +275,62 @@ Deno.test("task control over gRPC: GetResource, PauseResource, ResumeResource, p
   } finally {
     client.close();
     await server.close();
+  }
+});
+
+Deno.test("a task placed on two workers sums both; a worker gone silent keeps its last counters", async () => {
+  await using c = await cluster({ callTimeoutMs: 500 });
+  let secondTasks: AssignmentStatus[] = [];
+  const second = await startWorkerGrpc({
+    hostname: "127.0.0.1",
+    port: 0,
+    workerId: "w2",
+    tasks: () => secondTasks,
+    ready: () => true,
+  });
+  let secondClosed = false;
+  try {
+    await registerWorker(c.store, "w2", { port: second.port });
+    const placements = [`w1|127.0.0.1:1`, `w2|127.0.0.1:${second.port}`];
+    await c.store.put(
+      resourceKey("shared"),
+      JSON.stringify({
+        ID: "77",
+        Name: "shared",
+        AssignedNode: placements[0],
+        Placements: placements,
+        CreationTime: 1,
+        Spec: spec,
+      }),
+    );
+    const shared = (fetched: number) => running("77", fetched, { name: "shared" });
+    c.setTasks([shared(10)]);
+    secondTasks = [shared(5)];
+    await c.view.poll();
+    c.advance(2000);
+    c.setTasks([shared(20)]);
+    secondTasks = [shared(15)];
+    await c.view.poll();
+    let view = await c.view.resource("shared");
+    assert.equal(view.totals.fetched, 35);
+    assert.equal(view.totals.leased, 6);
+    assert.deepEqual(view.history, [10]); // 20 pages more in 2 s, over both workers
+    assert.deepEqual(view.hosts, [{ host: "127.0.0.1:1", fetched: 35, failed: 2 }]);
+    assert.deepEqual(view.errors.map((e) => e.workerId).sort(), ["w1", "w2"]);
+
+    // The second worker stops answering (its registration stays, as after a kill -9).
+    await second.close();
+    secondClosed = true;
+    c.advance(2000);
+    await c.view.poll();
+    view = await c.view.resource("shared");
+    assert.deepEqual(view.placements.map((p) => [p.workerId, p.state]), [
+      ["w1", "running"],
+      ["w2", "unreachable"],
+    ]);
+    assert.equal(view.totals.fetched, 35, "the silent worker's last counters still count");
+    assert.equal(view.state, "running");
+  } finally {
+    if (!secondClosed) await second.close();
   }
 });
