@@ -263,8 +263,11 @@ export class ClusterView {
     return this.describe(await this.#master.getResource(name));
   }
 
-  /** A resource joined with the last reports of its workers. */
-  describe(resource: ResourceSpec): TaskView {
+  /**
+   * A resource joined with the last reports of its workers, with at most `top` errors and hosts
+   * (default: the view's `top`).
+   */
+  describe(resource: ResourceSpec, top: number = this.#top): TaskView {
     const placements = this.#placements(resource);
     const totals = { ...ZERO };
     for (const p of placements) {
@@ -276,7 +279,7 @@ export class ClusterView {
     const reports = placements.map((p) => this.#taskReport(p.workerId, resource));
     const errors = reports.flatMap((r, i) =>
       (r?.activity?.errors ?? []).map((e) => ({ ...e, workerId: placements[i].workerId }))
-    ).sort((a, b) => b.at - a.at).slice(0, this.#top);
+    ).sort((a, b) => b.at - a.at).slice(0, top);
     const hostMap = new Map<string, HostView>();
     for (const r of reports) {
       for (const h of r?.activity?.hosts ?? []) {
@@ -288,7 +291,7 @@ export class ClusterView {
     }
     const hosts = [...hostMap.values()]
       .sort((a, b) => b.fetched + b.failed - (a.fetched + a.failed))
-      .slice(0, this.#top);
+      .slice(0, top);
     const history = this.#history.get(resource.Name);
     const samples = history?.id === resource.ID ? history.samples : [];
     const paused = resource.Paused === true;
@@ -310,8 +313,11 @@ export class ClusterView {
     };
   }
 
-  /** Resources and workers from the store, joined with the last poll. */
-  async snapshot(): Promise<ClusterSnapshot> {
+  /**
+   * Resources and workers from the store, joined with the last poll. The dashboard asks every
+   * 2 s, so each task carries its 5 last errors and busiest hosts (`top`), not the view's 10.
+   */
+  async snapshot(options: { top?: number } = {}): Promise<ClusterSnapshot> {
     const [resources, workers] = await Promise.all([
       this.#master.listResources(),
       this.#master.listWorkers(),
@@ -324,7 +330,7 @@ export class ClusterView {
       isLeader: status.isLeader,
       sampleIntervalMs: this.#intervalMs,
       ...(this.#polledAt === undefined ? {} : { polledAt: this.#polledAt }),
-      tasks: resources.map((r) => this.describe(r)),
+      tasks: resources.map((r) => this.describe(r, options.top ?? 5)),
       workers: workers.map((w) => this.#describeWorker(w)),
     };
   }

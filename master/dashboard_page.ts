@@ -309,6 +309,6 @@ $("add-form").addEventListener("submit", async (e) => {
 });
 
 refresh();
-setInterval(refresh, 1000);
+setInterval(refresh, 2000);
 </script>
 </body></html>`;
