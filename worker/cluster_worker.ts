@@ -174,7 +174,7 @@ export class ClusterWorker {
       if (!mine.has(name)) this.#stop(name, "no longer assigned to this worker");
     }
     this.#log.info("loaded assigned resources", { count: mine.size });
-    for (const resource of mine.values()) this.#start(resource);
+    for (const resource of mine.values()) if (!this.#holdPaused(resource)) this.#start(resource);
   }
 
   #handle(event: WatchEvent): void {
@@ -187,37 +187,17 @@ export class ClusterWorker {
     }
     const resource = this.#decode(event.kv.value);
     if (!resource) return;
-    if (this.#isMine(resource)) this.#start(resource);
-    else if (this.#assigned.has(resource.Name)) {
+    if (this.#isMine(resource)) {
+      if (!this.#holdPaused(resource)) this.#start(resource);
+    } else if (this.#assigned.has(resource.Name)) {
       this.#stop(resource.Name, `moved to ${resource.AssignedNode}`);
     }
   }
 
   #start(resource: ResourceSpec): void {
     const current = this.#assigned.get(resource.Name);
-    const paused = resource.Paused === true;
-    // The same put seen again, or one that changes nothing this worker acts on.
-    if (current?.id === resource.ID && (current.state === "paused") === paused) return;
-    if (current) {
-      const sameId = current.id === resource.ID;
-      this.#stop(
-        resource.Name,
-        paused ? "paused" : sameId ? "resumed" : "replaced by a new resource",
-      );
-    }
-    if (paused) {
-      // Assigned but not run: the task keeps its frontier and resumes when `Paused` is cleared.
-      // The stopped run stays for its counters, frozen where the pause left them.
-      const run = current?.id === resource.ID ? current.run : undefined;
-      this.#assigned.set(resource.Name, {
-        name: resource.Name,
-        id: resource.ID,
-        state: "paused",
-        run,
-      });
-      this.#log.info("task paused", { resource: resource.Name, id: resource.ID });
-      return;
-    }
+    if (current?.id === resource.ID) return; // the same put seen again
+    if (current) this.#stop(resource.Name, "replaced by a new resource of the same name");
     let task: Task;
     try {
       task = this.#options.resolveTask(resource);
@@ -247,6 +227,31 @@ export class ClusterWorker {
     this.#assigned.delete(name);
     if (assignment.run) this.#options.crawler.stop(name);
     this.#log.info("task stopped", { resource: name, reason });
+  }
+
+  /**
+   * Pause and resume (`Paused` in the resource): a paused resource stays assigned here without
+   * running (its run is stopped without dropping its frontier, and kept for its counters, frozen
+   * where the pause left them); true when `#start` must not run it. On resume the paused entry
+   * is dropped, so `#start` starts it again and it resumes from its frontier.
+   */
+  #holdPaused(resource: ResourceSpec): boolean {
+    const current = this.#assigned.get(resource.Name);
+    const sameResource = current?.id === resource.ID;
+    if (resource.Paused !== true) {
+      if (sameResource && current?.state === "paused") this.#stop(resource.Name, "resumed");
+      return false;
+    }
+    if (sameResource && current?.state === "paused") return true;
+    if (current) this.#stop(resource.Name, "paused");
+    this.#assigned.set(resource.Name, {
+      name: resource.Name,
+      id: resource.ID,
+      state: "paused",
+      run: sameResource ? current?.run : undefined,
+    });
+    this.#log.info("task paused", { resource: resource.Name, id: resource.ID });
+    return true;
   }
 
   #isMine(resource: ResourceSpec): boolean {
