@@ -181,6 +181,14 @@ function sparkline(history, intervalMs) {
     '<div class="spark-label"><span>' + Math.round(points.length * intervalMs / 1000) + ' s ago</span><span>peak ' + rate(peak) + ' pages/s</span><span>now</span></div>';
 }
 
+// Only http(s) URLs become links: a crawled page may hold any URL (javascript: too), and a link
+// on this page runs with the API token at hand.
+function link(url) {
+  return /^https?:[/][/]/i.test(url)
+    ? '<a href="' + esc(url) + '" target="_blank" rel="noreferrer noopener">' + esc(url) + "</a>"
+    : "<span>" + esc(url) + "</span>";
+}
+
 function counter(key, value, bad) {
   return '<div class="counter' + (bad ? " bad" : "") + '"><div class="v">' + value + '</div><div class="k">' + key + "</div></div>";
 }
@@ -199,7 +207,7 @@ function taskCard(t, intervalMs) {
       ' <span class="pill ' + cls(p.state) + '">' + esc(p.state) + "</span></span>").join("");
   const errors = t.errors.length === 0 ? '<div class="none">none</div>' : "<ul>" + t.errors.slice(0, 5).map((e) =>
     '<li title="' + esc(e.url + " — " + e.error + " (" + e.workerId + ")") + '"><div><span class="n">' + esc(clock(e.at)) +
-    '</span><a href="' + esc(e.url) + '" target="_blank" rel="noreferrer">' + esc(e.url) + '</a></div><div class="e">' + esc(e.error) + "</div></li>").join("") + "</ul>";
+    "</span>" + link(e.url) + '</div><div class="e">' + esc(e.error) + "</div></li>").join("") + "</ul>";
   const hosts = t.hosts.length === 0 ? '<div class="none">none yet</div>' : "<ul>" + t.hosts.slice(0, 5).map((h) =>
     '<li><div class="host"><span>' + esc(h.host) + '</span><span class="n">' + num(h.fetched) +
     (h.failed ? ' · <span class="e">' + num(h.failed) + " failed</span>" : "") + "</span></div></li>").join("") + "</ul>";
