@@ -6,6 +6,7 @@
  * through the app's one `onError` mapping.
  */
 import type { Hono } from "hono";
+import { bearerToken } from "../auth/token.ts";
 import { dashboardPage } from "./dashboard_page.ts";
 import { resourceNameSchema } from "../proto/api_bodies.ts";
 import type { ClusterView } from "./cluster_view.ts";
@@ -36,7 +37,9 @@ export function addClusterRoutes(app: Hono, deps: ClusterRouteDeps): void {
   for (const action of ["pause", "resume"] as const) {
     app.post(`/crawler/resource/:name/${action}`, async (c) => {
       const name = nameOf(c.req.param("name"));
-      const resource = await master.setPaused({ name }, action === "pause");
+      // The caller's token goes with the write when a follower forwards it to the leader.
+      const token = bearerToken(c.req.header("authorization"));
+      const resource = await master.setPaused({ name }, action === "pause", { token });
       return c.json({ resource });
     });
   }

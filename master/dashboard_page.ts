@@ -87,6 +87,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .add .row { display: flex; gap: .6em; align-items: center; margin-top: .6em; }
 #add-error { display: none; margin-top: .6em; padding: .6em .8em; border-radius: 5px; background: #fbe5e2; color: var(--red); white-space: pre-wrap; font-size: .9em; }
 #add-ok { color: var(--green); font-size: .9em; }
+#action-error { display: none; margin-bottom: .8em; padding: .6em .8em; border-radius: 5px; background: #fbe5e2; color: var(--red); }
 #token-box { display: none; position: fixed; inset: 0; background: rgba(29,36,48,.55); align-items: center; justify-content: center; }
 #token-box form { background: #fff; padding: 1.4em; border-radius: 8px; width: 24em; }
 #token-box input { width: 100%; font: inherit; padding: .4em; margin: .6em 0; border: 1px solid var(--line); border-radius: 5px; }
@@ -101,6 +102,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 </header>
 <main>
   <h2>Tasks</h2>
+  <div id="action-error" role="alert"></div>
   <div id="tasks"><div class="empty">Loading…</div></div>
 
   <h2>Workers</h2>
@@ -282,11 +284,16 @@ $("tasks").addEventListener("click", async (e) => {
   }
   armed.delete(name);
   button.disabled = true;
+  const box = $("action-error");
+  box.style.display = "none";
   try {
     if (action === "delete") await api("DELETE", "/crawler/resource", JSON.stringify({ name }));
     else await api("POST", "/crawler/resource/" + encodeURIComponent(name) + "/" + action);
   } catch (error) {
-    if (!(error instanceof AuthNeeded)) alert(action + " " + name + ": " + error.message);
+    if (!(error instanceof AuthNeeded)) {
+      box.textContent = action + " " + name + ": " + error.message;
+      box.style.display = "block";
+    }
   }
   refresh();
 });

@@ -148,7 +148,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
 
   const view = new ClusterView({
     master,
-    workers: options.workerStatus ?? new GrpcWorkerStatusSource(),
+    workers: options.workerStatus ?? new GrpcWorkerStatusSource({ token: options.token }),
     logger: logger.child("view"),
   });
   const viewStop = new AbortController();

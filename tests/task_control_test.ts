@@ -11,7 +11,6 @@ import { startDoubanFixture } from "./douban_fixture.ts";
 import {
   agreedLeader,
   dumpLogs,
-  http,
   MasterProcess,
   waitUntil,
   WorkerProcess,
@@ -38,8 +37,13 @@ ElectionTTL = ${TTL_SECONDS}
 ClientTimeOut = 3
 `,
   );
-  const masters = [1, 2].map((n) => new MasterProcess(n, etcd.endpoint, config));
-  const workers = [1, 2].map((n) => new WorkerProcess(n, etcd.endpoint, config));
+  // With an API token: the follower forwards the caller's token with the pause, and the masters
+  // send theirs when they ask the workers for their status.
+  const token = "task-control-token";
+  const masters = [1, 2].map((n) => new MasterProcess(n, etcd.endpoint, config, { token }));
+  const workers = [1, 2].map((n) =>
+    new WorkerProcess(n, etcd.endpoint, config, undefined, { token })
+  );
   const all = [...masters, ...workers];
   const spec = {
     rule: "douban_book_list",
@@ -52,11 +56,11 @@ ClientTimeOut = 3
     const leader = await agreedLeader(masters);
     const follower = masters.find((m) => m !== leader)!;
     await waitUntil("both workers registered", 20_000, async () => {
-      const { body } = await http(leader.url("/crawler/workers"));
+      const { body } = await leader.request("/crawler/workers");
       return (body.workers as unknown[]).length === 2;
     });
     const view = async (master: MasterProcess) => {
-      const answer = await http(master.url("/crawler/resource/books"));
+      const answer = await master.request("/crawler/resource/books");
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       return answer.body as {
         state: string;
@@ -67,7 +71,7 @@ ClientTimeOut = 3
       };
     };
     const tasksOf = async (worker: WorkerProcess) => {
-      const { body } = await http(worker.url("/tasks"));
+      const { body } = await worker.request("/tasks");
       return body.tasks as Array<{ name: string; state: string }>;
     };
     let holder: WorkerProcess;
@@ -75,7 +79,7 @@ ClientTimeOut = 3
     await t.step(
       "a task added through a follower runs; any master reports its progress",
       async () => {
-        const added = await http(follower.url("/crawler/resource"), {
+        const added = await follower.request("/crawler/resource", {
           method: "POST",
           json: { name: "books", spec },
         });
@@ -91,7 +95,7 @@ ClientTimeOut = 3
     );
 
     await t.step("paused through the follower, the worker stops fetching", async () => {
-      const paused = await http(follower.url("/crawler/resource/books/pause"), { method: "POST" });
+      const paused = await follower.request("/crawler/resource/books/pause", { method: "POST" });
       assert.equal(paused.status, 200, JSON.stringify(paused.body));
       assert.equal((paused.body.resource as { Paused: boolean }).Paused, true);
       await waitUntil("the worker to show the task paused", 10_000, async () => {
@@ -137,7 +141,7 @@ ClientTimeOut = 3
         assert.equal(v.paused, true);
         assert.equal(v.state, "paused");
         const before = booksRequests();
-        const resumed = await http(next.url("/crawler/resource/books/resume"), { method: "POST" });
+        const resumed = await next.request("/crawler/resource/books/resume", { method: "POST" });
         assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
         assert.equal((resumed.body.resource as { Paused?: boolean }).Paused, undefined);
         await waitUntil("the task to crawl again", 20_000, async () => {
@@ -154,7 +158,7 @@ ClientTimeOut = 3
       assert.equal(status.code, 0);
       const stoppedAt = Date.now();
       const master = masters.find((m) => m !== leader)!;
-      const cluster = async () => (await http(master.url("/crawler/cluster"))).body;
+      const cluster = async () => (await master.request("/crawler/cluster")).body;
       await waitUntil("the view to drop the stopped workers", 15_000, async () => {
         return ((await cluster()).workers as unknown[]).length === 0;
       });
