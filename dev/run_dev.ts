@@ -2,7 +2,7 @@
  * @module
  * `crawler dev`: a master and a worker in one process over the embedded store, persisted to a
  * file so resources survive a restart. One HTTP port serves the master's API, the worker's
- * (under `/worker`) and the dashboard (`/`). No etcd needed.
+ * (under `/worker`) and the dashboard (`/`, the same page every master serves). No etcd needed.
  */
 import type { Config } from "../config/config_schema.ts";
 import type { Flags, ListenAddress } from "../config/flags.ts";
@@ -11,7 +11,6 @@ import { runMaster } from "../master/run_master.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import { openEmbeddedStore } from "../store/mod.ts";
 import { createClusterWorker } from "../worker/run_worker.ts";
-import { dashboardPage } from "./dashboard.ts";
 
 export interface RunDevOptions {
   config: Config;
@@ -78,7 +77,16 @@ export async function runDev(options: RunDevOptions): Promise<void> {
       ownsStore: false,
       extendApp: (app) => {
         app.route("/worker", worker.app);
-        app.get("/", (c) => c.html(dashboardPage()));
+      },
+      // The worker runs in this process and has no gRPC port: the view asks it directly.
+      workerStatus: {
+        status: () =>
+          Promise.resolve({
+            id: worker.worker.id,
+            ready: worker.worker.ready,
+            tasks: worker.worker.status(),
+          }),
+        close: () => {},
       },
       onListen: ({ httpPort }) => options.onListen?.({ httpPort }),
     });

@@ -16,8 +16,10 @@ import {
   type CrawlerMasterGrpc,
   type EmptyMessage,
   type LeaderInfoMessage,
+  type ListRequestMessage,
   loadCrawlerMasterGrpc,
   type NodeSpecMessage,
+  type ResourceDetailMessage,
   type ResourceSpecMessage,
   type WorkerInfoMessage,
 } from "../proto/crawler_grpc.ts";
@@ -117,19 +119,49 @@ export class MasterGrpcClient {
     await this.#call<EmptyMessage>("DeleteResource", { name: request.name }, options);
   }
 
-  /** `ListResources`: every resource, as the HTTP API lists them. */
+  /** `ListResources`: every resource, as the HTTP API lists them (one page: see `page`). */
   async listResources(options: GrpcCallOptions = {}): Promise<ResourceSpec[]> {
-    const list = await this.#call<{ resources: ResourceSpecMessage[] }>(
-      "ListResources",
-      {},
-      options,
-    );
-    return list.resources.map(resourceFromMessage);
+    return (await this.listResourcesPage({}, options)).resources;
   }
 
-  /** `ListWorkers`: the registered workers with their payloads. */
-  async listWorkers(options: GrpcCallOptions = {}): Promise<WorkerStatus[]> {
-    const list = await this.#call<{ workers: WorkerInfoMessage[] }>("ListWorkers", {}, options);
+  /** `ListResources` with paging: at most `limit` resources named after `after`, and `next`. */
+  async listResourcesPage(
+    page: ListRequestMessage,
+    options: GrpcCallOptions = {},
+  ): Promise<{ resources: ResourceSpec[]; next?: string }> {
+    const list = await this.#call<{ resources: ResourceSpecMessage[]; next: string }>(
+      "ListResources",
+      page,
+      options,
+    );
+    return {
+      resources: list.resources.map(resourceFromMessage),
+      ...(list.next ? { next: list.next } : {}),
+    };
+  }
+
+  /** `GetResource`: a resource by name with what its workers report (`NotFoundError` if none). */
+  getResource(name: string, options: GrpcCallOptions = {}): Promise<ResourceDetailMessage> {
+    return this.#call<ResourceDetailMessage>("GetResource", { name }, options);
+  }
+
+  /** `PauseResource` (`paused`) or `ResumeResource`: answers the stored resource. */
+  async setPaused(
+    request: DeleteResourceRequest,
+    paused: boolean,
+    options: GrpcCallOptions = {},
+  ): Promise<ResourceSpec> {
+    const method = paused ? "PauseResource" : "ResumeResource";
+    const answer = await this.#call<ResourceSpecMessage>(method, { name: request.name }, options);
+    return resourceFromMessage(answer);
+  }
+
+  /** `ListWorkers`: the registered workers with their payloads (one page). */
+  async listWorkers(
+    options: GrpcCallOptions & ListRequestMessage = {},
+  ): Promise<WorkerStatus[]> {
+    const page = { limit: options.limit ?? 0, after: options.after ?? "" };
+    const list = await this.#call<{ workers: WorkerInfoMessage[] }>("ListWorkers", page, options);
     return list.workers.map((w) => ({
       id: w.id,
       address: w.address,
@@ -210,6 +242,15 @@ export class GrpcLeaderClient implements LeaderClient {
     return this.#clientFor(address).deleteResource(request, options);
   }
 
+  setPaused(
+    address: string,
+    request: DeleteResourceRequest,
+    paused: boolean,
+    options: ForwardOptions,
+  ): Promise<ResourceSpec> {
+    return this.#clientFor(address).setPaused(request, paused, options);
+  }
+
   /** Closes the channel; calls still running fail with CANCELLED. */
   close(): void {
     this.#client?.client.close();
@@ -250,5 +291,6 @@ function resourceFromMessage(message: ResourceSpecMessage): ResourceSpec {
     AssignedNode: message.assigned_node,
     CreationTime: Number(message.creation_time),
     ...(message.spec ? { Spec: JSON.parse(message.spec) } : {}),
+    ...(message.paused ? { Paused: true } : {}),
   });
 }

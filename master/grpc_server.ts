@@ -11,9 +11,12 @@ import {
   CRAWLER_MASTER_SERVICE,
   type CrawlerMasterGrpc,
   type LeaderInfoMessage,
+  type ListRequestMessage,
   loadCrawlerMasterGrpc,
   type NodeSpecMessage,
+  type ResourceDetailMessage,
   type ResourceSpecMessage,
+  type TaskCountersMessage,
   type WorkerInfoMessage,
 } from "../proto/crawler_grpc.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
@@ -27,6 +30,10 @@ import { FORWARDED_BY_METADATA_KEY } from "./grpc_client.ts";
 import type { Master } from "./master.ts";
 import { grpcCloser, listenGrpc } from "../proto/grpc_listen.ts";
 import type { MasterMetrics } from "./metrics.ts";
+import type { ClusterView, TaskCounters, TaskView } from "./cluster_view.ts";
+import { pageOf, type PageRequest } from "./paging.ts";
+import { parseRequest } from "./validation.ts";
+import { resourceNameSchema } from "../proto/api_bodies.ts";
 
 /** Options for {@linkcode startGrpcServer}. */
 export interface GrpcServerOptions {
@@ -38,6 +45,8 @@ export interface GrpcServerOptions {
   /** The loaded service; default: loads `proto/crawler.proto`. */
   grpc?: CrawlerMasterGrpc;
   metrics?: MasterMetrics;
+  /** Answers `GetResource` with what the workers report. Default: the stored resource alone. */
+  view?: ClusterView;
   logger?: Logger;
   /** The bearer token every call must carry (SPEC §9). Default: none, every call is served. */
   token?: string;
@@ -122,21 +131,46 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
         return {};
       },
     ),
-    ListResources: unary<unknown, { resources: ResourceSpecMessage[] }>(
+    ListResources: unary<ListRequestMessage, { resources: ResourceSpecMessage[]; next: string }>(
       "ListResources",
-      async () => ({ resources: (await master.listResources()).map(resourceToMessage) }),
+      async (request) => {
+        const page = pageOf(await master.listResources(), (r) => r.Name, pageRequest(request));
+        return { resources: page.items.map(resourceToMessage), next: page.next ?? "" };
+      },
     ),
-    ListWorkers: unary<unknown, { workers: WorkerInfoMessage[] }>(
+    ListWorkers: unary<ListRequestMessage, { workers: WorkerInfoMessage[]; next: string }>(
       "ListWorkers",
-      async () => ({
-        workers: (await master.listWorkers()).map((w) => ({
-          id: w.id,
-          address: w.address,
-          http_address: w.httpAddress,
-          start_time: w.startTime,
-          payload: w.payload,
-        })),
-      }),
+      async (request) => {
+        const page = pageOf(await master.listWorkers(), (w) => w.id, pageRequest(request));
+        return {
+          workers: page.items.map((w) => ({
+            id: w.id,
+            address: w.address,
+            http_address: w.httpAddress,
+            start_time: w.startTime,
+            payload: w.payload,
+          })),
+          next: page.next ?? "",
+        };
+      },
+    ),
+    GetResource: unary<ResourceSpecMessage, ResourceDetailMessage>(
+      "GetResource",
+      async (request) => {
+        const name = parseRequest(resourceNameSchema, request.name);
+        const resource = await master.getResource(name);
+        return resourceDetailMessage(options.view?.describe(resource), resource);
+      },
+    ),
+    PauseResource: unary<ResourceSpecMessage, ResourceSpecMessage>(
+      "PauseResource",
+      async (request, context) =>
+        resourceToMessage(await master.setPaused({ name: request.name }, true, context)),
+    ),
+    ResumeResource: unary<ResourceSpecMessage, ResourceSpecMessage>(
+      "ResumeResource",
+      async (request, context) =>
+        resourceToMessage(await master.setPaused({ name: request.name }, false, context)),
     ),
     GetLeader: unary<unknown, LeaderInfoMessage>("GetLeader", () => {
       const status = master.status();
@@ -179,5 +213,50 @@ function resourceToMessage(resource: ResourceSpec): ResourceSpecMessage {
     assigned_node: resource.AssignedNode,
     creation_time: String(resource.CreationTime),
     spec: resource.Spec ? JSON.stringify(resource.Spec) : "",
+    paused: resource.Paused === true,
   };
 }
+
+function pageRequest(request: ListRequestMessage | null | undefined): PageRequest {
+  return { limit: request?.limit ?? 0, ...(request?.after ? { after: request.after } : {}) };
+}
+
+function countersMessage(counters: TaskCounters): TaskCountersMessage {
+  return { ...counters };
+}
+
+/** `ResourceDetail`: the resource and, when the view knows them, its workers' reports. */
+function resourceDetailMessage(
+  view: TaskView | undefined,
+  resource: ResourceSpec,
+): ResourceDetailMessage {
+  return {
+    resource: resourceToMessage(resource),
+    state: view?.state ?? (resource.Paused ? "paused" : "not reported"),
+    totals: countersMessage(view?.totals ?? ZERO_COUNTERS),
+    pages_per_second: view?.pagesPerSecond ?? 0,
+    placements: (view?.placements ?? []).map((p) => ({
+      worker_id: p.workerId,
+      address: p.address,
+      state: p.state,
+      error: p.error ?? "",
+      counters: p.counters ? countersMessage(p.counters) : null,
+    })),
+    errors: (view?.errors ?? []).map((e) => ({
+      url: e.url,
+      error: e.error,
+      at: e.at,
+      worker_id: e.workerId,
+    })),
+    hosts: view?.hosts ?? [],
+  };
+}
+
+const ZERO_COUNTERS: TaskCounters = {
+  fetched: 0,
+  failed: 0,
+  retried: 0,
+  items: 0,
+  queued: 0,
+  leased: 0,
+};

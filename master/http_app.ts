@@ -19,6 +19,9 @@ import type {
 import { BodyTooLargeError, errorReply, InvalidArgumentError } from "./errors.ts";
 import type { Master } from "./master.ts";
 import type { MasterGauges, MasterMetrics } from "./metrics.ts";
+import type { ClusterView } from "./cluster_view.ts";
+import { addClusterRoutes } from "./cluster_routes.ts";
+import { pageOf, pageRequestFromQuery } from "./paging.ts";
 
 /** The largest request body accepted, in bytes (64 KiB). */
 export const DEFAULT_BODY_LIMIT_BYTES = 64 * 1024;
@@ -43,6 +46,8 @@ export interface AppDeps {
    * themselves (the dashboard's `/`). Default: none.
    */
   publicPaths?: Iterable<string>;
+  /** The cluster as this master sees it: adds task control and the dashboard. Default: none. */
+  view?: ClusterView;
 }
 
 const RESOURCE_ROUTE = "/crawler/resource";
@@ -53,9 +58,11 @@ const KNOWN_ROUTES = new Set([
   "/healthz",
   "/readyz",
   "/metrics",
+  "/crawler/cluster",
+  "/",
 ]);
 /** Probes are polled all the time; logging them at info would drown the log. */
-const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics"]);
+const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics", "/crawler/cluster"]);
 
 /**
  * Builds the HTTP app. Every error answer is `{"error": "<message>"}` with the status from the
@@ -134,14 +141,20 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get(RESOURCE_ROUTE, async (c) => {
-    const answer: ResourceListResponse = { resources: await master.listResources() };
+    const request = pageRequestFromQuery(c.req.query("limit"), c.req.query("after"));
+    const page = pageOf(await master.listResources(), (r) => r.Name, request);
+    const answer: ResourceListResponse = { resources: page.items, ...next(page.next) };
     return c.json(answer);
   });
 
   app.get("/crawler/workers", async (c) => {
-    const answer: WorkerListResponse = { workers: await master.listWorkers() };
+    const request = pageRequestFromQuery(c.req.query("limit"), c.req.query("after"));
+    const page = pageOf(await master.listWorkers(), (w) => w.id, request);
+    const answer: WorkerListResponse = { workers: page.items, ...next(page.next) };
     return c.json(answer);
   });
+
+  if (deps.view) addClusterRoutes(app, { master, view: deps.view });
 
   app.get("/crawler/leader", (c) => {
     const status = master.status();
@@ -204,4 +217,8 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   return app;
+}
+
+function next(after: string | undefined): { next?: string } {
+  return after === undefined ? {} : { next: after };
 }

@@ -8,6 +8,7 @@ import type {
   AddResourceResponse,
   DeleteResourceRequest,
 } from "../proto/api_bodies.ts";
+import type { ResourceSpec } from "../proto/resource_spec.ts";
 
 /** Options of one forwarded call. */
 export interface ForwardOptions {
@@ -37,6 +38,13 @@ export interface LeaderClient {
     request: DeleteResourceRequest,
     options: ForwardOptions,
   ): Promise<void>;
+  /** Pauses (`paused`) or resumes a resource; answers the stored resource. */
+  setPaused(
+    address: string,
+    request: DeleteResourceRequest,
+    paused: boolean,
+    options: ForwardOptions,
+  ): Promise<ResourceSpec>;
   /** Closes connections. */
   close(): void;
 }

@@ -238,12 +238,52 @@ export class Master {
   }
 
   /**
+   * Pauses (`paused` true) or resumes a resource (SPEC §9): the leader sets `Paused` in its stored
+   * value, so the pause outlives worker and master restarts; its workers stop running it and keep
+   * its frontier. Returns the stored resource. `NotFoundError` for an unknown name. Followers
+   * forward. Setting what is already set changes nothing and answers the same.
+   */
+  async setPaused(
+    body: unknown,
+    paused: boolean,
+    options: RequestOptions = {},
+  ): Promise<ResourceSpec> {
+    const request = parseRequest(deleteResourceBodySchema, body);
+    const term = await this.#leaderTerm(options);
+    if (!term) {
+      const { client, address, forward } = this.#forwardTarget(options);
+      return await client.setPaused(address, request, paused, forward);
+    }
+    return await term.mutex.runExclusive(async () => {
+      const state = this.#stateOf(term);
+      const current = state.resource(request.name);
+      if (!current) throw new NotFoundError(`resource "${request.name}" does not exist`);
+      if ((current.Paused === true) === paused) return current;
+      const { Paused: _, ...rest } = current;
+      const updated: ResourceSpec = paused ? { ...rest, Paused: true } : rest;
+      const key = resourceKey(updated.Name);
+      await this.#write(term, (o) => this.#store.put(key, encodeResourceSpec(updated), o));
+      state.setResource(updated);
+      this.#logger.info(paused ? "pause resource" : "resume resource", { name: updated.Name });
+      return updated;
+    });
+  }
+
+  /**
    * Every resource, sorted by name, read from the store: any master answers, leader or not,
    * and the store is what workers act on.
    */
   async listResources(): Promise<ResourceSpec[]> {
     const { kvs } = await this.#store.getPrefix(RESOURCES_PREFIX);
     return this.#decodeResources(kvs).sort((a, b) => compare(a.Name, b.Name));
+  }
+
+  /** The resource named `name`, read from the store; `NotFoundError` when there is none. */
+  async getResource(name: string): Promise<ResourceSpec> {
+    const kv = await this.#store.get(resourceKey(name));
+    const resource = kv && this.#decodeResource(kv);
+    if (!resource) throw new NotFoundError(`resource "${name}" does not exist`);
+    return resource;
   }
 
   /** The registered workers with their payloads, sorted by id, read from the store. */

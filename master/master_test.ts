@@ -310,6 +310,9 @@ Deno.test("a follower forwards writes to the leader over gRPC and relays its err
       Address: "127.0.0.1:9090",
     });
     assert.equal(workerOf((await resources(store)).get("fwd")), "w1");
+    assert.equal((await follower.setPaused({ name: "fwd" }, true)).Paused, true);
+    assert.equal((await resources(store)).get("fwd")?.Paused, true);
+    await assert.rejects(follower.setPaused({ name: "nope" }, false), NotFoundError);
     await assert.rejects(follower.addResource({ name: "fwd", spec }), (error: Error) => {
       assert.ok(error instanceof ConflictError, String(error));
       assert.equal(error.message, 'resource "fwd" already exists');
@@ -352,6 +355,7 @@ Deno.test("a forwarded request reaching a follower is not forwarded again", asyn
     leaderClient: {
       addResource: () => Promise.reject(new Error("must not be called")),
       deleteResource: () => Promise.reject(new Error("must not be called")),
+      setPaused: () => Promise.reject(new Error("must not be called")),
       close() {},
     },
   });

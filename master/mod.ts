@@ -1,7 +1,7 @@
 /**
  * @module
  * The master role: election and assignment ({@linkcode Master}), its HTTP app and gRPC server
- * and client, the error mapping, and `runMaster` for `crawler master`.
+ * and client, the error mapping, the cluster view and dashboard, and `runMaster` for `crawler master`.
  */
 export { Master, type MasterOptions, type MasterStatus, type RequestOptions } from "./master.ts";
 export { type AppDeps, createApp, DEFAULT_BODY_LIMIT_BYTES } from "./http_app.ts";
@@ -37,3 +37,13 @@ export {
   runMaster,
   type RunMasterOptions,
 } from "./run_master.ts";
+export {
+  type ClusterSnapshot,
+  ClusterView,
+  type ClusterViewOptions,
+  type TaskView,
+  type WorkerView,
+} from "./cluster_view.ts";
+export { GrpcWorkerStatusSource, type WorkerStatusSource } from "./worker_status_source.ts";
+export { MAX_PAGE_SIZE, type Page, pageOf, type PageRequest } from "./paging.ts";
+export { dashboardPage } from "./dashboard_page.ts";

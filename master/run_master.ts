@@ -18,6 +18,8 @@ import { startGrpcServer } from "./grpc_server.ts";
 import { createApp } from "./http_app.ts";
 import { Master } from "./master.ts";
 import { MasterMetrics } from "./metrics.ts";
+import { ClusterView } from "./cluster_view.ts";
+import { GrpcWorkerStatusSource, type WorkerStatusSource } from "./worker_status_source.ts";
 
 /** Default `--http` of a master. */
 export const DEFAULT_MASTER_HTTP: ListenAddress = { host: "", port: 8081 };
@@ -44,6 +46,11 @@ export interface RunMasterOptions {
   token?: string;
   /** HTTP paths served without the token: pages that ask for it themselves. Default: `/`. */
   publicPaths?: Iterable<string>;
+  /**
+   * How the dashboard's view asks workers for their status. Default: their gRPC `Status`
+   * (`crawler dev` passes its in-process worker).
+   */
+  workerStatus?: WorkerStatusSource;
   /** Called once both servers listen, with the id and the ports (useful with port 0). */
   onListen?: (info: { id: string; httpPort: number; grpcPort: number }) => void;
 }
@@ -139,6 +146,18 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     }
   };
 
+  const view = new ClusterView({
+    master,
+    workers: options.workerStatus ?? new GrpcWorkerStatusSource({ token: options.token }),
+    logger: logger.child("view"),
+  });
+  const viewStop = new AbortController();
+  const viewRun = view.run(viewStop.signal);
+  cleanups.push(async () => {
+    viewStop.abort();
+    await viewRun;
+  });
+
   try {
     const grpcServer = await startGrpcServer({
       master,
@@ -146,6 +165,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       port: settings.grpc.port,
       grpc: grpcDefinition,
       metrics,
+      view,
       logger,
       token: options.token,
     }).catch((error: Error) => {
@@ -161,6 +181,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       openMetrics: config.auth.metrics === "open",
       // The dashboard's page holds no data: it asks for the token and sends it with each call.
       publicPaths: options.publicPaths ?? ["/"],
+      view,
     });
     options.extendApp?.(app);
     const httpServer = serveHttp(settings.http, settings.sources.http, app.fetch);

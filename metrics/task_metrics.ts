@@ -63,7 +63,9 @@ export function registerTaskMetrics(registry: Registry, tasks: () => TaskSnapsho
     labelNames: ["state"],
     registers,
     collect() {
-      const counts = new Map(["running", "finished", "stopped", "unknown"].map((s) => [s, 0]));
+      const counts = new Map(
+        ["running", "finished", "stopped", "unknown", "paused"].map((s) => [s, 0]),
+      );
       for (const task of tasks()) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
       for (const [state, count] of counts) this.set({ state }, count);
     },

@@ -48,6 +48,8 @@ export interface AddResourceResponse {
 /** `GET /crawler/resource`. */
 export interface ResourceListResponse {
   resources: ResourceSpec[];
+  /** Set when there are more: the `after` of the next page. */
+  next?: string;
 }
 
 /** One live worker with the number of resources assigned to it. */
@@ -62,6 +64,8 @@ export interface WorkerStatus {
 /** `GET /crawler/workers`. */
 export interface WorkerListResponse {
   workers: WorkerStatus[];
+  /** Set when there are more: the `after` of the next page. */
+  next?: string;
 }
 
 /** `GET /crawler/leader`: who leads (undefined while nobody does) and who answered. */

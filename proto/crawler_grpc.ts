@@ -17,6 +17,59 @@ export interface ResourceSpecMessage {
   creation_time: string;
   /** TaskSpec JSON, or "" for none. */
   spec: string;
+  /** True while the task is paused (absent in requests: false). */
+  paused?: boolean;
+}
+
+/** `ListRequest`: a page of a list (`limit` 0: the server's default). */
+export interface ListRequestMessage {
+  limit?: number;
+  after?: string;
+}
+
+/** `TaskCounters` on the wire. */
+export interface TaskCountersMessage {
+  fetched: string | number;
+  failed: string | number;
+  retried: string | number;
+  items: string | number;
+  queued: string | number;
+  leased: string | number;
+}
+
+/** `TaskError` on the wire. */
+export interface TaskErrorMessage {
+  url: string;
+  error: string;
+  at: string | number;
+  worker_id?: string;
+}
+
+/** `HostActivity` on the wire. */
+export interface HostActivityMessage {
+  host: string;
+  fetched: string | number;
+  failed: string | number;
+}
+
+/** `Placement` on the wire. */
+export interface PlacementMessage {
+  worker_id: string;
+  address: string;
+  state: string;
+  error: string;
+  counters: TaskCountersMessage | null;
+}
+
+/** `ResourceDetail` on the wire. */
+export interface ResourceDetailMessage {
+  resource: ResourceSpecMessage;
+  state: string;
+  totals: TaskCountersMessage;
+  pages_per_second: number;
+  placements: PlacementMessage[];
+  errors: TaskErrorMessage[];
+  hosts: HostActivityMessage[];
 }
 
 /** `NodeSpec` on the wire. */
@@ -72,6 +125,12 @@ export interface TaskStatusMessage {
   items: string | number;
   queued: string | number;
   in_flight: string | number;
+  retried?: string | number;
+  started_at?: string | number;
+  finished_at?: string | number;
+  errors?: TaskErrorMessage[];
+  hosts?: HostActivityMessage[];
+  leased?: string | number;
 }
 
 /** `WorkerStatus` on the wire. */

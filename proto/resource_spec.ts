@@ -25,6 +25,11 @@ export const resourceSpecSchema = z.object({
   CreationTime: z.number().nonnegative(),
   /** The task definition when it was given at add-time; absent for presets. */
   Spec: taskSpecSchema.optional(),
+  /**
+   * True while the task is paused (`POST /crawler/resource/<name>/pause`): its workers keep it
+   * assigned but do not run it, and its frontier is kept. Absent or false: it runs.
+   */
+  Paused: z.boolean().optional(),
 });
 
 /** A resource (task) as stored in the coordination store. */

@@ -141,6 +141,7 @@ export class Crawler {
       } catch (error) {
         if (!signal.aborted) {
           run.stats.failed++;
+          run.activity.failed(req.url, error);
           this.#options.logger.error("request failed", { task: run.name, url: req.url, error });
         }
       } finally {
@@ -174,15 +175,18 @@ export class Crawler {
         return;
       }
       run.stats.failed++;
+      run.activity.failed(req.url, error);
       log.warn("fetch failed", { task: run.name, url: req.url, attempt: req.attempt, error });
       return;
     } finally {
       release();
     }
     run.stats.fetched++;
+    run.activity.fetched(req.url);
     const rule = run.task.ruleSet.rules[req.ruleName];
     if (!rule) {
       run.stats.failed++;
+      run.activity.failed(req.url, new Error(`no rule "${req.ruleName}"`));
       log.error("no such rule", { task: run.name, rule: req.ruleName, url: req.url });
       return;
     }

@@ -7,6 +7,7 @@ import { RequestQueue } from "./request_queue.ts";
 import { type CrawlRequest, requestKey } from "./request.ts";
 import { VisitedSet } from "./visited_set.ts";
 import type { Task } from "./task.ts";
+import { TaskActivity } from "./task_activity.ts";
 
 /** Counters of a run, as shown by progress lines, the status API and metrics. */
 export interface TaskStats {
@@ -35,6 +36,8 @@ export class TaskRun {
   readonly queue: RequestQueue = new RequestQueue();
   readonly visited: VisitedSet = new VisitedSet();
   readonly stats: TaskStats;
+  /** The last errors and the busiest hosts, for the dashboard. */
+  readonly activity: TaskActivity = new TaskActivity();
   readonly #controller: AbortController = new AbortController();
   #pending = 0;
   #state: RunState = "running";

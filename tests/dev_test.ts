@@ -54,7 +54,13 @@ Deno.test("crawler dev runs a task added over HTTP and keeps it across a restart
       async () => (await tasks())[0]?.state === "finished",
     );
     const dashboard = await fetch(dev.url("/"));
-    assert.match(await dashboard.text(), /<title>crawler<\/title>/);
+    assert.match(await dashboard.text(), /<title>crawler · cluster<\/title>/);
+    // The dashboard's view of the task, gathered from the in-process worker.
+    await waitUntil("the view to show the task finished", 10_000, async () => {
+      const { body } = await http(dev.url("/crawler/resource/books"));
+      return body.state === "finished" &&
+        (body.totals as { items: number }).items === site.books.length;
+    });
 
     const bad = await http(dev.url("/crawler/resource"), { method: "POST", json: { name: "" } });
     assert.equal(bad.status, 400);

@@ -13,6 +13,7 @@ import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/work
 import type { Crawler } from "../spider/crawler.ts";
 import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
+import type { TaskActivitySnapshot } from "../spider/task_activity.ts";
 import { delay } from "../async/delay.ts";
 import type { Store, WatchEvent } from "../store/store.ts";
 import { WatchCompactedError } from "../store/store.ts";
@@ -22,7 +23,7 @@ export interface Assignment {
   name: string;
   /** The resource's ID: a new ID for the same name is a new resource, started afresh. */
   id: string;
-  state: "running" | "finished" | "stopped" | "unknown";
+  state: "running" | "finished" | "stopped" | "unknown" | "paused";
   /** Why the task cannot run here (state "unknown"). */
   error?: string;
   run?: TaskRun;
@@ -35,6 +36,8 @@ export interface AssignmentStatus {
   state: Assignment["state"];
   error?: string;
   stats?: TaskStats;
+  /** The run's last errors and busiest hosts. */
+  activity?: TaskActivitySnapshot;
 }
 
 export interface ClusterWorkerOptions {
@@ -80,6 +83,7 @@ export class ClusterWorker {
       state: a.state,
       error: a.error,
       stats: a.run ? { ...a.run.stats } : undefined,
+      activity: a.run?.activity.snapshot(),
     }));
   }
 
@@ -170,7 +174,7 @@ export class ClusterWorker {
       if (!mine.has(name)) this.#stop(name, "no longer assigned to this worker");
     }
     this.#log.info("loaded assigned resources", { count: mine.size });
-    for (const resource of mine.values()) this.#start(resource);
+    for (const resource of mine.values()) if (!this.#holdPaused(resource)) this.#start(resource);
   }
 
   #handle(event: WatchEvent): void {
@@ -183,8 +187,9 @@ export class ClusterWorker {
     }
     const resource = this.#decode(event.kv.value);
     if (!resource) return;
-    if (this.#isMine(resource)) this.#start(resource);
-    else if (this.#assigned.has(resource.Name)) {
+    if (this.#isMine(resource)) {
+      if (!this.#holdPaused(resource)) this.#start(resource);
+    } else if (this.#assigned.has(resource.Name)) {
       this.#stop(resource.Name, `moved to ${resource.AssignedNode}`);
     }
   }
@@ -222,6 +227,31 @@ export class ClusterWorker {
     this.#assigned.delete(name);
     if (assignment.run) this.#options.crawler.stop(name);
     this.#log.info("task stopped", { resource: name, reason });
+  }
+
+  /**
+   * Pause and resume (`Paused` in the resource): a paused resource stays assigned here without
+   * running (its run is stopped without dropping its frontier, and kept for its counters, frozen
+   * where the pause left them); true when `#start` must not run it. On resume the paused entry
+   * is dropped, so `#start` starts it again and it resumes from its frontier.
+   */
+  #holdPaused(resource: ResourceSpec): boolean {
+    const current = this.#assigned.get(resource.Name);
+    const sameResource = current?.id === resource.ID;
+    if (resource.Paused !== true) {
+      if (sameResource && current?.state === "paused") this.#stop(resource.Name, "resumed");
+      return false;
+    }
+    if (sameResource && current?.state === "paused") return true;
+    if (current) this.#stop(resource.Name, "paused");
+    this.#assigned.set(resource.Name, {
+      name: resource.Name,
+      id: resource.ID,
+      state: "paused",
+      run: sameResource ? current?.run : undefined,
+    });
+    this.#log.info("task paused", { resource: resource.Name, id: resource.ID });
+    return true;
   }
 
   #isMine(resource: ResourceSpec): boolean {

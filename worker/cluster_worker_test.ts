@@ -237,3 +237,56 @@ Deno.test("cluster worker runs a resource that carries a declarative rule set", 
     await t.close();
   }
 });
+
+Deno.test("cluster worker does not run a paused resource, stops one paused, runs it on resume", async () => {
+  const t = await setup({
+    beforeStart: (store, url) =>
+      store.put(
+        resourceKey("asleep"),
+        encodeResourceSpec({
+          ID: "1",
+          Name: "asleep",
+          AssignedNode: ME,
+          CreationTime: 1,
+          Spec: { rule: "douban_book_list", url: `${url}/`, waitTime: 0, limits: [] },
+          Paused: true,
+        }),
+      ),
+  });
+  const putPaused = (name: string, id: string, paused: boolean) =>
+    t.store.put(
+      resourceKey(name),
+      encodeResourceSpec({
+        ID: id,
+        Name: name,
+        AssignedNode: ME,
+        CreationTime: 1,
+        Spec: t.spec,
+        ...(paused ? { Paused: true } : {}),
+      }),
+    );
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    // Loaded paused at start: assigned, shown paused, not run.
+    assert.deepEqual(t.worker.status().map((s) => [s.name, s.state]), [["asleep", "paused"]]);
+    assert.equal(t.crawler.run("asleep"), undefined);
+
+    await t.put("busy", "2", ME, t.spec);
+    await waitFor("busy runs", () => t.crawler.run("busy")?.stats.fetched! > 0);
+    await putPaused("busy", "2", true);
+    await waitFor("busy stops", () => !t.crawler.run("busy"), 1000);
+    const before = t.site.log.length;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(t.site.log.length, before, "nothing is fetched for a paused task");
+    assert.deepEqual(t.worker.status().map((s) => [s.name, s.state]).sort(), [
+      ["asleep", "paused"],
+      ["busy", "paused"],
+    ]);
+
+    await putPaused("asleep", "1", false);
+    await waitFor("asleep runs on resume", () => t.crawler.run("asleep")?.stats.fetched! > 0);
+    assert.equal(t.worker.status().find((s) => s.name === "asleep")?.state, "running");
+  } finally {
+    await t.close();
+  }
+});

@@ -12,6 +12,7 @@ import {
 import type { AssignmentStatus } from "./cluster_worker.ts";
 import { grpcCloser, listenGrpc } from "../proto/grpc_listen.ts";
 import { tokenServerInterceptor } from "../auth/grpc_token.ts";
+import { workerReportToMessage } from "../proto/worker_report.ts";
 
 export interface WorkerGrpcOptions {
   hostname: string;
@@ -37,21 +38,7 @@ export function workerStatusMessage(
   ready: boolean,
   tasks: AssignmentStatus[],
 ): WorkerStatusMessage {
-  return {
-    id: workerId,
-    ready,
-    tasks: tasks.map((t) => ({
-      name: t.name,
-      id: t.id,
-      state: t.state,
-      error: t.error ?? "",
-      fetched: t.stats?.fetched ?? 0,
-      failed: t.stats?.failed ?? 0,
-      items: t.stats?.items ?? 0,
-      queued: t.stats?.queued ?? 0,
-      in_flight: t.stats?.inFlight ?? 0,
-    })),
-  };
+  return workerReportToMessage({ id: workerId, ready, tasks });
 }
 
 /** Starts the server and resolves once it listens; rejects when it cannot bind. */
