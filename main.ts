@@ -63,10 +63,7 @@ export async function main(args: readonly string[]): Promise<number> {
       console.error(`crawler: ${error.message}`);
       return 2;
     }
-    // Could not start or failed on the way (a results file that cannot be opened...): say
-    // why and exit non-zero rather than with a stack trace.
-    console.error(`crawler: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    throw error;
   }
   try {
     return await runRole(role, context);
@@ -75,7 +72,10 @@ export async function main(args: readonly string[]): Promise<number> {
       console.error(`crawler: ${error.message}`);
       return 2;
     }
-    throw error;
+    // Could not start or failed on the way (a results file that cannot be opened...): say
+    // why and exit non-zero rather than with a stack trace.
+    console.error(`crawler: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
   }
 }
 
