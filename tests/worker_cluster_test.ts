@@ -94,13 +94,22 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
     logger: { warn() {}, error() {} },
   });
   try {
+    // One process at a time, each listening before the next picks its free ports: a port
+    // picked while another process is still starting may be the one it is about to bind.
     const master = new MasterProcess(1, etcd.endpoint, await writeConfig(dir, "master"));
-    const workers = [
-      new WorkerProcess(1, etcd.endpoint, await writeConfig(dir, "worker1")),
-      new WorkerProcess(2, etcd.endpoint, await writeConfig(dir, "worker2")),
-    ];
-    processes.push(master, ...workers);
+    processes.push(master);
     await agreedLeader([master]);
+    const workers: WorkerProcess[] = [];
+    for (const n of [1, 2]) {
+      const worker = new WorkerProcess(n, etcd.endpoint, await writeConfig(dir, `worker${n}`));
+      processes.push(worker);
+      workers.push(worker);
+      await waitUntil(
+        `${worker.id} to listen`,
+        20_000,
+        async () => (await http(worker.url("/healthz"))).status === 200,
+      );
+    }
     await waitUntil("both workers to register", 20_000, async () => {
       const { body } = await http(master.url("/crawler/workers"));
       return (body.workers as unknown[]).length === 2;
