@@ -39,7 +39,11 @@ export function createEngine(config: Config, logger: Logger): Engine {
     maxBodyBytes: config.fetcher.maxBodyBytes,
   });
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
-  const parsers = new ParsePool({ logger: logger.child("parse") });
+  const parsers = new ParsePool({
+    workers: config.parse.workers,
+    timeoutMs: config.parse.timeoutMs,
+    logger: logger.child("parse"),
+  });
   const crawler = new Crawler({
     fetcher: fetchMetrics.measure(fetcher),
     sink,
