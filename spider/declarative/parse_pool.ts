@@ -272,8 +272,14 @@ export class ParsePool {
   #send(slot: Slot, pending: Pending): void {
     slot.sent.push(pending);
     if (slot.sent.length === 1) this.#startClock(slot);
-    // Bytes are copied, not transferred: a job may be sent again if its worker is replaced.
-    slot.worker.postMessage({ id: pending.id, ...pending.job });
+    // The job a worker starts at once gets the page's bytes moved, not copied: if that job
+    // fails, it is not sent again, so nothing here needs them (a 2.5 MB page then costs this
+    // thread nothing more). Jobs queued behind another get a copy: they may be sent again
+    // if their worker is replaced.
+    const raw = pending.job.raw;
+    const move = slot.sent.length === 1 && raw !== undefined &&
+      raw.buffer instanceof ArrayBuffer && raw.byteLength === raw.buffer.byteLength;
+    slot.worker.postMessage({ id: pending.id, ...pending.job }, move ? [raw.buffer] : []);
   }
 
   /** Starts the time limit of the job the worker is on now. */
