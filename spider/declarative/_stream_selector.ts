@@ -19,8 +19,13 @@ import { parse as parseNth } from "nth-check";
 export interface OpenElement {
   /** Lowercased tag name. */
   readonly name: string;
-  /** Attributes as written (names not lowercased); the first of a repeated name wins. */
-  readonly attribs: Readonly<Record<string, string>>;
+  /**
+   * The value of attribute `name` (as written: names are not lowercased) as linkedom holds it:
+   * entities decoded, a class list normalised; undefined when absent.
+   */
+  attr(name: string): string | undefined;
+  /** True if the element has attribute `name`. */
+  has(name: string): boolean;
   /** 1-based position among its parent's element children. */
   readonly position: number;
   /** The parent element; undefined at the top of the document. */
@@ -151,9 +156,8 @@ const CASE_INSENSITIVE_ATTRIBUTES = new Set(
 
 const REGEX_CHARS = /[-[\]{}()*+?.,\\^$|#\s]/g;
 
-/** The value of attribute `name` as css-select reads it (own properties only). */
 function valueOf(element: OpenElement, name: string): string | undefined {
-  return Object.hasOwn(element.attribs, name) ? element.attribs[name] : undefined;
+  return element.attr(name);
 }
 
 function attributeTest(token: AttributeSelector): Test | string {
@@ -169,7 +173,7 @@ function attributeTest(token: AttributeSelector): Test | string {
   const never: Test = () => false;
   switch (token.action) {
     case "exists":
-      return (element) => Object.hasOwn(element.attribs, name);
+      return (element) => element.has(name);
     case "equals":
       return (element) => {
         const actual = valueOf(element, name);

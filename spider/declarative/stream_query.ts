@@ -9,6 +9,7 @@
  * nesting (implied end tags included) and their text are the same; `StreamSelector` matches as
  * css-select does. `stream_query_test.ts` checks both against each other.
  */
+import { decodeHTML, decodeHTMLAttribute, DecodingMode } from "entities";
 import { Parser } from "htmlparser2";
 import type { OpenElement, StreamSelector } from "./_stream_selector.ts";
 
@@ -41,11 +42,56 @@ export interface StreamResult {
   items: Array<Array<string | null>>;
 }
 
-interface Frame extends OpenElement {
-  readonly parent: Frame | undefined;
-  children: number;
-  /** Open `<template>` elements above it (linkedom's queries do not look inside templates). */
-  readonly templates: number;
+/** Elements whose text the tokenizer reads raw (entities not decoded); `<title>` is decoded. */
+const RAW_TEXT = new Set(["script", "style", "textarea", "xmp"]);
+
+/**
+ * An open element. The parser runs without decoding entities (it then skips text and attribute
+ * values with `indexOf` instead of reading them character by character), so values are decoded
+ * here, only when read, the way the tokenizer would have.
+ */
+class Frame implements OpenElement {
+  children = 0;
+  #class: string | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly raw: Record<string, string>,
+    readonly position: number,
+    readonly parent: Frame | undefined,
+    /** Open `<template>` elements above it (linkedom's queries do not look inside templates). */
+    readonly templates: number,
+    /** Its text is read raw: a script, style, textarea or xmp start tag not written `<x/>`. */
+    readonly rawText: boolean,
+  ) {}
+
+  has(name: string): boolean {
+    return Object.hasOwn(this.raw, name);
+  }
+
+  attr(name: string): string | undefined {
+    if (!Object.hasOwn(this.raw, name)) return undefined;
+    if (name === "class") return this.#class ??= normalizeClass(decodeValue(this.raw.class));
+    return decodeValue(this.raw[name]);
+  }
+}
+
+function decodeValue(value: string): string {
+  return value.includes("&") ? decodeHTMLAttribute(value) : value;
+}
+
+/** htmlparser2's parser, telling whether the start tag it reports was written `<x/>`. */
+class StreamParser extends Parser {
+  selfClosing = false;
+
+  override onselfclosingtag(endIndex: number): void {
+    this.selfClosing = true;
+    try {
+      super.onselfclosingtag(endIndex);
+    } finally {
+      this.selfClosing = false;
+    }
+  }
 }
 
 interface Capture {
@@ -95,7 +141,10 @@ export class StreamQuery {
    */
   run(html: string | Iterable<string>): StreamResult {
     const pass = new Pass(this.#first, this.#all, this.#each);
-    const parser = new Parser(pass, { lowerCaseAttributeNames: false, decodeEntities: true });
+    const parser = new StreamParser(pass, {
+      lowerCaseAttributeNames: false,
+      decodeEntities: false,
+    });
     pass.parser = parser;
     if (typeof html === "string") {
       parser.write(html);
@@ -106,6 +155,7 @@ export class StreamQuery {
       }
     }
     if (!pass.stopped) parser.end();
+    pass.finish();
     return pass.result;
   }
 }
@@ -114,9 +164,8 @@ export class StreamQuery {
  * The value `getAttribute(name)` has on linkedom's element: `class` is its class list joined
  * (so "" when the element has none), other names as written or null.
  */
-function readAttribute(attribs: Readonly<Record<string, string>>, name: string): string | null {
-  if (name === "class") return Object.hasOwn(attribs, "class") ? attribs.class : "";
-  return Object.hasOwn(attribs, name) ? attribs[name] : null;
+function readAttribute(element: Frame, name: string): string | null {
+  return element.attr(name) ?? (name === "class" ? "" : null);
 }
 
 /** linkedom keeps a class attribute as its token list joined: no repeats, single spaces. */
@@ -128,7 +177,7 @@ function normalizeClass(value: string): string {
 
 /** One pass: the parser's callbacks. */
 class Pass {
-  parser: Parser | undefined;
+  parser: StreamParser | undefined;
   stopped = false;
   readonly result: StreamResult;
   readonly #firstLeft: boolean[];
@@ -137,6 +186,8 @@ class Pass {
   #rootChildren = 0;
   #captures: Capture[] = [];
   #scopes: Scope[] = [];
+  /** Raw text read since the last tag or comment, while a capture wants it. */
+  #text: string[] = [];
 
   constructor(
     readonly first: FirstMatch[],
@@ -149,17 +200,17 @@ class Pass {
   }
 
   onopentag(name: string, attribs: Record<string, string>): void {
+    this.#flushText();
     const stack = this.#stack;
     const parent = stack.length > 0 ? stack[stack.length - 1] : undefined;
-    if (Object.hasOwn(attribs, "class")) attribs.class = normalizeClass(attribs.class);
-    const frame: Frame = {
+    const frame = new Frame(
       name,
       attribs,
-      position: parent ? ++parent.children : ++this.#rootChildren,
+      parent ? ++parent.children : ++this.#rootChildren,
       parent,
-      children: 0,
-      templates: parent ? parent.templates + (parent.name === "template" ? 1 : 0) : 0,
-    };
+      parent ? parent.templates + (parent.name === "template" ? 1 : 0) : 0,
+      RAW_TEXT.has(name) && !this.parser!.selfClosing,
+    );
     stack.push(frame);
     const depth = stack.length;
     // Scopes first: a new `each` element's fields are read from its descendants only.
@@ -173,7 +224,7 @@ class Pass {
         left[i] = false;
         const { attr } = first[i];
         if (attr !== undefined) {
-          result.first[i] = readAttribute(attribs, attr);
+          result.first[i] = readAttribute(frame, attr);
           this.#firstWaiting--;
         } else {
           this.#capture(depth, (text) => {
@@ -186,7 +237,7 @@ class Pass {
     const all = this.all;
     for (let i = 0; i < all.length; i++) {
       if (!all[i].selector.matches(frame)) continue;
-      const value = readAttribute(attribs, all[i].attr);
+      const value = readAttribute(frame, all[i].attr);
       if (value !== null) result.all[i].push(value);
     }
     const each = this.each;
@@ -199,13 +250,18 @@ class Pass {
           scope.open[i] = true;
           scope.waiting++;
         } else if (field.attr !== undefined) {
-          values[i] = readAttribute(attribs, field.attr);
+          values[i] = readAttribute(frame, field.attr);
         } else {
           this.#capture(depth, (text) => values[i] = text);
         }
       });
       if (scope.waiting > 0) this.#scopes.push(scope);
     }
+  }
+
+  /** After the last callback: text still pending goes to captures still open (none, by then). */
+  finish(): void {
+    this.#flushText();
   }
 
   #matchScoped(scope: Scope, frame: Frame, depth: number): void {
@@ -218,7 +274,7 @@ class Pass {
       scope.open[i] = false;
       scope.waiting--;
       const { attr } = fields[i];
-      if (attr !== undefined) scope.values[i] = readAttribute(frame.attribs, attr);
+      if (attr !== undefined) scope.values[i] = readAttribute(frame, attr);
       else this.#capture(depth, (text) => scope.values[i] = text);
     }
   }
@@ -228,10 +284,33 @@ class Pass {
   }
 
   ontext(text: string): void {
+    if (this.#captures.length > 0) this.#text.push(text);
+  }
+
+  /**
+   * Hands the text read since the last tag to the captures, decoded as the tokenizer would have
+   * (once per run of text: the parser may report a run in pieces, split inside an entity).
+   */
+  #flushText(): void {
+    const pieces = this.#text;
+    if (pieces.length === 0) return;
+    const raw = pieces.length === 1 ? pieces[0] : pieces.join("");
+    pieces.length = 0;
+    const top = this.#stack[this.#stack.length - 1];
+    const text = top?.rawText || !raw.includes("&") ? raw : decodeHTML(raw, DecodingMode.Legacy);
     for (const capture of this.#captures) capture.parts.push(text);
   }
 
+  oncomment(): void {
+    this.#flushText();
+  }
+
+  onprocessinginstruction(): void {
+    this.#flushText();
+  }
+
   onclosetag(): void {
+    this.#flushText();
     const depth = this.#stack.length;
     this.#stack.pop();
     const captures = this.#captures;

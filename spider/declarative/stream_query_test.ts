@@ -6,7 +6,7 @@ import { CORPUS, DOM_ONLY_SELECTORS, SUBSET_SELECTORS } from "./_stream_corpus.t
 import type { PageDocument, PageElement } from "../parse_context.ts";
 
 /** Attributes read of every match: plain, class (linkedom's token list), absent, uppercase. */
-const ATTRS = ["href", "class", "data-id", "id", "HREF", "value", "lang", "missing"];
+const ATTRS = ["href", "class", "data-id", "id", "HREF", "value", "lang", "data-k", "missing"];
 
 function dom(html: string): PageDocument {
   return (parseHTML(html) as unknown as { document: PageDocument }).document;
@@ -161,7 +161,13 @@ function randomPage(random: () => number): string {
       }
       if (random() < 0.3) attrs.push(`href=${random() < 0.5 ? `"/p/${n}"` : `/u${n}`}`);
       if (random() < 0.2) attrs.push(`id=i${Math.floor(random() * 5)}`);
-      if (random() < 0.2) attrs.push(`data-k='${pick(["1", "2", "x y"])}'`);
+      if (random() < 0.2) {
+        attrs.push(
+          `data-k='${
+            pick(["1", "2", "x y", "x&amp;y", "&lt;b&gt;", "&notit;", "a&amp", "&copy=1"])
+          }'`,
+        );
+      }
       if (random() < 0.1) attrs.push("HREF=/upper");
       if (random() < 0.1) attrs.push("disabled");
       parts.push(`<${tag}${attrs.map((a) => " " + a).join("")}${random() < 0.05 ? "/" : ""}>`);
