@@ -239,6 +239,7 @@ export class RuleProgram {
             continue;
           }
         } else {
+          if (step.sameHost && resolver.elsewhere(href)) continue;
           url = resolver.resolve(href);
           if (url === undefined || (step.sameHost && !resolver.sameHost(url))) continue;
         }

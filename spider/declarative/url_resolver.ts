@@ -9,6 +9,14 @@
 /** A path (and query) the URL parser would leave exactly as it is. */
 const PLAIN_PATH =
   /^\/(?![/\\])[A-Za-z0-9\-._~!$&()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?]*)?$/;
+/**
+ * An absolute http(s) link whose host the parser would leave as written: lowercase DNS labels,
+ * the last one starting with a letter (so not an IPv4 address in any notation), no punycode, no
+ * user info; group 3 is the port.
+ */
+const PLAIN_AUTHORITY =
+  /^(https?):\/\/((?!xn--)[a-z0-9-]+(?:\.(?!xn--)[a-z0-9-]+)*\.[a-z][a-z0-9-]*)(?::(\d{1,5}))?(?=[/?#]|$)/;
+
 /** `.` and `..` segments, which the parser removes. */
 const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/;
 
@@ -115,6 +123,22 @@ export class UrlResolver {
     }
     const path = base + rest;
     return isPlainPath(path) ? path : undefined;
+  }
+
+  /**
+   * True when `href` is certainly a link to another host than the page's (`https://other.test/…`),
+   * told without the URL parser: a crawl that keeps only same-host links drops it at once.
+   * False when it is on this host, or when only the parser can tell.
+   */
+  elsewhere(href: string): boolean {
+    const match = PLAIN_AUTHORITY.exec(href);
+    if (!match) return false;
+    const [, scheme, name, port] = match;
+    const defaultPort = scheme === "http" ? 80 : 443;
+    const host = port === undefined || Number(port) === defaultPort
+      ? name
+      : `${name}:${Number(port)}`;
+    return Number(port ?? 0) <= 65535 && host !== this.host;
   }
 
   /** `origin + localPath(href)`, when there is a local path. */

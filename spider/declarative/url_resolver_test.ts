@@ -111,3 +111,38 @@ Deno.test("relative, query-only and fragment-only links are joined without the U
   assert.equal(resolver.resolveLocal("a/../b"), undefined);
   assert.equal(resolver.resolveLocal("a b"), undefined);
 });
+
+Deno.test("links certainly to another host are told without the parser, and only those", () => {
+  const hrefs = [
+    "https://example.com/a",
+    "http://example.com",
+    "http://cdn.example.com:8080/x?y#z",
+    "http://127.0.0.1:8080/same",
+    "https://127.0.0.1:8080/same-host-other-scheme",
+    "http://127.1:8080/ipv4-shorthand",
+    "http://0x7f.0.0.1:8080/hex",
+    "HTTP://EXAMPLE.com/upper",
+    "http://example.com:80/default-port",
+    "http://user@example.com/",
+    "http://xn--nxasmq6b.com/",
+    "http://example.com:99999/bad-port",
+    "/local",
+    "relative.html",
+  ];
+  for (const base of ["http://127.0.0.1:8080/dir/page.html", "http://example.com/a/"]) {
+    const resolver = new UrlResolver(base);
+    for (const href of hrefs) {
+      if (!resolver.elsewhere(href)) continue;
+      const url = reference(href, base);
+      assert.ok(url === undefined || !resolver.sameHost(url), `${href} on ${base}`);
+    }
+  }
+  const resolver = new UrlResolver("http://127.0.0.1:8080/dir/page.html");
+  assert.equal(resolver.elsewhere("https://example.com/a"), true);
+  assert.equal(resolver.elsewhere("http://127.0.0.1:8080/same"), false);
+  assert.equal(resolver.elsewhere("http://127.1:8080/x"), false, "the parser decides");
+  const named = new UrlResolver("http://example.com/a/");
+  assert.equal(named.elsewhere("http://example.com:80/x"), false);
+  assert.equal(named.elsewhere("https://example.com/x"), false, "same host, other scheme");
+  assert.equal(named.elsewhere("http://example.com:8080/x"), true);
+});
