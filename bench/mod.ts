@@ -86,10 +86,20 @@ async function startSite(
   };
 }
 
+/**
+ * The V8 flags the crawler runs with (`deno task start`, `dev` and `compile` in deno.json): a
+ * young generation of 4 MB per semi-space instead of 16 keeps each isolate (the main thread and
+ * every parse worker) from holding up to ~36 MB of garbage between collections, for ~5% more
+ * CPU. The engine crawls run with them, as users run the crawler; the bare loop runs as Deno
+ * does by default.
+ */
+const ENGINE_V8_FLAGS = "--v8-flags=--max-semi-space-size=4";
+
 /** Runs one crawl in its own process; resolves with the figures it printed. */
 async function crawl(script: string, args: string[]): Promise<CrawlFigures> {
+  const flags = script === "engine_crawl.ts" ? [ENGINE_V8_FLAGS] : [];
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", here(script), ...args],
+    args: ["run", "--allow-all", ...flags, here(script), ...args],
     stdin: "null",
     stderr: "inherit",
   }).output();

@@ -17,7 +17,7 @@ import type { PageOutput } from "./rule_program.ts";
 export interface ParsePoolOptions {
   /**
    * Parse workers, started on first use. 0 parses on the main thread, without a time limit.
-   * Default: `navigator.hardwareConcurrency`, at most 4.
+   * Default: one less than `navigator.hardwareConcurrency`, from 1 to 4.
    */
   workers?: number;
   /** Longest a rule may parse one page, ms, unless its rule set sets `parseTimeoutMs`. Default 10000. */
@@ -135,7 +135,10 @@ export class ParsePool {
   #closed = false;
 
   constructor(options: ParsePoolOptions = {}) {
-    this.#size = options.workers ?? Math.min(4, Math.max(1, navigator.hardwareConcurrency || 1));
+    // One core is left to the main thread, which fetches (and on 2 cores one worker parses a
+    // crawl's pages faster than the main thread fetches them; each worker costs ~20 MB).
+    this.#size = options.workers ??
+      Math.min(4, Math.max(1, (navigator.hardwareConcurrency || 2) - 1));
     if (!Number.isInteger(this.#size) || this.#size < 0) {
       throw new RangeError("workers must be a non-negative integer");
     }
