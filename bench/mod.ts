@@ -273,7 +273,7 @@ console.log(
     }), ${fmt(visited.urls / visited.milliseconds * 1000)} adds/s`,
 );
 
-console.log("parse cost per page (main thread):");
+console.log("parse cost per page (main thread, CPU time):");
 for (const cost of measureParseCost()) {
   console.log(
     `  ${(cost.pageBytes / 1024).toFixed(0).padStart(4)} KB page, ${cost.method.padEnd(32)} ${
