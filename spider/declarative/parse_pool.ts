@@ -17,7 +17,8 @@ import type { PageOutput } from "./rule_program.ts";
 export interface ParsePoolOptions {
   /**
    * Parse workers, started on first use. 0 parses on the main thread, without a time limit.
-   * Default: one less than `navigator.hardwareConcurrency`, from 1 to 4.
+   * Workers beyond the first start only when the running ones fall behind.
+   * Default: `navigator.hardwareConcurrency`, at most 4.
    */
   workers?: number;
   /** Longest a rule may parse one page, ms, unless its rule set sets `parseTimeoutMs`. Default 10000. */
@@ -74,6 +75,13 @@ const MAX_START_FAILURES = 3;
  */
 const PIPELINE_DEPTH = 4;
 
+/**
+ * How long jobs wait, every running worker's pipeline full, before another worker starts. Fast
+ * rules (regular expressions, the anchor scan) never wait that long, so their crawl runs on one
+ * worker; slower ones (streaming selectors, a DOM) get as many as `workers` allows.
+ */
+const SPAWN_AFTER_MS = 100;
+
 interface Pending {
   id: number;
   job: ParseJob;
@@ -92,6 +100,8 @@ interface Pending {
   signal?: AbortSignal;
   onAbort?: () => void;
   settled: boolean;
+  /** `performance.now()` when it was submitted. */
+  queuedAt: number;
 }
 
 interface Slot {
@@ -131,14 +141,12 @@ export class ParsePool {
   readonly #runIds = new WeakMap<ParseRun, number>();
   #nextRunId = 0;
   #startFailures = 0;
+  #spawnTimer: ReturnType<typeof setTimeout> | undefined;
   #inline = false;
   #closed = false;
 
   constructor(options: ParsePoolOptions = {}) {
-    // One core is left to the main thread, which fetches (and on 2 cores one worker parses a
-    // crawl's pages faster than the main thread fetches them; each worker costs ~20 MB).
-    this.#size = options.workers ??
-      Math.min(4, Math.max(1, (navigator.hardwareConcurrency || 2) - 1));
+    this.#size = options.workers ?? Math.min(4, Math.max(1, navigator.hardwareConcurrency || 1));
     if (!Number.isInteger(this.#size) || this.#size < 0) {
       throw new RangeError("workers must be a non-negative integer");
     }
@@ -187,6 +195,7 @@ export class ParsePool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#spawnTimer);
     const error = new Error("parse pool closed");
     for (const slot of this.#slots) {
       clearTimeout(slot.timer);
@@ -239,6 +248,7 @@ export class ParsePool {
         reject,
         signal,
         settled: false,
+        queuedAt: performance.now(),
       };
       if (signal) {
         pending.onAbort = () => {
@@ -256,22 +266,39 @@ export class ParsePool {
 
   #dispatch(): void {
     if (this.#inline) return this.#drainInline();
-    let starting = 0;
     while (this.#queue.length > 0) {
       // The ready worker with the fewest jobs, if one has room.
       let best: Slot | undefined;
-      starting = 0;
+      let starting = 0;
       for (const slot of this.#slots) {
         if (!slot.ready) starting++;
         else if (!best || slot.sent.length < best.sent.length) best = slot;
       }
-      // An idle worker to start beats a queue behind a busy one.
-      const spawn = this.#slots.size < this.#size && (!best || best.sent.length > 0) &&
-        starting < this.#queue.length;
-      if (spawn) this.#spawn();
-      if (!best || best.sent.length >= PIPELINE_DEPTH || (spawn && best.sent.length > 0)) return;
-      this.#send(best, this.#queue.shift()!);
+      const full = !best || best.sent.length >= PIPELINE_DEPTH;
+      if (full) {
+        // Another worker only when none is starting and the ones running fall behind: a crawl
+        // whose rules parse fast never pays for workers it does not need (~20 MB each).
+        if (this.#slots.size < this.#size && starting === 0 && (!best || this.#backlogged())) {
+          this.#spawn();
+        }
+        return;
+      }
+      this.#send(best!, this.#queue.shift()!);
     }
+  }
+
+  /**
+   * True once the oldest waiting job has waited `SPAWN_AFTER_MS`; until then, a timer calls
+   * `#dispatch` again at that moment.
+   */
+  #backlogged(): boolean {
+    const waited = performance.now() - this.#queue[0].queuedAt;
+    if (waited >= SPAWN_AFTER_MS) return true;
+    this.#spawnTimer ??= setTimeout(() => {
+      this.#spawnTimer = undefined;
+      this.#dispatch();
+    }, SPAWN_AFTER_MS - waited);
+    return false;
   }
 
   #spawn(): void {
