@@ -130,11 +130,6 @@ export class StreamQuery {
     this.#each = init.each;
   }
 
-  /** True when the pass can stop once every first match is read (no lists, no items). */
-  get stopsEarly(): boolean {
-    return this.#all.length === 0 && this.#each === undefined;
-  }
-
   /**
    * Runs the query over the page's text, given whole or in pieces (read lazily: pieces after
    * the pass has stopped are never asked for, so they need not be decoded).
