@@ -9,7 +9,8 @@
  *    loop. Each round crawls it whole, each crawl in a fresh process at the same concurrency:
  *    a bare `fetch` + regular-expression loop (the limit no crawler can beat), the engine with a
  *    declarative rule set reading the title by regular expression, and the same with the title
- *    and two more fields by CSS selector (the streaming engine). Pages/s, CPU seconds and peak
+ *    and two more fields by CSS selector (the streaming engine): in the article (for the targets)
+ *    and in the footer (every page read to its end). Pages/s, CPU seconds and peak
  *    RSS of each; the median round of each counts, and the targets are ratios within the run
  *    (other processes on the machine slow every crawl alike). `--dom` adds one round of the
  *    selector rules forced through linkedom's DOM, for comparison.
@@ -167,6 +168,11 @@ if (profile !== "generated") {
       script: "engine_crawl.ts",
       args: ["--rules=selector", ...workers],
     },
+    {
+      label: "engine, selector rules, a footer field",
+      script: "engine_crawl.ts",
+      args: ["--rules=selector-to-end", ...workers],
+    },
   ];
   if (withDom) {
     kinds.push({
@@ -187,7 +193,7 @@ if (profile !== "generated") {
   } finally {
     await site.close();
   }
-  const [bare, regex, selector] = medians;
+  const [bare, regex, selector, toEnd] = medians;
   console.log(`\nrealistic profile, median of ${rounds} rounds:\n`);
   console.log("| crawl | pages/s | CPU s | peak RSS MiB |");
   console.log("| --- | ---: | ---: | ---: |");
@@ -226,6 +232,11 @@ if (profile !== "generated") {
     selector.peakRssBytes / bare.peakRssBytes,
     RSS_TARGET,
     false,
+  );
+  console.log(
+    `worst case, a footer field: selector / regex pages/s ${
+      (rate(toEnd) / rate(regex)).toFixed(2)
+    }, peak RSS / bare ${(toEnd.peakRssBytes / bare.peakRssBytes).toFixed(2)}`,
   );
   console.log("");
 }

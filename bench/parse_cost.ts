@@ -12,7 +12,12 @@ import { scanAnchorHrefs } from "../spider/declarative/link_scan.ts";
 import { compilePrograms, type RuleProgram } from "../spider/declarative/rule_program.ts";
 import type { DeclarativeSpec } from "../spider/declarative/spec_schema.ts";
 import { ParseContext } from "../spider/parse_context.ts";
-import { selectorDomSiteSpec, selectorSiteSpec, wholeSiteSpec } from "./engine_crawl.ts";
+import {
+  selectorDomSiteSpec,
+  selectorSiteSpec,
+  selectorToEndSiteSpec,
+  wholeSiteSpec,
+} from "./engine_crawl.ts";
 
 /** Milliseconds per page of one way of reading it. */
 export interface ParseCost {
@@ -48,6 +53,7 @@ export function measureParseCost(): ParseCost[] {
   const selectorRule = program(selectorSiteSpec);
   const domRule = program(selectorDomSiteSpec);
   const fieldsOnly = program({ rules: { page: { output: selectorSiteSpec.rules.page.output } } });
+  const toEnd = program({ rules: { page: { output: selectorToEndSiteSpec.rules.page.output } } });
   const costs: ParseCost[] = [];
   for (const html of pages) {
     const req = {
@@ -74,6 +80,10 @@ export function measureParseCost(): ParseCost[] {
       ["anchor scan (default link rule)", () => scanAnchorHrefs(html).length],
       ["streaming pass, 3 selector fields", () => {
         fieldsOnly.run(new ParseContext("bench", req, html));
+        return 0;
+      }],
+      ["streaming pass, to the footer", () => {
+        toEnd.run(new ParseContext("bench", req, html));
         return 0;
       }],
       ["regex rule set, whole rule", whole(regexRule)],
