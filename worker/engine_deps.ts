@@ -50,7 +50,11 @@ export function createEngine(config: Config, logger: Logger, options: EngineOpti
     maxBodyBytes: config.fetcher.maxBodyBytes,
   });
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
-  const parsers = new ParsePool({ logger: logger.child("parse") });
+  const parsers = new ParsePool({
+    workers: config.parse.workers,
+    timeoutMs: config.parse.timeoutMs,
+    logger: logger.child("parse"),
+  });
   const crawler = new Crawler({
     // The gate is outside the measurement: a fetch held while fenced is not a slow fetch.
     fetcher: options.mayFetch
