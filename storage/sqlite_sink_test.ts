@@ -4,8 +4,10 @@ import { SqliteSink } from "./sqlite_sink.ts";
 import { silentLogger } from "../log/logger.ts";
 import type { Item } from "../spider/item.ts";
 
+let position = 0;
 const item = (task: string, data: Record<string, unknown>, url = "http://x/1"): Item => ({
   task,
+  key: `${url}#${position++}`,
   rule: "书籍简介",
   url,
   time: Date.UTC(2026, 0, 2, 3, 4, 5),

@@ -161,7 +161,7 @@ export class ParsePool {
       signal: options.signal ?? run?.signal,
       inline: () => rule.program.run(ctx),
     });
-    return toParseResult(ctx, output);
+    return toParseResult(ctx, output, rule.program.itemKey);
   }
 
   /** Runs one job in a worker. Rejects with {@linkcode ParseTimeoutError} past the time limit. */

@@ -88,6 +88,8 @@ export class RuleProgram {
   readonly needsDocument: boolean;
   /** The item fields, in spec order; undefined when the rule outputs nothing. */
   readonly itemFields: readonly string[] | undefined;
+  /** The field that identifies an item (the output's `key`), if the rule names one. */
+  readonly itemKey: string | undefined;
 
   constructor(spec: RuleSpec) {
     this.#links = (spec.links ?? []).map(compileLink);
@@ -99,6 +101,7 @@ export class RuleProgram {
       urlMatches: output.urlMatches === undefined ? undefined : new RegExp(output.urlMatches),
     };
     this.itemFields = this.#output?.fields.map((f) => f.name);
+    this.itemKey = output?.key;
     this.needsDocument = this.#links.some((l) => l.kind === "selector") ||
       (this.#output !== undefined &&
         (this.#output.each !== undefined || this.#output.fields.some((f) => f.selector)));
