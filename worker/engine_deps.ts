@@ -12,11 +12,11 @@ import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { randomWait } from "../spider/random_wait.ts";
 import { ParsePool } from "../spider/declarative/parse_pool.ts";
 import { openSink } from "../storage/open_sink.ts";
-import type { SqliteSink } from "../storage/sqlite_sink.ts";
+import type { ResultSink } from "../storage/result_sink.ts";
 
 export interface Engine {
   crawler: Crawler;
-  sink: SqliteSink;
+  sink: ResultSink;
   fetcher: HttpFetcher;
   /** Fetches by status class, latency, busiest hosts (for a worker's `/metrics`). */
   fetchMetrics: FetchMetrics;
@@ -26,9 +26,12 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** How long closing waits for an unreachable results database before giving up, ms. */
+const SINK_CLOSE_TIMEOUT_MS = 10_000;
+
 /** Opens the sink and builds the crawler the config describes. */
-export function createEngine(config: Config, logger: Logger): Engine {
-  const sink = openSink(config.storage.sqlURL, {
+export async function createEngine(config: Config, logger: Logger): Promise<Engine> {
+  const sink = await openSink(config.storage.sqlURL, {
     logger: logger.child("storage"),
     batchSize: config.storage.batchSize,
     flushIntervalMs: config.storage.flushInterval,
@@ -62,7 +65,8 @@ export function createEngine(config: Config, logger: Logger): Engine {
       await crawler.close();
       parsers.close();
       try {
-        await sink.close();
+        // Items not stored by then belong to pages not acknowledged: they are crawled again.
+        await sink.close({ signal: AbortSignal.timeout(SINK_CLOSE_TIMEOUT_MS) });
       } finally {
         fetcher.close?.();
       }

@@ -57,16 +57,16 @@ export interface ClusterWorkerParts {
 }
 
 /** Builds a cluster worker over `store`, advertising `host` and the listen ports. */
-export function createClusterWorker(
+export async function createClusterWorker(
   options: Omit<RunWorkerOptions, "signal"> & {
     host: string;
     listen: { http: ListenAddress; grpc: ListenAddress };
   },
-): ClusterWorkerParts {
+): Promise<ClusterWorkerParts> {
   const { config, flags, logger, store } = options;
   const id = workerIdOf(config, flags);
   const log = logger.child("worker");
-  const engine = createEngine(config, logger);
+  const engine = await createEngine(config, logger);
   const worker = new ClusterWorker({
     store,
     crawler: engine.crawler,
@@ -114,7 +114,7 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
   const { config, flags } = options;
   const listen = workerListenAddresses(config, flags);
   const host = flags.advertise ?? defaultAdvertiseHost();
-  const parts = createClusterWorker({ ...options, host, listen });
+  const parts = await createClusterWorker({ ...options, host, listen });
   const log = options.logger.child("worker");
   const release = () => parts.run(AbortSignal.abort()); // frees the engine it opened
   let grpcServer: RunningWorkerGrpc;
