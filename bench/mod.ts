@@ -13,6 +13,7 @@
  * 3. The visited set's bytes per URL after 1,000,000 distinct URLs.
  * 4. What finding a page's links costs: a DOM, the anchor scan, one regular expression.
  * 5. The douban fixture crawled through the real CLI in standalone mode.
+ * 6. How fast the results sinks (SQLite, Postgres) store and upsert items.
  *
  *   deno task bench [--pages=5000] [--links=300] [--concurrency=16] [--rounds=3] [--workers=N]
  */
@@ -21,6 +22,7 @@ import { benchDoubanStandalone } from "./douban_standalone.ts";
 import { benchVisitedSet } from "./visited_set_memory.ts";
 import { measureParseCost } from "./parse_cost.ts";
 import { wholeSiteSpec } from "./engine_crawl.ts";
+import { benchSinks } from "./sink_write.ts";
 
 /** The engine's pages/s must be at least this fraction of the bare loop's. */
 const RATIO_TARGET = 0.6;
@@ -163,6 +165,8 @@ console.log(
   `douban standalone (CLI): ${douban.pages} pages in ${douban.seconds.toFixed(2)} s wall, ` +
     `process start included: ${fmt(douban.pages / douban.seconds)} pages/s`,
 );
+
+for (const figure of await benchSinks()) console.log(figure);
 
 const incomplete = best.some((f) => f!.pages !== pages || f!.failed > 0);
 if (incomplete) console.error("a crawl did not fetch every page of the site exactly once");
