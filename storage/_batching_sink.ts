@@ -8,6 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Item } from "../spider/item.ts";
 import {
   type CloseSinkOptions,
+  type FlushOptions,
   type ResultSink,
   SinkClosedError,
   type SinkEntry,
@@ -98,13 +99,32 @@ export class BatchingSink implements ResultSink {
     else this.#timer ??= setTimeout(() => this.#writeDue(), this.#flushIntervalMs);
   }
 
-  flush(): Promise<void> {
+  flush(options: FlushOptions = {}): Promise<void> {
     if (this.#done >= this.#saved) return Promise.resolve();
     if (this.#giveUp.signal.aborted) {
       return Promise.reject(new SinkClosedError("the sink was closed before storing these items"));
     }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const promise = new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ target: this.#saved, resolve, reject });
+      const waiter: Waiter = { target: this.#saved, resolve, reject };
+      if (signal) {
+        // Stop waiting, not storing: the items stay buffered and are written when they can be.
+        const onAbort = () => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(signal.reason);
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        waiter.resolve = () => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        };
+        waiter.reject = (error) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        };
+      }
+      this.#waiters.push(waiter);
     });
     this.#writeDue();
     return promise;

@@ -12,6 +12,15 @@ export interface SinkEntry {
   fields: readonly string[];
 }
 
+/** Options for {@linkcode ResultSink.flush}. */
+export interface FlushOptions {
+  /**
+   * Stops waiting: the flush rejects with the signal's reason. The items stay buffered and are
+   * stored when the database takes them (a task being stopped need not wait for its ack).
+   */
+  signal?: AbortSignal;
+}
+
 /** Options for {@linkcode ResultSink.close}. */
 export interface CloseSinkOptions {
   /**
@@ -37,7 +46,7 @@ export interface CloseSinkOptions {
  */
 export interface ResultSink extends ItemSink {
   save(item: Item, fields: readonly string[]): void;
-  flush(): Promise<void>;
+  flush(options?: FlushOptions): Promise<void>;
   /** Stores what is buffered and releases the database. Safe to call twice. */
   close(options?: CloseSinkOptions): Promise<void>;
   /** Items stored so far. */
