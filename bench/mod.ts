@@ -19,6 +19,7 @@
  * 3. The visited set's bytes per URL after 1,000,000 URLs.
  * 4. What finding a page's links and fields costs: a DOM, the anchor scan, the streaming pass.
  * 5. The douban fixture crawled through the real CLI in standalone mode.
+ * 6. How fast the results sinks (SQLite, Postgres) store and upsert items.
  *
  *   deno task bench [--profile=all|realistic|generated] [--pages=N] [--links=300]
  *                   [--concurrency=16] [--rounds=3] [--workers=N] [--dom]
@@ -27,6 +28,7 @@ import type { CrawlFigures } from "./_process_stats.ts";
 import { benchDoubanStandalone } from "./douban_standalone.ts";
 import { benchVisitedSet } from "./visited_set_memory.ts";
 import { measureParseCost } from "./parse_cost.ts";
+import { benchSinks } from "./sink_write.ts";
 
 /** Generated profile: the engine's pages/s must be at least this fraction of the bare loop's. */
 const RATIO_TARGET = 0.6;
@@ -299,5 +301,7 @@ console.log(
   `douban standalone (CLI): ${douban.pages} pages in ${douban.seconds.toFixed(2)} s wall, ` +
     `process start included: ${fmt(douban.pages / douban.seconds)} pages/s`,
 );
+
+for (const figure of await benchSinks()) console.log(figure);
 
 if (douban.exitCode !== 0) Deno.exit(1);

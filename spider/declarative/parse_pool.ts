@@ -180,7 +180,7 @@ export class ParsePool {
       inline: () => rule.program.run(ctx),
       refetch: run && (() => run.retry(ctx.req)),
     });
-    return toParseResult(ctx, output);
+    return toParseResult(ctx, output, rule.program.itemKey);
   }
 
   /** Runs one job in a worker. Rejects with {@linkcode ParseTimeoutError} past the time limit. */

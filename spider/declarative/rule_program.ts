@@ -114,6 +114,8 @@ export class RuleProgram {
   readonly itemFields: readonly string[] | undefined;
   /** Streaming queries by what a page needs (links, items), built on first use. */
   readonly #queries = new Map<number, StreamQuery | undefined>();
+  /** The field that identifies an item (the output's `key`), if the rule names one. */
+  readonly itemKey: string | undefined;
 
   constructor(spec: RuleSpec) {
     this.#links = (spec.links ?? []).map(compileLink);
@@ -126,6 +128,7 @@ export class RuleProgram {
       urlMatches: output.urlMatches === undefined ? undefined : new RegExp(output.urlMatches),
     };
     this.itemFields = this.#output?.fields.map((f) => f.name);
+    this.itemKey = output?.key;
     this.path = choosePath(this.#links, this.#output);
     this.needsDocument = this.path.path === "dom";
   }
