@@ -1,0 +1,192 @@
+/**
+ * @module
+ * The frontier contract (SPEC §7): every task's requests, durable and shared by the workers that
+ * crawl the task. The engine pulls from it instead of an in-process queue:
+ *
+ * - a task's requests belong to one **crawl** of it, opened with {@linkcode Frontier.begin}: an
+ *   unfinished crawl is resumed (or joined, by another worker), a finished one or a different
+ *   crawl id starts a new crawl with the roots;
+ * - requests are deduplicated by a normalised URL key per task (`urlKey`) unless the crawl
+ *   reloads;
+ * - {@linkcode Frontier.claim} hands out due requests under a lease held by one claimer; no
+ *   request is ever held by two claimers at once;
+ * - {@linkcode Frontier.complete} acknowledges claims with the children each produced (one
+ *   transaction per call) or records failures (retried until `retries` is used up, then failed);
+ *   an acknowledgement whose claim is no longer current (its lease expired and the request was
+ *   claimed again, or it was released) does not count;
+ * - a lease that expires returns its request to the queue;
+ * - a task is finished when nothing is queued and nothing leased, whichever worker holds what.
+ *
+ * Implementations: `MemoryFrontier` (tests), `SqliteFrontier` (the default, embedded),
+ * `PostgresFrontier` (shared across machines). `frontier_contract_test.ts` runs one suite on
+ * all three.
+ *
+ * Politeness (SPEC §8) will keep per-host state beside the requests; every request already
+ * records its host, and a claim is one query over due requests, so a host that is not due can
+ * later be left out of that query (a `ClaimOptions` field) without changing the callers.
+ */
+import type { CrawlRequest } from "../spider/request.ts";
+
+/** Where a request stands. */
+export type RequestState = "queued" | "leased" | "done" | "failed";
+
+/**
+ * A task's requests by state, as every worker of the task sees them. A leased request whose
+ * lease has expired counts as queued.
+ */
+export interface FrontierCounts {
+  queued: number;
+  leased: number;
+  done: number;
+  failed: number;
+}
+
+/** One request handed to one claimer. */
+export interface Claim {
+  /** The frontier's id of the request. */
+  readonly id: number;
+  /**
+   * Which claim of the request this is (1 for the first). Only the latest claim of a request,
+   * while its lease holds, may complete or release it.
+   */
+  readonly generation: number;
+  readonly task: string;
+  /** The crawl of the task the request belongs to. */
+  readonly crawl: string;
+  /** The request; `attempt` is the number of failures recorded so far. */
+  readonly request: CrawlRequest;
+}
+
+/** Options for {@linkcode Frontier.begin}. */
+export interface BeginOptions {
+  /** The first requests of a new crawl (added only when a new crawl starts). */
+  roots: readonly CrawlRequest[];
+  /**
+   * The crawl to run: in a cluster, the resource's ID, so every worker of the resource joins
+   * one crawl and a new resource of the same name starts a new one. Without it (standalone),
+   * the task's unfinished crawl is resumed and a finished one is replaced by a new crawl.
+   */
+  crawl?: string;
+  /** Drop whatever the task has and start a new crawl. Default false. */
+  fresh?: boolean;
+  /** Do not deduplicate: every request added is queued (the task's `Reload`). Default false. */
+  reload?: boolean;
+  /**
+   * The claimer about to pull from this crawl. Its leases on the task from before (a process
+   * that was killed and started again under the same worker id) are released at once instead
+   * of waiting for them to expire.
+   */
+  owner?: string;
+}
+
+/** Why {@linkcode Frontier.begin} started a new crawl. */
+export type NewCrawlReason =
+  /** The task had no crawl. */
+  | "first"
+  /** `fresh` was asked for. */
+  | "fresh"
+  /** The task's last crawl had finished. */
+  | "finished"
+  /** The task's crawl had another id (a new resource of the same name). */
+  | "replaced";
+
+/** What {@linkcode Frontier.begin} found and did. */
+export type Opening =
+  & { crawl: string; counts: FrontierCounts; startedAt: number }
+  & ({ mode: "new"; reason: NewCrawlReason } | { mode: "resumed" });
+
+/** Options for {@linkcode Frontier.claim}. */
+export interface ClaimOptions {
+  /** Who claims: a worker id. Recorded with each lease. */
+  owner: string;
+  /** Most requests to hand out. */
+  limit: number;
+  /** How long the claims hold, ms, unless extended. */
+  leaseMs: number;
+}
+
+/** A claimed request fetched and parsed: acknowledged together with what it produced. */
+export interface DoneOutcome {
+  kind: "done";
+  claim: Claim;
+  /** Requests found on the page (already checked against `MaxDepth`). */
+  children: readonly CrawlRequest[];
+}
+
+/** A claimed request that failed. */
+export interface FailedOutcome {
+  kind: "failed";
+  claim: Claim;
+  error: string;
+  /**
+   * Failures a request may have and still be tried again (`fetcher.retries`); 0 for a failure
+   * that will not go away by retrying. Past it, the request is failed for good.
+   */
+  retries: number;
+  /** How long a retried request waits before it is due again, ms. Default 0. */
+  retryDelayMs?: number;
+}
+
+export type Outcome = DoneOutcome | FailedOutcome;
+
+/** Options for {@linkcode Frontier.drop}. */
+export interface DropOptions {
+  /** Drop only if the task's crawl is this one (a newer crawl of the same name stays). */
+  crawl?: string;
+}
+
+/** A task's durable requests: see the module doc. Every method may be called concurrently. */
+export interface Frontier {
+  /**
+   * Opens the task's crawl for pulling: resumes it, joins it, or starts a new one with
+   * `roots` (see {@linkcode BeginOptions}). Atomic: two workers beginning the same task at
+   * once start one crawl between them.
+   */
+  begin(task: string, options: BeginOptions): Promise<Opening>;
+  /**
+   * Queues requests in the task's current crawl (deduplicated unless it reloads); resolves
+   * with how many were new. Throws if the task has no crawl.
+   */
+  add(task: string, requests: readonly CrawlRequest[]): Promise<number>;
+  /**
+   * Leases up to `limit` due requests of the task to `owner`: priority requests
+   * (priority > 0) first, then in the order they were added. Requests whose lease expired are
+   * claimable again. Resolves with none when nothing is due.
+   */
+  claim(task: string, options: ClaimOptions): Promise<Claim[]>;
+  /**
+   * Records outcomes in one transaction: a done request with its children, a failure retried
+   * or failed for good. Resolves with, per outcome, whether it counted: false when its claim
+   * was no longer current (its children are still added, unless the crawl reloads or was
+   * replaced, as a later claim of the page finds them anyway).
+   */
+  complete(outcomes: readonly Outcome[]): Promise<boolean[]>;
+  /** Extends the leases of claims that are still current by `leaseMs` from now. */
+  extend(claims: readonly Claim[], leaseMs: number): Promise<void>;
+  /** Returns still-current claims to the queue at once, no failure counted (a task stopped). */
+  release(claims: readonly Claim[]): Promise<void>;
+  /** The task's requests by state (zeros for a task without a crawl). */
+  counts(task: string): Promise<FrontierCounts>;
+  /** True when nothing of the task is queued or leased (leases expired count as queued). */
+  finished(task: string): Promise<boolean>;
+  /** Removes the task's crawl and requests (a deleted resource). */
+  drop(task: string, options?: DropOptions): Promise<void>;
+  /** Releases the connection or file. */
+  close(): Promise<void>;
+}
+
+/** The state names in the order the backends number them. */
+export const STATES: readonly RequestState[] = ["queued", "leased", "done", "failed"];
+
+/** All zeros. */
+export function emptyCounts(): FrontierCounts {
+  return { queued: 0, leased: 0, done: 0, failed: 0 };
+}
+
+/** A frontier backend that cannot be reached or refused a statement. */
+export class FrontierUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FrontierUnavailableError";
+  }
+}

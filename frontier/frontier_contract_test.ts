@@ -1,0 +1,366 @@
+/**
+ * One contract, run against every frontier: in memory, SQLite (a temporary file) and Postgres
+ * (a real server started for the suite). `client()` is another worker's view of the same
+ * frontier: a second connection or file handle. Claims by several processes at once run on the
+ * durable ones.
+ */
+import assert from "node:assert/strict";
+import { startPostgres } from "../tests/postgres_server.ts";
+import type { Claim, Frontier, Outcome } from "./frontier.ts";
+import { MemoryFrontier } from "./memory_frontier.ts";
+import { openPostgresFrontier } from "./postgres_frontier.ts";
+import { SqliteFrontier } from "./sqlite_frontier.ts";
+import { type CrawlRequest, toRequest } from "../spider/request.ts";
+
+interface Backend {
+  /** A frontier over the backend's storage; each call is another client of the same data. */
+  client(): Promise<Frontier>;
+  /** What `tests/_frontier_claimer.ts` opens in another process; undefined in memory. */
+  url?: string;
+  dispose(): Promise<void>;
+}
+
+const backends: Array<{ name: string; open: () => Promise<Backend> }> = [
+  {
+    name: "memory",
+    open: () => {
+      const frontier = new MemoryFrontier();
+      return Promise.resolve({
+        client: () => Promise.resolve(frontier),
+        dispose: () => Promise.resolve(),
+      });
+    },
+  },
+  {
+    name: "sqlite",
+    open: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "frontier_" });
+      const path = `${dir}/frontier.db`;
+      const clients: Frontier[] = [];
+      return {
+        url: `sqlite:${path}`,
+        client: () => {
+          const frontier = new SqliteFrontier(path);
+          clients.push(frontier);
+          return Promise.resolve(frontier);
+        },
+        async dispose() {
+          for (const c of clients) await c.close();
+          await Deno.remove(dir, { recursive: true });
+        },
+      };
+    },
+  },
+  {
+    name: "postgres",
+    open: async () => {
+      const server = await startPostgres();
+      const clients: Frontier[] = [];
+      return {
+        url: server.url,
+        async client() {
+          const frontier = await openPostgresFrontier(server.url);
+          clients.push(frontier);
+          return frontier;
+        },
+        async dispose() {
+          for (const c of clients) await c.close();
+          await server.dispose();
+        },
+      };
+    },
+  },
+];
+
+const req = (url: string, init: Partial<CrawlRequest> = {}): CrawlRequest =>
+  toRequest({ ruleName: "page", ...init, url });
+
+const urls = (claims: Claim[]) => claims.map((c) => c.request.url);
+
+const done = (claim: Claim, children: CrawlRequest[] = []): Outcome => ({
+  kind: "done",
+  claim,
+  children,
+});
+
+const claimAll = (f: Frontier, task: string, owner = "w1", leaseMs = 60_000) =>
+  f.claim(task, { owner, limit: 1000, leaseMs });
+
+/** Waits (bounded) until `check` holds; the condition, not a fixed sleep, ends the wait. */
+async function eventually(check: () => Promise<boolean>, what: string, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+for (const { name, open } of backends) {
+  Deno.test(`frontier (${name})`, async (t) => {
+    const backend = await open();
+    try {
+      const f = await backend.client();
+
+      await t.step("a new crawl holds its roots, deduplicated by normalised URL", async () => {
+        const opening = await f.begin("dedupe", {
+          roots: [req("http://a.test/x?b=1&a=2"), req("HTTP://A.test:80/x?a=2&b=1#top")],
+        });
+        assert.equal(opening.mode, "new");
+        assert.deepEqual(opening.counts, { queued: 1, leased: 0, done: 0, failed: 0 });
+        assert.equal(
+          await f.add("dedupe", [req("http://a.test/x?a=2&b=1"), req("http://a.test/y")]),
+          1,
+        );
+        assert.equal(await f.add("dedupe", [req("http://a.test/x", { method: "POST" })]), 1);
+        assert.deepEqual(await f.counts("dedupe"), { queued: 3, leased: 0, done: 0, failed: 0 });
+        // A request done stays known: finding it again does not queue it.
+        const claims = await claimAll(f, "dedupe");
+        assert.deepEqual(await f.complete(claims.map((c) => done(c))), [true, true, true]);
+        assert.equal(await f.add("dedupe", [req("http://a.test/y")]), 0);
+        // Another task has its own keys.
+        await f.begin("other", { roots: [req("http://a.test/y")] });
+        assert.equal((await f.counts("other")).queued, 1);
+      });
+
+      await t.step("with reload every request is queued", async () => {
+        await f.begin("reload", { roots: [req("http://a.test/r")], reload: true });
+        assert.equal(await f.add("reload", [req("http://a.test/r"), req("http://a.test/r")]), 2);
+        assert.equal((await f.counts("reload")).queued, 3);
+      });
+
+      await t.step("claims keep what the request carries, priority first, then FIFO", async () => {
+        await f.begin("order", { roots: [req("http://o.test/1")] });
+        await f.add("order", [
+          req("http://o.test/2"),
+          req("http://o.test/p1", { priority: 1 }),
+          req("http://o.test/3", { depth: 2, method: "POST", ruleName: "detail", tmp: { n: 7 } }),
+          req("http://o.test/p2", { priority: 5 }),
+        ]);
+        const first = await f.claim("order", { owner: "w1", limit: 3, leaseMs: 60_000 });
+        assert.deepEqual(urls(first), ["http://o.test/p1", "http://o.test/p2", "http://o.test/1"]);
+        const rest = await claimAll(f, "order");
+        assert.deepEqual(urls(rest), ["http://o.test/2", "http://o.test/3"]);
+        assert.deepEqual(rest[1].request, {
+          url: "http://o.test/3",
+          method: "POST",
+          depth: 2,
+          priority: 0,
+          ruleName: "detail",
+          tmp: { n: 7 },
+          attempt: 0,
+        });
+        assert.equal(rest[1].generation, 1);
+        // Everything is leased: nobody else gets any of it.
+        const other = await backend.client();
+        assert.deepEqual(await claimAll(other, "order", "w2"), []);
+        assert.deepEqual(await f.counts("order"), { queued: 0, leased: 5, done: 0, failed: 0 });
+      });
+
+      await t.step("an ack queues the children with the parent done, once", async () => {
+        await f.begin("ack", { roots: [req("http://k.test/")] });
+        const [root] = await claimAll(f, "ack");
+        const children = [
+          req("http://k.test/a", { depth: 1 }),
+          req("http://k.test/b", { depth: 1 }),
+        ];
+        assert.deepEqual(await f.complete([done(root, children)]), [true]);
+        assert.deepEqual(await f.counts("ack"), { queued: 2, leased: 0, done: 1, failed: 0 });
+        // The same ack again (a retried batch) does not count twice.
+        assert.deepEqual(await f.complete([done(root, children)]), [false]);
+        assert.deepEqual(await f.counts("ack"), { queued: 2, leased: 0, done: 1, failed: 0 });
+      });
+
+      await t.step("failures are retried until `retries` is used up, then failed", async () => {
+        await f.begin("fail", { roots: [req("http://f.test/a"), req("http://f.test/b")] });
+        let [a, b] = await claimAll(f, "fail");
+        const failed = (claim: Claim, retries: number): Outcome => ({
+          kind: "failed",
+          claim,
+          error: "HTTP 500",
+          retries,
+        });
+        assert.deepEqual(await f.complete([failed(a, 1), failed(b, 0)]), [true, true]);
+        assert.deepEqual(await f.counts("fail"), { queued: 1, leased: 0, done: 0, failed: 1 });
+        [a] = await claimAll(f, "fail");
+        assert.equal(a.request.attempt, 1);
+        assert.deepEqual(await f.complete([failed(a, 1)]), [true]);
+        assert.deepEqual(await f.counts("fail"), { queued: 0, leased: 0, done: 0, failed: 2 });
+        assert.equal(await f.finished("fail"), true);
+      });
+
+      await t.step("a retry waits its delay before it is due again", async () => {
+        await f.begin("delay", { roots: [req("http://d.test/")] });
+        const [c] = await claimAll(f, "delay");
+        await f.complete([{ kind: "failed", claim: c, error: "x", retries: 3, retryDelayMs: 300 }]);
+        const started = Date.now();
+        assert.deepEqual(await claimAll(f, "delay"), []);
+        assert.equal(await f.finished("delay"), false);
+        let again: Claim[] = [];
+        await eventually(async () => (again = await claimAll(f, "delay")).length > 0, "retry");
+        assert.ok(Date.now() - started >= 250, "due only after the delay");
+        assert.equal(again[0].request.attempt, 1);
+      });
+
+      await t.step("an expired lease returns the URL; the old claim no longer counts", async () => {
+        await f.begin("lease", { roots: [req("http://l.test/")] });
+        const [old] = await f.claim("lease", { owner: "w1", limit: 10, leaseMs: 200 });
+        const other = await backend.client();
+        assert.deepEqual(await claimAll(other, "lease", "w2"), []);
+        let taken: Claim[] = [];
+        await eventually(
+          async () => (taken = await claimAll(other, "lease", "w2")).length > 0,
+          "the lease to expire",
+        );
+        assert.deepEqual(urls(taken), ["http://l.test/"]);
+        assert.equal(taken[0].generation, old.generation + 1);
+        const child = [req("http://l.test/child", { depth: 1 })];
+        assert.deepEqual(await f.complete([done(old, child)]), [false]);
+        await f.release([old]);
+        await f.extend([old], 60_000);
+        assert.deepEqual(await f.counts("lease"), { queued: 1, leased: 1, done: 0, failed: 0 });
+        assert.deepEqual(await other.complete([done(taken[0], child)]), [true]);
+        assert.deepEqual(await f.counts("lease"), { queued: 1, leased: 0, done: 1, failed: 0 });
+      });
+
+      await t.step("extend keeps a lease; release returns it at once", async () => {
+        await f.begin("extend", { roots: [req("http://e.test/1"), req("http://e.test/2")] });
+        const [one, two] = await f.claim("extend", { owner: "w1", limit: 2, leaseMs: 300 });
+        await f.extend([one], 60_000);
+        await f.release([two]);
+        const other = await backend.client();
+        assert.deepEqual(urls(await claimAll(other, "extend", "w2")), ["http://e.test/2"]);
+        await eventually(async () => (await f.counts("extend")).queued === 0, "counts");
+        // Long past the first lease time, `one` is still held.
+        await new Promise((r) => setTimeout(r, 400));
+        assert.deepEqual(await claimAll(other, "extend", "w2"), []);
+        assert.deepEqual(await f.complete([done(one)]), [true]);
+      });
+
+      await t.step("begin resumes an unfinished crawl, starts a finished one afresh", async () => {
+        const first = await f.begin("resume", { roots: [req("http://r.test/")], owner: "w1" });
+        assert.deepEqual([first.mode, first.mode === "new" && first.reason], ["new", "first"]);
+        const [root] = await claimAll(f, "resume", "w1");
+        await f.complete([done(root, [req("http://r.test/a"), req("http://r.test/b")])]);
+        const held = await f.claim("resume", { owner: "w1", limit: 1, leaseMs: 60_000 });
+        assert.equal(held.length, 1);
+        // The same worker starts again: its old leases come back at once.
+        const again = await f.begin("resume", { roots: [req("http://r.test/")], owner: "w1" });
+        assert.equal(again.mode, "resumed");
+        assert.equal(again.crawl, first.crawl);
+        assert.deepEqual(again.counts, { queued: 2, leased: 0, done: 1, failed: 0 });
+        // Another worker joining does not take anyone's leases.
+        const mine = await f.claim("resume", { owner: "w1", limit: 1, leaseMs: 60_000 });
+        const joined = await f.begin("resume", { roots: [], owner: "w2" });
+        assert.equal(joined.mode, "resumed");
+        assert.equal((await f.counts("resume")).leased, 1);
+        await f.complete([done(mine[0])]);
+        await f.complete((await claimAll(f, "resume")).map((c) => done(c)));
+        assert.equal(await f.finished("resume"), true);
+        const next = await f.begin("resume", { roots: [req("http://r.test/")] });
+        assert.deepEqual([next.mode, next.mode === "new" && next.reason], ["new", "finished"]);
+        assert.notEqual(next.crawl, first.crawl);
+        assert.deepEqual(next.counts, { queued: 1, leased: 0, done: 0, failed: 0 });
+        const fresh = await f.begin("resume", { roots: [req("http://r.test/")], fresh: true });
+        assert.deepEqual([fresh.mode, fresh.mode === "new" && fresh.reason], ["new", "fresh"]);
+      });
+
+      await t.step("a crawl id joins that crawl; another id replaces it", async () => {
+        const a = await f.begin("res", { crawl: "id-1", roots: [req("http://c.test/")] });
+        assert.equal(a.mode, "new");
+        const [root] = await claimAll(f, "res");
+        await f.complete([done(root)]);
+        // Finished, same id: a worker starting it again finds nothing to do.
+        const same = await f.begin("res", { crawl: "id-1", roots: [req("http://c.test/")] });
+        assert.equal(same.mode, "resumed");
+        assert.equal(await f.finished("res"), true);
+        const b = await f.begin("res", { crawl: "id-2", roots: [req("http://c.test/")] });
+        assert.deepEqual([b.mode, b.mode === "new" && b.reason], ["new", "replaced"]);
+        // An ack for the replaced crawl counts nothing and adds nothing.
+        assert.deepEqual(await f.complete([done(root, [req("http://c.test/x")])]), [false]);
+        assert.deepEqual(await f.counts("res"), { queued: 1, leased: 0, done: 0, failed: 0 });
+      });
+
+      await t.step("drop removes a task's crawl, unless a newer crawl took its place", async () => {
+        await f.begin("drop", { crawl: "new", roots: [req("http://x.test/")] });
+        await f.drop("drop", { crawl: "old" });
+        assert.equal((await f.counts("drop")).queued, 1);
+        await f.drop("drop", { crawl: "new" });
+        assert.deepEqual(await f.counts("drop"), { queued: 0, leased: 0, done: 0, failed: 0 });
+        assert.deepEqual(await claimAll(f, "drop"), []);
+        await assert.rejects(f.add("drop", [req("http://x.test/")]), /no crawl/);
+        const again = await f.begin("drop", { roots: [req("http://x.test/")] });
+        assert.deepEqual([again.mode, again.mode === "new" && again.reason], ["new", "first"]);
+      });
+
+      await t.step("finished holds only when every claimer's work is acked", async () => {
+        // A tree: page n links to 2n+1 and 2n+2, up to 200 pages; three claimers crawl it.
+        const page = (n: number) => req(`http://t.test/${n}`, { depth: n });
+        await f.begin("tree", { roots: [page(0)] });
+        const claimers = [f, await backend.client(), await backend.client()];
+        const seen = new Set<string>();
+        let finishedEarly = false;
+        await Promise.all(claimers.map(async (client, i) => {
+          for (let idle = 0; idle < 500;) {
+            const claims = await client.claim("tree", {
+              owner: `w${i}`,
+              limit: 3,
+              leaseMs: 60_000,
+            });
+            if (claims.length === 0) {
+              if (await client.finished("tree")) return;
+              idle++;
+              await new Promise((r) => setTimeout(r, 5));
+              continue;
+            }
+            for (const c of claims) {
+              assert.ok(!seen.has(c.request.url), `${c.request.url} claimed twice`);
+              seen.add(c.request.url);
+            }
+            // While this claimer holds claims, nobody may see the task finished.
+            if (await claimers[(i + 1) % 3].finished("tree")) finishedEarly = true;
+            await client.complete(claims.map((c) => {
+              const n = Number(new URL(c.request.url).pathname.slice(1));
+              return done(c, [2 * n + 1, 2 * n + 2].filter((m) => m < 200).map(page));
+            }));
+          }
+          assert.fail(`claimer ${i} never saw the crawl finish`);
+        }));
+        assert.equal(finishedEarly, false);
+        assert.equal(seen.size, 200);
+        assert.deepEqual(await f.counts("tree"), { queued: 0, leased: 0, done: 200, failed: 0 });
+      });
+
+      if (backend.url) {
+        await t.step("two processes claiming thousands never get one URL twice", async () => {
+          const total = 3000;
+          await f.begin("race", { roots: [] });
+          await f.add("race", Array.from({ length: total }, (_, i) => req(`http://p.test/${i}`)));
+          const script = new URL("../tests/_frontier_claimer.ts", import.meta.url).pathname;
+          const run = (owner: string) =>
+            new Deno.Command(Deno.execPath(), {
+              args: ["run", "--allow-all", script, backend.url!, "race", owner],
+              stdout: "piped",
+              stderr: "inherit",
+            }).output();
+          const results = await Promise.all([run("p1"), run("p2")]);
+          const claimed = results.map((r) => {
+            assert.equal(r.code, 0);
+            return JSON.parse(new TextDecoder().decode(r.stdout)) as string[];
+          });
+          const all = claimed.flat();
+          assert.equal(new Set(all).size, all.length, "a URL was handed to two processes");
+          assert.equal(all.length, total);
+          assert.ok(claimed.every((c) => c.length > 0), "both processes claimed");
+          assert.deepEqual(await f.counts("race"), {
+            queued: 0,
+            leased: 0,
+            done: total,
+            failed: 0,
+          });
+        });
+      }
+    } finally {
+      await backend.dispose();
+    }
+  });
+}

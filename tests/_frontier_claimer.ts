@@ -1,0 +1,28 @@
+/**
+ * @module
+ * A claimer process for the frontier contract suite: claims small batches of a task from the
+ * frontier at URL, acknowledges each batch, and prints every URL it claimed (JSON) when the
+ * task has nothing left.
+ *
+ *   deno run --allow-all tests/_frontier_claimer.ts FRONTIER_URL TASK OWNER
+ */
+import { openFrontier } from "../frontier/open_frontier.ts";
+
+const [url, task, owner] = Deno.args;
+const frontier = await openFrontier(url);
+const claimed: string[] = [];
+try {
+  for (;;) {
+    const claims = await frontier.claim(task, { owner, limit: 7, leaseMs: 60_000 });
+    if (claims.length === 0) {
+      if (await frontier.finished(task)) break;
+      await new Promise((r) => setTimeout(r, 5));
+      continue;
+    }
+    for (const claim of claims) claimed.push(claim.request.url);
+    await frontier.complete(claims.map((claim) => ({ kind: "done", claim, children: [] })));
+  }
+} finally {
+  await frontier.close();
+}
+console.log(JSON.stringify(claimed));
