@@ -13,7 +13,8 @@ import { formatUnknownKey, type UnknownKey } from "./config/unknown_keys.ts";
 import { createLogger, type Logger } from "./log/logger.ts";
 import { builtinRuleSets } from "./rulesets/mod.ts";
 import { runStandalone, seedTasks } from "./worker/standalone.ts";
-import { runClusterWorker, workerListenAddresses } from "./worker/run_worker.ts";
+import { runClusterWorker, workerIdOf, workerListenAddresses } from "./worker/run_worker.ts";
+import { FrontierUnavailableError } from "./frontier/frontier.ts";
 import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
 import { resolveMasterSettings, runMaster } from "./master/run_master.ts";
 import { DEFAULT_DEV_HTTP, runDev } from "./dev/run_dev.ts";
@@ -73,6 +74,10 @@ export async function main(args: readonly string[]): Promise<number> {
       console.error(`crawler: ${error.message}`);
       return 2;
     }
+    if (error instanceof FrontierUnavailableError) {
+      console.error(`crawler: frontier.url: ${error.message}`);
+      return 1;
+    }
     if (error instanceof ServiceUnavailableError) {
       console.error(`crawler: ${error.message}`);
       return 1;
@@ -113,6 +118,8 @@ async function runRole(role: Role, ctx: RoleContext): Promise<number> {
       ruleSets: builtinRuleSets(),
       logger: ctx.logger,
       signal: ctx.signal,
+      workerId: workerIdOf(ctx.config, ctx.flags),
+      fresh: ctx.flags.fresh,
     });
     // Interrupted on purpose exits 0 (SIGINT/SIGTERM); otherwise every task must have finished.
     return summary.interrupted || summary.tasks.every((t) => t.state === "finished") ? 0 : 1;

@@ -27,6 +27,8 @@ export async function benchDoubanStandalone(concurrency = 16): Promise<DoubanFig
 Tasks = [{Name = "bench", Rule = "douban_book_list", URL = "${site.url}/", Reload = false, WaitTime = 0, Limits = []}]
 [fetcher]
 concurrency = ${concurrency}
+[frontier]
+url = "sqlite:${dir}/frontier.db"
 [storage]
 sqlURL = "sqlite:${dir}/bench.db"
 batchSize = 500

@@ -88,6 +88,8 @@ export const configSchema = z.object({
       /^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/,
       "expected sqlite:PATH or postgres://user:pass@host:port/db",
     ).default("sqlite:data/frontier.db"),
+    /** Seconds a claimed request stays with a worker that stops renewing it (one that died). */
+    leaseTime: positiveInt.default(30),
   }).prefault({}),
   /** Who may call the APIs (SPEC §9); `CRAWLER_TOKEN` in the environment wins over `token`. */
   auth: z.object({

@@ -23,6 +23,8 @@ export interface Flags {
   cluster?: boolean;
   /** Serve without a token beyond loopback (SPEC §9). */
   insecure?: boolean;
+  /** Standalone: start every task's crawl afresh instead of resuming it. */
+  fresh?: boolean;
 }
 
 /** A listen address from `:PORT` or `HOST:PORT`. An empty host means every interface. */
@@ -119,6 +121,13 @@ const ROLE_FLAGS: Record<Role, Record<string, FlagSpec>> = {
       help: "true: run the tasks the leader assigns over etcd; false: crawl the config's Tasks " +
         "alone and exit when done (no etcd, no ports)",
       default: "true",
+    },
+    fresh: {
+      kind: "bool",
+      value: "true|false",
+      help: "standalone: start every task's crawl over instead of resuming an unfinished one " +
+        "(a crawl that had finished starts over anyway)",
+      default: "false",
     },
     etcd: ETCD_FLAG("GRPCServer"),
     advertise: ADVERTISE_FLAG,

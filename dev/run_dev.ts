@@ -47,16 +47,22 @@ export async function runDev(options: RunDevOptions): Promise<void> {
     advertise: "127.0.0.1",
     insecure: options.flags.insecure,
   };
-  const worker = await createClusterWorker({
-    config,
-    flags: { id: "1" },
-    logger,
-    store,
-    ruleSets: options.ruleSets,
-    host: "127.0.0.1",
-    // The worker has no port of its own in dev: its address is the shared HTTP port.
-    listen: { http, grpc: http },
-  });
+  let worker: Awaited<ReturnType<typeof createClusterWorker>>;
+  try {
+    worker = await createClusterWorker({
+      config,
+      flags: { id: "1" },
+      logger,
+      store,
+      ruleSets: options.ruleSets,
+      host: "127.0.0.1",
+      // The worker has no port of its own in dev: its address is the shared HTTP port.
+      listen: { http, grpc: http },
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const workerStopped = worker.run(signal);
   logger.info("dev mode", { store: storePath, http: `${http.host || "0.0.0.0"}:${http.port}` });
   try {

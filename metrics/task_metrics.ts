@@ -12,7 +12,7 @@ export interface TaskSnapshot {
   stats?: TaskStats;
 }
 
-const COUNTERS: Array<[name: string, help: string, key: keyof TaskStats]> = [
+const COUNTERS: Array<[name: string, help: string, key: Exclude<keyof TaskStats, "frontier">]> = [
   ["crawler_task_pages_fetched_total", "Pages fetched, per task.", "fetched"],
   ["crawler_task_pages_failed_total", "Pages that failed for good, per task.", "failed"],
   ["crawler_task_retries_total", "Fetches tried again after a retriable failure.", "retried"],
@@ -21,7 +21,7 @@ const COUNTERS: Array<[name: string, help: string, key: keyof TaskStats]> = [
   ["crawler_task_too_deep_total", "Links dropped as deeper than MaxDepth, per task.", "tooDeep"],
 ];
 
-const GAUGES: Array<[name: string, help: string, key: keyof TaskStats]> = [
+const GAUGES: Array<[name: string, help: string, key: Exclude<keyof TaskStats, "frontier">]> = [
   ["crawler_task_queue_size", "Requests waiting in the task's frontier.", "queued"],
   ["crawler_task_leased", "Requests taken from the frontier and not yet done.", "inFlight"],
 ];
@@ -57,6 +57,21 @@ export function registerTaskMetrics(registry: Registry, tasks: () => TaskSnapsho
       },
     });
   }
+  new Gauge({
+    name: "crawler_task_frontier_requests",
+    help: "The task's requests in its frontier by state (queued, leased, done, failed): the " +
+      "same figures on every worker of the task.",
+    labelNames: ["task", "state"],
+    registers,
+    collect() {
+      this.reset();
+      for (const task of tasks()) {
+        for (const [state, n] of Object.entries(task.stats?.frontier ?? {})) {
+          this.set({ task: task.name, state }, n);
+        }
+      }
+    },
+  });
   new Gauge({
     name: "crawler_worker_tasks",
     help: "Tasks assigned to this worker, by state.",

@@ -1,20 +1,23 @@
 /**
  * @module
- * The engine: runs tasks concurrently over a shared pool of fetch slots. Each task run has
- * its own queue, visited set and limiter, so a rate-limited task waits on its own limiter
- * without holding a slot another task could use.
+ * The engine: runs tasks concurrently over a shared pool of fetch slots. Each task run pulls
+ * claimed requests from the task's crawl in the frontier, waits on its own limiter (so a
+ * rate-limited task holds no slot another task could use), fetches, parses, and hands the
+ * outcome — the page done with the children it found, or a failure — to a group commit that
+ * stores the items and then acknowledges the batch in the frontier.
  */
 import type { Logger } from "../log/logger.ts";
 import { type Fetcher, FetchError } from "./fetcher.ts";
 import { ParseContext } from "./parse_context.ts";
 import type { ParseResult, Rule } from "./rule_set.ts";
-import { toRequest } from "./request.ts";
-import type { CrawlRequest } from "./request.ts";
 import type { Item } from "./item.ts";
 import { Semaphore } from "./semaphore.ts";
 import type { Task } from "./task.ts";
 import { type Limiter, type RunState, TaskRun } from "./task_run.ts";
 import type { LimitOptions } from "./task_options.ts";
+import type { Claim, Frontier, Outcome } from "../frontier/frontier.ts";
+import { MemoryFrontier } from "../frontier/memory_frontier.ts";
+import { GroupCommit } from "./group_commit.ts";
 
 /** Where items go. `save` buffers; the sink flushes on its own schedule and at `flush()`. */
 export interface ItemSink {
@@ -30,16 +33,45 @@ export interface CrawlerOptions {
   createLimiter: (limits: LimitOptions[]) => Limiter;
   /** Waits the task's random delay before a fetch (the Go project's WaitTime). */
   randomWait: (waitTimeSeconds: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Where every task's requests live. Default: an in-memory frontier (nothing survives the
+   * process; the worker wiring opens the configured one).
+   */
+  frontier?: Frontier;
+  /** This worker's id in the frontier's leases. Default "local". */
+  owner?: string;
+  /** Lease time of a claim, ms (renewed while held). Default 30000. */
+  leaseMs?: number;
   /** Concurrent fetches across all tasks. Default 8. */
   concurrency?: number;
   /** Extra attempts for a fetch that failed with a retriable error. Default 1. */
   retries?: number;
+  /** Wait before a failed request is tried again, ms. Default 200. */
+  retryDelayMs?: number;
   /**
    * Runs a rule on a page fetched for `run`. Default: `rule.parse(ctx)` on this thread. The
    * worker wiring passes a `ParsePool` here, so declarative rules parse in workers and are
    * stopped when they run too long; a rejection counts the page as failed and the crawl goes on.
    */
   parseRule?: (rule: Rule, ctx: ParseContext, run: TaskRun) => Promise<ParseResult>;
+}
+
+/** Options for {@linkcode Crawler.start}. */
+export interface StartOptions {
+  /**
+   * The crawl to join (a cluster resource's ID): every worker given the same id crawls one
+   * frontier together, and a new id starts afresh. Default: resume the task's unfinished
+   * crawl, or start a new one if the last finished.
+   */
+  crawl?: string;
+  /** Start a new crawl, dropping what the frontier has for the task. */
+  fresh?: boolean;
+}
+
+/** Options for {@linkcode Crawler.stop}. */
+export interface StopOptions {
+  /** Also remove the task's crawl from the frontier (a deleted resource). Default false. */
+  drop?: boolean;
 }
 
 /** The error a task start gets when a run of that name is still going. */
@@ -54,16 +86,32 @@ export class Crawler {
   readonly #options: Required<CrawlerOptions>;
   readonly #slots: Semaphore;
   readonly #runs = new Map<string, TaskRun>();
-  readonly #loops = new Set<Promise<void>>();
+  /** Per run, resolves when its loops have ended and its claims are released. */
+  readonly #closing = new Map<TaskRun, Promise<void>>();
+  readonly #commits: GroupCommit;
 
   constructor(options: CrawlerOptions) {
     this.#options = {
       concurrency: 8,
       retries: 1,
+      retryDelayMs: 200,
+      owner: "local",
+      leaseMs: 30_000,
       ...options,
+      frontier: options.frontier ?? new MemoryFrontier(),
       parseRule: options.parseRule ?? (async (rule, ctx) => await rule.parse(ctx)),
     };
     this.#slots = new Semaphore(this.#options.concurrency);
+    this.#commits = new GroupCommit({
+      frontier: this.#options.frontier,
+      sink: this.#options.sink,
+      logger: this.#options.logger,
+    });
+  }
+
+  /** The frontier the engine pulls from. */
+  get frontier(): Frontier {
+    return this.#options.frontier;
   }
 
   /** The live run of a task, if any. */
@@ -76,35 +124,64 @@ export class Crawler {
     return [...this.#runs.values()];
   }
 
-  /** Starts a task afresh: new queue, new visited set. Throws `TaskRunningError` if it runs. */
-  start(task: Task): TaskRun {
+  /**
+   * Starts a run of the task: it opens the task's crawl in the frontier (resumed, joined or
+   * new; see `run.opened`) and fetches until the crawl has finished. Throws `TaskRunningError`
+   * if the task runs.
+   */
+  start(task: Task, options: StartOptions = {}): TaskRun {
     const name = task.options.name;
     if (this.#runs.has(name)) throw new TaskRunningError(name);
-    const run = new TaskRun(task, this.#options.createLimiter(task.options.limits));
+    const loops = Math.min(this.#options.concurrency, 64);
+    const run = new TaskRun(task, this.#options.createLimiter(task.options.limits), {
+      frontier: this.#options.frontier,
+      logger: this.#options.logger,
+      owner: this.#options.owner,
+      leaseMs: this.#options.leaseMs,
+      batch: loops,
+      crawl: options.crawl,
+      fresh: options.fresh,
+      hurry: () => this.#commits.hurry(),
+    });
     this.#runs.set(name, run);
     run.done.then((state) => this.#onDone(run, state));
     const log = this.#options.logger;
-    let roots: CrawlRequest[] = [];
-    try {
-      roots = task.ruleSet.root({ url: task.options.url }).map(toRequest);
-    } catch (error) {
-      log.error("task root failed", { task: name, error });
-    }
-    for (const req of roots) run.enqueue(req);
-    log.info("task started", { task: name, roots: roots.length, url: task.options.url });
-    run.finishIfIdle();
-    const loops = Math.min(this.#options.concurrency, 64);
-    for (let i = 0; i < loops; i++) this.#track(this.#loop(run));
+    run.opened.then((opening) =>
+      log.info("task started", {
+        task: name,
+        url: task.options.url,
+        crawl: opening.crawl,
+        mode: opening.mode,
+        frontier: opening.counts,
+      }), () => {/* the run reports it: it ends stopped */});
+    const ended = Array.from({ length: loops }, () => this.#loop(run));
+    this.#closing.set(
+      run,
+      Promise.all(ended).then(() => this.#release(run)).finally(() => this.#closing.delete(run)),
+    );
     return run;
   }
 
-  /** Stops a task's run: nothing more is fetched and in-flight fetches are aborted. */
-  stop(name: string): boolean {
+  /**
+   * Stops a task's run: nothing more is fetched and in-flight fetches are aborted; pages already
+   * fetched are still acknowledged, the claims not fetched go back to the frontier.
+   */
+  stop(name: string, options: StopOptions = {}): boolean {
     const run = this.#runs.get(name);
     if (!run) return false;
     // Forget it now, not when `done` settles, so the task can be started again at once.
     this.#runs.delete(name);
     run.stop();
+    if (options.drop) {
+      const closing = this.#closing.get(run) ?? Promise.resolve();
+      const dropped = closing.then(async () => {
+        const crawl = await run.opened.then((o) => o.crawl, () => undefined);
+        if (crawl !== undefined) await this.#options.frontier.drop(name, { crawl });
+      }).catch((error) =>
+        this.#options.logger.error("removing the task's frontier failed", { task: name, error })
+      );
+      this.#closing.set(run, dropped);
+    }
     return true;
   }
 
@@ -113,71 +190,122 @@ export class Crawler {
     await Promise.all(this.runs().map((run) => run.done));
   }
 
-  /** Stops every run and waits for the fetch loops to wind down. */
+  /**
+   * Stops every run, waits for the fetch loops to wind down, commits the outcomes they produced
+   * and returns unfetched claims to the frontier. The frontier stays open (its owner closes it).
+   */
   async close(): Promise<void> {
-    for (const run of this.runs()) run.stop();
-    await Promise.all(this.#loops);
-  }
-
-  #track(loop: Promise<void>): void {
-    this.#loops.add(loop);
-    loop.finally(() => this.#loops.delete(loop));
+    for (const run of this.runs()) this.stop(run.name);
+    while (this.#closing.size > 0) await Promise.all(this.#closing.values());
+    await this.#commits.close();
   }
 
   #onDone(run: TaskRun, state: RunState): void {
     if (this.#runs.get(run.name) === run) this.#runs.delete(run.name);
     const { fetched, failed, items, retried } = run.stats;
-    this.#options.logger.info(`task ${state}`, { task: run.name, fetched, failed, items, retried });
+    this.#options.logger.info(`task ${state}`, {
+      task: run.name,
+      fetched,
+      failed,
+      items,
+      retried,
+      frontier: run.stats.frontier,
+    });
+  }
+
+  /** Commits what the run's loops produced, then returns its other claims to the frontier. */
+  async #release(run: TaskRun): Promise<void> {
+    await this.#commits.flush();
+    const claims = run.unsettled(this.#commits.outgoing);
+    if (claims.length === 0) return;
+    await this.#options.frontier.release(claims).catch((error) =>
+      this.#options.logger.warn("returning claims to the frontier failed; they expire instead", {
+        task: run.name,
+        claims: claims.length,
+        error,
+      })
+    );
   }
 
   async #loop(run: TaskRun): Promise<void> {
     const signal = run.signal;
-    for (;;) {
-      const req = await run.queue.pull(signal);
-      if (!req) return;
-      run.begin();
+    const { options } = run.task;
+    try {
+      await run.opened;
+    } catch {
+      return;
+    }
+    while (!signal.aborted) {
       try {
-        await this.#process(run, req);
+        // Wait for the limiter before claiming: a claim is then fetched at once, not held.
+        await run.limiter.wait(signal);
+        if (options.waitTime > 0) await this.#options.randomWait(options.waitTime, signal);
+      } catch (error) {
+        if (!signal.aborted) {
+          this.#options.logger.error("waiting to fetch failed", { task: run.name, error });
+        }
+        return;
+      }
+      const claim = await run.next();
+      if (!claim) return;
+      let outcome: Outcome | undefined;
+      try {
+        outcome = await this.#process(run, claim);
       } catch (error) {
         if (!signal.aborted) {
           run.stats.failed++;
-          run.activity.failed(req.url, error);
-          this.#options.logger.error("request failed", { task: run.name, url: req.url, error });
+          run.activity.failed(claim.request.url, error);
+          this.#options.logger.error("request failed", {
+            task: run.name,
+            url: claim.request.url,
+            error,
+          });
+          outcome = { kind: "failed", claim, error: String(error), retries: 0 };
         }
-      } finally {
-        run.settle();
+      }
+      run.handedOver();
+      if (outcome) {
+        this.#commits.add(outcome).then(() => run.settled(claim));
+        // Loops waiting for work wait for this acknowledgement's children: commit it now.
+        if (run.starving) this.#commits.hurry();
       }
     }
   }
 
-  async #process(run: TaskRun, req: CrawlRequest): Promise<void> {
-    const { options } = run.task;
+  /** Fetches and parses one claimed request; undefined if the run was stopped meanwhile. */
+  async #process(run: TaskRun, claim: Claim): Promise<Outcome | undefined> {
+    const req = claim.request;
     const signal = run.signal;
     const log = this.#options.logger;
-    await run.limiter.wait(signal);
-    if (options.waitTime > 0) await this.#options.randomWait(options.waitTime, signal);
     const release = await this.#slots.acquire(signal);
     let response;
     try {
       response = await this.#options.fetcher.fetch({
         url: req.url,
         method: req.method,
-        cookie: options.cookie,
+        cookie: run.task.options.cookie,
         signal,
       });
     } catch (error) {
-      if (signal.aborted) return;
+      if (signal.aborted) return undefined;
       const retriable = error instanceof FetchError ? error.retriable : true;
-      if (retriable && req.attempt < this.#options.retries) {
+      const retries = retriable ? this.#options.retries : 0;
+      if (req.attempt < retries) {
+        run.stats.retried++;
         // Most retries succeed: a person reading the log cares about the final outcome.
         log.debug("fetch failed, retrying", { task: run.name, url: req.url, error });
-        run.retry(req);
-        return;
+      } else {
+        run.stats.failed++;
+        run.activity.failed(req.url, error);
+        log.warn("fetch failed", { task: run.name, url: req.url, attempt: req.attempt, error });
       }
-      run.stats.failed++;
-      run.activity.failed(req.url, error);
-      log.warn("fetch failed", { task: run.name, url: req.url, attempt: req.attempt, error });
-      return;
+      return {
+        kind: "failed",
+        claim,
+        error: String((error as Error)?.message ?? error),
+        retries,
+        retryDelayMs: this.#options.retryDelayMs,
+      };
     } finally {
       release();
     }
@@ -188,16 +316,16 @@ export class Crawler {
       run.stats.failed++;
       run.activity.failed(req.url, new Error(`no rule "${req.ruleName}"`));
       log.error("no such rule", { task: run.name, rule: req.ruleName, url: req.url });
-      return;
+      return { kind: "failed", claim, error: `no such rule "${req.ruleName}"`, retries: 0 };
     }
     const ctx = new ParseContext(run.name, req, response, response.url);
     const result = await this.#options.parseRule(rule, ctx, run);
-    if (signal.aborted) return;
-    for (const child of result.requests ?? []) run.enqueue(child);
+    if (signal.aborted) return undefined;
     const fields = rule.itemFields;
     for (const item of result.items ?? []) {
       this.#options.sink.save(item, fields ?? Object.keys(item.data));
       run.stats.items++;
     }
+    return { kind: "done", claim, children: run.children(result.requests ?? []) };
   }
 }

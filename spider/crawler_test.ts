@@ -168,12 +168,24 @@ Deno.test("stopping a task aborts its in-flight fetches and schedules nothing mo
   assert.ok(!site.log.includes("/later"));
   assert.equal(engine.run("stoppable"), undefined);
 
-  // Started again, the task runs afresh: its visited set is new.
+  // Started again, the task resumes its crawl: the page acknowledged is not fetched again, the
+  // ones it was fetching when stopped are.
   site.hang.clear();
   const again = engine.start(task("stoppable"));
+  assert.equal((await again.opened).mode, "resumed");
   assert.equal(await again.done, "finished");
-  assert.ok(site.log.filter((p) => p === "/").length === 2);
+  assert.equal(site.log.filter((p) => p === "/").length, 1);
+  assert.equal(site.log.filter((p) => p === "/slow1").length, 2);
   assert.ok(site.log.includes("/later"));
+  assert.deepEqual(again.stats.frontier, { queued: 0, leased: 0, done: 5, failed: 0 });
+
+  // Finished, it starts a new crawl; `fresh` starts one whatever the state.
+  const third = engine.start(task("stoppable"));
+  assert.deepEqual(await third.opened.then((o) => o.mode === "new" && o.reason), "finished");
+  assert.equal(await third.done, "finished");
+  assert.equal(site.log.filter((p) => p === "/").length, 2);
+  const fresh = engine.start(task("stoppable"), { fresh: true });
+  assert.deepEqual(await fresh.opened.then((o) => o.mode === "new" && o.reason), "fresh");
   await engine.close();
 });
 

@@ -16,7 +16,7 @@ export interface CrawlRequest {
   ruleName: string;
   /** Data handed from the rule that made this request to the rule that parses it. */
   tmp?: Record<string, unknown>;
-  /** Fetch attempts already made (retries re-queue the request with attempt + 1). */
+  /** Failed fetches of this request so far (the frontier counts them; it gives up past `retries`). */
   attempt: number;
 }
 
@@ -34,9 +34,4 @@ export function toRequest(init: RequestInit): CrawlRequest {
     tmp: init.tmp,
     attempt: init.attempt ?? 0,
   };
-}
-
-/** The key a request is deduplicated by: method and URL (the Go project hashed URL+Method). */
-export function requestKey(req: Pick<CrawlRequest, "url" | "method">): string {
-  return req.method === "GET" ? req.url : `${req.method} ${req.url}`;
 }

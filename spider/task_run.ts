@@ -1,26 +1,46 @@
 /**
  * @module
- * One run of a task on the engine: its queue, visited set, limiter, counters, and the
- * bookkeeping that tells when it has finished (nothing queued, nothing in flight).
+ * One run of a task on the engine: it opens the task's crawl in the frontier, hands the
+ * engine's fetch loops requests claimed from it (a small local buffer, refilled in batches), keeps
+ * the leases of what it holds alive, and tells when the crawl has finished — nothing queued,
+ * nothing leased, on any worker — or the run was stopped.
  */
-import { RequestQueue } from "./request_queue.ts";
-import { type CrawlRequest, requestKey } from "./request.ts";
+import type { Logger } from "../log/logger.ts";
+import { delay } from "../async/delay.ts";
+import {
+  type Claim,
+  emptyCounts,
+  type Frontier,
+  type FrontierCounts,
+  type Opening,
+} from "../frontier/frontier.ts";
+import { urlKey } from "../frontier/url_key.ts";
+import type { CrawlRequest } from "./request.ts";
 import { VisitedSet } from "./visited_set.ts";
 import type { Task } from "./task.ts";
 import { TaskActivity } from "./task_activity.ts";
 
 /** Counters of a run, as shown by progress lines, the status API and metrics. */
 export interface TaskStats {
+  /** Pages this worker fetched in this run. */
   fetched: number;
+  /** Requests this worker gave up on in this run. */
   failed: number;
   retried: number;
   items: number;
   /** Requests dropped because they were deeper than `maxDepth`. */
   tooDeep: number;
-  /** Requests dropped because their URL was already visited. */
+  /** Links dropped because this worker knew their URL was in the frontier already. */
   duplicates: number;
+  /** Requests of the task waiting in the frontier (every worker's): `frontier.queued`. */
   queued: number;
+  /** Requests this worker is fetching or parsing now. */
   inFlight: number;
+  /**
+   * The task's requests by state, from the frontier: the same figures on every worker of the
+   * task (refreshed about once a second while the run goes on).
+   */
+  frontier: FrontierCounts;
   startedAt: number;
   finishedAt?: number;
 }
@@ -32,20 +52,65 @@ export interface Limiter {
   wait(signal?: AbortSignal): Promise<void>;
 }
 
+/** Options for {@linkcode TaskRun}. */
+export interface TaskRunOptions {
+  frontier: Frontier;
+  logger: Logger;
+  /** Who this worker is in the frontier's leases. */
+  owner: string;
+  /** Lease time of a claim, ms; renewed at a third of it while held. Default 30000. */
+  leaseMs?: number;
+  /** Requests claimed at once. Default 16. */
+  batch?: number;
+  /** The crawl to join (a cluster resource's ID); default: resume or start one. */
+  crawl?: string;
+  /** Start a new crawl, dropping what the task has. */
+  fresh?: boolean;
+  /** Asks the engine to commit its pending acknowledgements now (this run waits on them). */
+  hurry?: () => void;
+  /** How often to look again when nothing is claimable but the crawl is not finished, ms. */
+  pollMs?: number;
+  now?: number;
+}
+
+/** Most URLs the run remembers as already in the frontier (~16 MiB); the frontier has them all. */
+const KNOWN_MAX = 1 << 20;
+
 export class TaskRun {
-  readonly queue: RequestQueue = new RequestQueue();
-  readonly visited: VisitedSet = new VisitedSet();
   readonly stats: TaskStats;
   /** The last errors and the busiest hosts, for the dashboard. */
   readonly activity: TaskActivity = new TaskActivity();
+  /** What the frontier held when the run opened the task's crawl (resumed or new). */
+  readonly opened: Promise<Opening>;
+  readonly #options: Required<Omit<TaskRunOptions, "crawl" | "fresh" | "now">>;
   readonly #controller: AbortController = new AbortController();
+  /** URLs this run knows are in the frontier: links to them are not sent again. A cache. */
+  readonly #known = new VisitedSet({ maxSize: KNOWN_MAX });
+  #buffer: Claim[] = [];
+  /** Claims held: buffered, being fetched, or waiting for their acknowledgement to commit. */
+  readonly #held = new Map<number, Claim>();
+  /** Claims handed to a fetch loop whose acknowledgement has not committed yet. */
   #pending = 0;
+  #refilling: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
   #state: RunState = "running";
+  #timers: Array<ReturnType<typeof setInterval>> = [];
   #resolveDone!: (state: RunState) => void;
-  /** Resolves when the run has finished its frontier or was stopped. */
+  /** Resolves when the crawl has finished or the run was stopped. */
   readonly done: Promise<RunState> = new Promise((resolve) => this.#resolveDone = resolve);
 
-  constructor(readonly task: Task, readonly limiter: Limiter, now: number = Date.now()) {
+  constructor(
+    readonly task: Task,
+    readonly limiter: Limiter,
+    options: TaskRunOptions,
+  ) {
+    this.#options = {
+      leaseMs: 30_000,
+      batch: 16,
+      pollMs: 250,
+      hurry: () => {},
+      ...options,
+    };
     this.stats = {
       fetched: 0,
       failed: 0,
@@ -55,8 +120,12 @@ export class TaskRun {
       duplicates: 0,
       queued: 0,
       inFlight: 0,
-      startedAt: now,
+      frontier: emptyCounts(),
+      startedAt: options.now ?? Date.now(),
     };
+    this.opened = this.#open(options);
+    // Callers that do not wait on `opened` learn of a failure through `done`.
+    this.opened.catch(() => {});
   }
 
   get name(): string {
@@ -67,74 +136,206 @@ export class TaskRun {
     return this.#state;
   }
 
-  /** Aborted when the run is stopped: in-flight fetches and waits end with it. */
+  /** Aborted when the run ends: in-flight fetches and waits end with it. */
   get signal(): AbortSignal {
     return this.#controller.signal;
   }
 
   /**
-   * Queues a request unless it is too deep or (without `reload`) already visited.
-   * Dedupe happens here, at push time, so duplicates never take queue memory.
+   * The next claimed request to fetch; undefined once the crawl has finished or the run
+   * stopped. Waits while nothing is claimable but other work (here or on other workers) may
+   * still add some.
    */
-  enqueue(req: CrawlRequest): boolean {
-    if (this.#state !== "running") return false;
+  async next(): Promise<Claim | undefined> {
+    for (;;) {
+      if (this.#state !== "running") return undefined;
+      const claim = this.#buffer.shift();
+      if (claim) {
+        this.#pending++;
+        this.stats.inFlight++;
+        return claim;
+      }
+      await (this.#refilling ??= this.#refill().finally(() => this.#refilling = undefined));
+    }
+  }
+
+  /**
+   * Keeps the children worth sending to the frontier: not deeper than `maxDepth` and (without
+   * `reload`) not already known to be there.
+   */
+  children(requests: readonly CrawlRequest[]): CrawlRequest[] {
     const { maxDepth, reload } = this.task.options;
-    if (req.depth > maxDepth) {
-      this.stats.tooDeep++;
-      return false;
+    const kept: CrawlRequest[] = [];
+    for (const req of requests) {
+      if (req.depth > maxDepth) {
+        this.stats.tooDeep++;
+      } else if (!reload && !this.#known.add(urlKey(req.url, req.method))) {
+        this.stats.duplicates++;
+      } else {
+        kept.push(req);
+      }
     }
-    if (!reload && !this.visited.add(requestKey(req))) {
-      this.stats.duplicates++;
-      return false;
-    }
-    this.#push(req);
-    return true;
+    return kept;
   }
 
-  /** Queues a failed request again, bypassing dedupe. */
-  retry(req: CrawlRequest): void {
-    if (this.#state !== "running") return;
-    this.stats.retried++;
-    this.#push({ ...req, attempt: req.attempt + 1 });
-  }
-
-  /** Marks a pulled request as taken for fetching. */
-  begin(): void {
-    this.stats.queued--;
-    this.stats.inFlight++;
-  }
-
-  /** Marks a request as done (after its children were queued); finishes the run at zero. */
-  settle(): void {
-    this.stats.inFlight--;
+  /** A claim handed out by `next` was fetched and its outcome is now durable (or was dropped). */
+  settled(claim: Claim): void {
+    this.#held.delete(claim.id);
     this.#pending--;
-    if (this.#pending === 0) this.#end("finished");
+    this.#wake?.();
   }
 
-  /** Ends the run when nothing was queued at all (e.g. a root deeper than `maxDepth`). */
-  finishIfIdle(): void {
-    if (this.#pending === 0) this.#end("finished");
+  /** True while the run's fetch loops wait for something to claim. */
+  get starving(): boolean {
+    return this.#wake !== undefined;
+  }
+
+  /** A claim handed out by `next` left the fetch loop: its outcome is on its way to the frontier. */
+  handedOver(): void {
+    this.stats.inFlight--;
+  }
+
+  /** Claims held but not on their way to the frontier (released when the run stops). */
+  unsettled(outgoing: ReadonlySet<number>): Claim[] {
+    return [...this.#held.values()].filter((c) => !outgoing.has(c.id));
+  }
+
+  /** Reads the task's counts from the frontier into `stats`. */
+  async refreshCounts(): Promise<void> {
+    const counts = await this.#options.frontier.counts(this.name);
+    this.stats.frontier = counts;
+    this.stats.queued = counts.queued;
   }
 
   /** Stops the run: nothing more is scheduled, waits and fetches in flight are aborted. */
   stop(reason: unknown = new DOMException("task stopped", "AbortError")): void {
     if (this.#state !== "running") return;
-    this.#controller.abort(reason);
-    this.#end("stopped");
+    this.#end("stopped", reason);
   }
 
-  #push(req: CrawlRequest): void {
-    this.#pending++;
-    this.stats.queued++;
-    this.queue.push(req);
+  async #open(options: TaskRunOptions): Promise<Opening> {
+    const { frontier, logger } = this.#options;
+    const { task } = this;
+    let roots: CrawlRequest[] = [];
+    try {
+      roots = task.ruleSet.root({ url: task.options.url }).map((init) => ({
+        method: "GET",
+        depth: 0,
+        priority: 0,
+        attempt: 0,
+        ...init,
+      }));
+    } catch (error) {
+      logger.error("task root failed", { task: this.name, error });
+    }
+    roots = roots.filter((req) => req.depth <= task.options.maxDepth);
+    if (!task.options.reload) {
+      for (const req of roots) this.#known.add(urlKey(req.url, req.method));
+    }
+    for (;;) {
+      try {
+        const opening = await frontier.begin(this.name, {
+          roots,
+          crawl: options.crawl,
+          fresh: options.fresh,
+          reload: task.options.reload,
+          owner: this.#options.owner,
+        });
+        this.stats.frontier = opening.counts;
+        this.stats.queued = opening.counts.queued;
+        this.#every(Math.max(50, this.#options.leaseMs / 3), () => this.#extend());
+        this.#every(1000, () => this.refreshCounts());
+        return opening;
+      } catch (error) {
+        if (this.#state !== "running") throw error;
+        logger.warn("opening the task's crawl in the frontier failed; retrying", {
+          task: this.name,
+          error,
+        });
+        await delay(1000, { signal: this.signal }).catch(() => {});
+      }
+    }
   }
 
-  #end(state: RunState): void {
+  async #refill(): Promise<void> {
+    const { frontier, logger } = this.#options;
+    try {
+      await this.opened;
+      if (this.#state !== "running") return;
+      const claims = await frontier.claim(this.name, {
+        owner: this.#options.owner,
+        limit: this.#options.batch,
+        leaseMs: this.#options.leaseMs,
+      });
+      if (this.#state !== "running") {
+        await frontier.release(claims);
+        return;
+      }
+      if (claims.length > 0) {
+        for (const claim of claims) this.#held.set(claim.id, claim);
+        this.#buffer.push(...claims);
+        return;
+      }
+      if (this.#pending === 0) {
+        if (await frontier.finished(this.name)) {
+          await this.refreshCounts().catch(() => {});
+          this.#end("finished");
+          return;
+        }
+      } else {
+        // Our own acknowledgements will queue more: ask for them now rather than poll.
+        this.#options.hurry();
+      }
+      await this.#sleep(this.#options.pollMs);
+    } catch (error) {
+      if (this.#state !== "running") return;
+      logger.warn("claiming from the frontier failed; retrying", { task: this.name, error });
+      await this.#sleep(1000);
+    }
+  }
+
+  /** Waits `ms`, or less when an acknowledgement of this run commits or the run ends. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.signal.removeEventListener("abort", wake);
+        if (this.#wake === wake) this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.signal.addEventListener("abort", wake, { once: true });
+      this.#wake = wake;
+    });
+  }
+
+  async #extend(): Promise<void> {
+    const claims = [...this.#held.values()];
+    if (claims.length > 0) await this.#options.frontier.extend(claims, this.#options.leaseMs);
+  }
+
+  /** Runs `work` every `ms` while the run goes on; a failure is logged, not fatal. */
+  #every(ms: number, work: () => Promise<void>): void {
+    if (this.#state !== "running") return;
+    let busy = false;
+    this.#timers.push(setInterval(() => {
+      if (busy) return;
+      busy = true;
+      work().catch((error) =>
+        this.#options.logger.warn("frontier upkeep failed", { task: this.name, error })
+      ).finally(() => busy = false);
+    }, ms));
+  }
+
+  #end(state: RunState, reason?: unknown): void {
     if (this.#state !== "running") return;
     this.#state = state;
     this.stats.finishedAt = Date.now();
-    this.stats.queued = 0;
-    this.queue.close();
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    // Claims still buffered go back with the others the engine releases.
+    this.#buffer = [];
+    this.#controller.abort(reason ?? new DOMException(`task ${state}`, "AbortError"));
     this.#resolveDone(state);
   }
 }

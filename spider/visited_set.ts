@@ -11,6 +11,12 @@ const MAX_LOAD = 0.7;
 export interface VisitedSetOptions {
   /** Slots to start with, rounded up to a power of two. Default 1024. */
   initialCapacity?: number;
+  /**
+   * Keys remembered at most: past it the set stops growing and `add` answers true for keys it
+   * has not got, so memory stays bounded. Use it where the set is a cache in front of a store
+   * that has every key (the frontier). Default: unbounded.
+   */
+  maxSize?: number;
 }
 
 /**
@@ -25,7 +31,7 @@ export interface VisitedSetOptions {
  * @example
  * ```ts
  * const visited = new VisitedSet();
- * if (visited.add(requestKey(req))) queue.push(req); // false: seen before
+ * if (visited.add(urlKey(req.url, req.method))) send(req); // false: seen before
  * ```
  */
 export class VisitedSet {
@@ -34,6 +40,7 @@ export class VisitedSet {
   #mask: number;
   #size = 0;
   #growAt: number;
+  readonly #maxSize: number;
   /** The last key's hash halves, kept in fields so hashing allocates nothing. */
   #hi = 0;
   #lo = 0;
@@ -43,6 +50,7 @@ export class VisitedSet {
     this.#table = new Uint32Array(capacity * 2);
     this.#mask = capacity - 1;
     this.#growAt = Math.floor(capacity * MAX_LOAD);
+    this.#maxSize = options.maxSize ?? Infinity;
   }
 
   /** Number of distinct keys added. */
@@ -66,6 +74,7 @@ export class VisitedSet {
     const slot = this.#find(this.#hi, this.#lo);
     const table = this.#table;
     if (table[slot] !== 0 || table[slot + 1] !== 0) return false;
+    if (this.#size >= this.#maxSize) return true;
     if (this.#size + 1 > this.#growAt) {
       this.#grow();
       this.#insert(this.#hi, this.#lo);

@@ -65,3 +65,14 @@ Deno.test("visited set holds a million URLs in under 32 bytes each", () => {
   );
   assert.ok(perUrl < 32, `${perUrl} bytes per URL`);
 });
+
+Deno.test("visited set with maxSize stops growing and lets unknown keys through", () => {
+  const visited = new VisitedSet({ maxSize: 100 });
+  for (let i = 0; i < 100; i++) assert.equal(visited.add(`k${i}`), true);
+  const bytes = visited.bytesUsed;
+  for (let i = 100; i < 10_000; i++) assert.equal(visited.add(`k${i}`), true);
+  assert.equal(visited.add("k5"), false, "keys it holds are still known");
+  assert.equal(visited.add("k5000"), true, "a key it could not keep is not claimed seen");
+  assert.equal(visited.size, 100);
+  assert.equal(visited.bytesUsed, bytes);
+});

@@ -38,6 +38,8 @@ Deno.test("a whole-site crawl defined only in the config stores a column per fie
       `logLevel = "warn"
 [fetcher]
 timeout = 5000
+[frontier]
+url = "sqlite:${dir}/frontier.db"
 [storage]
 sqlURL = "sqlite:${dir}/results.db"
 

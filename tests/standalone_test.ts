@@ -22,7 +22,7 @@ async function writeConfig(dir: string, tasks: string, extra = ""): Promise<stri
   const path = `${dir}/config.toml`;
   await Deno.writeTextFile(
     path,
-    `logLevel = "warn"\nTasks = [\n${tasks}\n]\n[fetcher]\ntimeout = 5000\n[storage]\nsqlURL = "sqlite:${dir}/results.db"\n${extra}`,
+    `logLevel = "warn"\nTasks = [\n${tasks}\n]\n[fetcher]\ntimeout = 5000\n[frontier]\nurl = "sqlite:${dir}/frontier.db"\n[storage]\nsqlURL = "sqlite:${dir}/results.db"\n${extra}`,
   );
   return path;
 }

@@ -33,6 +33,8 @@ async function writeConfig(dir: string, name: string): Promise<string> {
 concurrency = 2
 [storage]
 sqlURL = "sqlite:${dir}/${name}.db"
+[frontier]
+url = "sqlite:${dir}/frontier.db"
 [GRPCServer]
 RegisterTTL = ${TTL_SECONDS}
 RegisterInterval = 1

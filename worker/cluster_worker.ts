@@ -18,7 +18,7 @@ import { decodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import { resourceNameFromKey, RESOURCES_PREFIX, workerKey } from "../proto/keys.ts";
 import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/worker_registration.ts";
-import type { Crawler } from "../spider/crawler.ts";
+import type { Crawler, StopOptions } from "../spider/crawler.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
@@ -298,7 +298,7 @@ export class ClusterWorker {
       const name = event.prevKv
         ? this.#decode(event.prevKv.value)?.Name
         : resourceNameFromKey(event.key);
-      if (name && this.#assigned.has(name)) this.#stop(name, "resource deleted");
+      if (name && this.#assigned.has(name)) this.#stop(name, "resource deleted", { drop: true });
       return;
     }
     const resource = this.#decode(event.kv.value);
@@ -366,7 +366,8 @@ export class ClusterWorker {
         workers: claimed.overridden,
       });
     }
-    const run = this.#options.crawler.start(task);
+    // The resource's ID names its crawl: every worker of the resource shares one frontier.
+    const run = this.#options.crawler.start(task, { crawl: assignment.id });
     assignment.run = run;
     assignment.state = "running";
     run.done.then(() => {
@@ -386,8 +387,8 @@ export class ClusterWorker {
   }
 
   /** Stops a task that left this worker, and gives up its claim. */
-  #stop(name: string, reason: string): void {
-    if (!this.#halt(name, reason)) return;
+  #stop(name: string, reason: string, options: StopOptions = {}): void {
+    if (!this.#halt(name, reason, options)) return;
     this.#claims.release(name).catch((error) =>
       this.#log.warn("releasing a claim failed; it goes with the lease", {
         resource: name,
@@ -405,13 +406,13 @@ export class ClusterWorker {
   }
 
   /** Forgets a task and aborts its claim wait or its run. False when it was not here. */
-  #halt(name: string, reason: string): boolean {
+  #halt(name: string, reason: string, options: StopOptions = {}): boolean {
     const assignment = this.#assigned.get(name);
     if (!assignment) return false;
     this.#assigned.delete(name);
     assignment.abort.abort(new Error(reason));
     const wasRunning = assignment.run?.state === "running";
-    if (wasRunning) this.#options.crawler.stop(name);
+    if (wasRunning || options.drop) this.#options.crawler.stop(name, options);
     this.#log.info("task stopped", { resource: name, reason, wasRunning });
     return true;
   }

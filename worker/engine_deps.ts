@@ -1,7 +1,7 @@
 /**
  * @module
- * Builds the crawl engine and its parts (fetcher, sink, limiters) from the config, for both
- * the standalone and the cluster worker.
+ * Builds the crawl engine and its parts (frontier, fetcher, sink, limiters) from the config, for
+ * both the standalone and the cluster worker.
  */
 import type { Config } from "../config/config_schema.ts";
 import type { Logger } from "../log/logger.ts";
@@ -15,21 +15,30 @@ import { delay } from "../async/delay.ts";
 import type { Fetcher } from "../spider/fetcher.ts";
 import { openSink } from "../storage/open_sink.ts";
 import type { ResultSink } from "../storage/result_sink.ts";
+import type { Frontier } from "../frontier/frontier.ts";
+import { openFrontier } from "../frontier/open_frontier.ts";
 
 export interface Engine {
   crawler: Crawler;
+  /** Every task's requests (`frontier.url`), shared with the other workers of a task. */
+  frontier: Frontier;
   sink: ResultSink;
   fetcher: HttpFetcher;
   /** Fetches by status class, latency, busiest hosts (for a worker's `/metrics`). */
   fetchMetrics: FetchMetrics;
   /** Runs declarative rules in workers, with a time limit per page. */
   parsers: ParsePool;
-  /** Stops every task, flushes stored items and releases the fetcher and database. */
+  /**
+   * Stops every task (acknowledging what was fetched, returning the other claims), flushes
+   * stored items and releases the fetcher, the frontier and the database.
+   */
   close(): Promise<void>;
 }
 
 /** Options for {@linkcode createEngine}. */
 export interface EngineOptions {
+  /** This worker's id: who holds the frontier leases it takes. Default "crawler.worker-1". */
+  owner?: string;
   /**
    * Asked before every fetch: while false, fetches wait (until allowed again or their task is
    * stopped). A cluster worker passes its fencing check here. Default: always allowed.
@@ -40,17 +49,28 @@ export interface EngineOptions {
 /** How long closing waits for an unreachable results database before giving up, ms. */
 const SINK_CLOSE_TIMEOUT_MS = 10_000;
 
-/** Opens the sink and builds the crawler the config describes. */
+/**
+ * Opens the frontier and the sink and builds the crawler the config describes. A frontier that
+ * cannot be opened is a `ConfigError` (bad URL or file) or a `FrontierUnavailableError` (a
+ * Postgres that does not answer).
+ */
 export async function createEngine(
   config: Config,
   logger: Logger,
   options: EngineOptions = {},
 ): Promise<Engine> {
-  const sink = await openSink(config.storage.sqlURL, {
-    logger: logger.child("storage"),
-    batchSize: config.storage.batchSize,
-    flushIntervalMs: config.storage.flushInterval,
-  });
+  const frontier = await openFrontier(config.frontier.url);
+  let sink: ResultSink;
+  try {
+    sink = await openSink(config.storage.sqlURL, {
+      logger: logger.child("storage"),
+      batchSize: config.storage.batchSize,
+      flushIntervalMs: config.storage.flushInterval,
+    });
+  } catch (error) {
+    await frontier.close();
+    throw error;
+  }
   const fetcher = new HttpFetcher({
     timeoutMs: config.fetcher.timeout,
     proxies: config.fetcher.proxy,
@@ -68,6 +88,9 @@ export async function createEngine(
       ? gatedFetcher(fetchMetrics.measure(fetcher), options.mayFetch)
       : fetchMetrics.measure(fetcher),
     sink,
+    frontier,
+    owner: options.owner ?? "crawler.worker-1",
+    leaseMs: config.frontier.leaseTime * 1000,
     logger: logger.child("crawler"),
     concurrency: config.fetcher.concurrency,
     retries: config.fetcher.retries,
@@ -79,6 +102,7 @@ export async function createEngine(
   });
   return {
     crawler,
+    frontier,
     sink,
     fetcher,
     fetchMetrics,
@@ -91,6 +115,7 @@ export async function createEngine(
         await sink.close({ signal: AbortSignal.timeout(SINK_CLOSE_TIMEOUT_MS) });
       } finally {
         fetcher.close?.();
+        await frontier.close();
       }
     },
   };

@@ -67,7 +67,10 @@ export async function createClusterWorker(
   const id = workerIdOf(config, flags);
   const log = logger.child("worker");
   // The engine asks the worker before every fetch: nothing goes out while it is fenced off.
-  const engine = await createEngine(config, logger, { mayFetch: () => worker.mayRun() });
+  const engine = await createEngine(config, logger, {
+    owner: id,
+    mayFetch: () => worker.mayRun(),
+  });
   const worker: ClusterWorker = new ClusterWorker({
     store,
     crawler: engine.crawler,

@@ -13,6 +13,7 @@ import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
 import { buildTask } from "../spider/task_definition.ts";
 import type { TaskRun } from "../spider/task_run.ts";
+import type { FrontierCounts, Opening } from "../frontier/frontier.ts";
 import { createEngine } from "./engine_deps.ts";
 import { failureSummaryLine, FailureTally } from "./failure_tally.ts";
 import { ProgressMeter, TerminalLine } from "./progress_line.ts";
@@ -35,13 +36,24 @@ export interface StandaloneOptions {
   progress?: "line" | "plain";
   /** Where the redrawn line is written, raw. Default: stdout. */
   write?: (text: string) => void;
+  /** This worker's id, holder of its frontier leases. Default "crawler.worker-1". */
+  workerId?: string;
+  /** Start every task's crawl afresh, dropping an unfinished one (`--fresh`). Default false. */
+  fresh?: boolean;
 }
 
 export interface StandaloneSummary {
   /** Each task's outcome: `finished`, `failed` (with `error`), or `stopped` when interrupted. */
-  tasks: Array<
-    { name: string; state: string; error?: string; fetched: number; failed: number; items: number }
-  >;
+  tasks: Array<{
+    name: string;
+    state: string;
+    error?: string;
+    fetched: number;
+    failed: number;
+    items: number;
+    /** The task's frontier at the end (every run of its crawl, this one and earlier ones). */
+    frontier: FrontierCounts;
+  }>;
   fetched: number;
   failed: number;
   items: number;
@@ -92,7 +104,9 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
   const logger = failures.tap(options.logger, () => terminal?.clear());
   const meter = new ProgressMeter();
   const started = performance.now();
-  const engine = await createEngine(config, logger);
+  const engine = await createEngine(config, logger, {
+    owner: options.workerId ?? "crawler.worker-1",
+  });
   const runs: TaskRun[] = [];
   let interrupted = false;
   const onAbort = () => {
@@ -106,7 +120,11 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
       : print(progressLine(runs, engine.sink.stored, started));
   const progress = setInterval(tick, options.progressIntervalMs ?? (terminal ? 500 : 3000));
   try {
-    for (const task of tasks) runs.push(engine.crawler.start(task));
+    for (const task of tasks) {
+      const run = engine.crawler.start(task, { fresh: options.fresh });
+      runs.push(run);
+      run.opened.then((opening) => print(openingLine(run.name, opening)), () => {});
+    }
     terminal?.draw(meter.line(progressSample(runs, started))); // at once, not after a tick
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -124,6 +142,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
       fetched: run.stats.fetched,
       failed: run.stats.failed,
       items: run.stats.items,
+      frontier: run.stats.frontier,
     })),
     fetched: sum(runs, "fetched"),
     failed: sum(runs, "failed"),
@@ -166,19 +185,45 @@ function sum(runs: TaskRun[], key: "fetched" | "failed" | "items" | "queued" | "
   return runs.reduce((total, run) => total + run.stats[key], 0);
 }
 
+function frontierSum(runs: TaskRun[], key: keyof FrontierCounts): number {
+  return runs.reduce((total, run) => total + run.stats.frontier[key], 0);
+}
+
 function progressLine(runs: TaskRun[], stored: number, started: number): string {
   const seconds = (performance.now() - started) / 1000;
   const fetched = sum(runs, "fetched");
-  return `progress: ${seconds.toFixed(0)}s fetched=${fetched} queued=${sum(runs, "queued")} ` +
-    `in_flight=${sum(runs, "inFlight")} failed=${sum(runs, "failed")} items=${
-      sum(runs, "items")
-    } stored=${stored} (${(fetched / Math.max(seconds, 0.001)).toFixed(1)} pages/s)`;
+  return `progress: ${seconds.toFixed(0)}s fetched=${fetched} queued=${
+    frontierSum(runs, "queued")
+  } leased=${frontierSum(runs, "leased")} done=${frontierSum(runs, "done")} in_flight=${
+    sum(runs, "inFlight")
+  } failed=${sum(runs, "failed")} items=${sum(runs, "items")} stored=${stored} (${
+    (fetched / Math.max(seconds, 0.001)).toFixed(1)
+  } pages/s)`;
+}
+
+/** What the frontier held for a task when its run began: a resumed crawl or a new one. */
+export function openingLine(task: string, opening: Opening): string {
+  const { done, queued, leased, failed } = opening.counts;
+  if (opening.mode === "resumed") {
+    return `task ${task}: resuming the crawl started ${
+      new Date(opening.startedAt).toISOString()
+    }: done=${done} queued=${queued + leased} failed=${failed}`;
+  }
+  const why = {
+    first: "starting a new crawl",
+    fresh: "--fresh: starting a new crawl",
+    finished: "the last crawl had finished; starting a new crawl",
+    replaced: "starting a new crawl",
+  }[opening.reason];
+  return `task ${task}: ${why}`;
 }
 
 function summaryLines(s: StandaloneSummary): string[] {
   const lines = s.tasks.map((t) =>
-    `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items}` +
-    (t.error ? ` (${t.error})` : "")
+    `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items} ` +
+    `(frontier: done=${t.frontier.done} failed=${t.frontier.failed} queued=${
+      t.frontier.queued + t.frontier.leased
+    })` + (t.error ? ` (${t.error})` : "")
   );
   lines.push(
     `summary: ${s.interrupted ? "interrupted" : "done"} in ${s.seconds.toFixed(1)}s, ` +

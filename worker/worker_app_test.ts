@@ -13,6 +13,7 @@ const stats = {
   duplicates: 3,
   queued: 4,
   inFlight: 2,
+  frontier: { queued: 4, leased: 3, done: 20, failed: 1 },
   startedAt: 0,
 };
 
@@ -54,6 +55,9 @@ Deno.test("worker app exposes Prometheus metrics per task", async () => {
   assert.equal(value("crawler_task_items_total", task), 10);
   assert.equal(value("crawler_task_queue_size", task), 4);
   assert.equal(value("crawler_task_leased", task), 2);
+  // The task's frontier, as every worker of the task sees it.
+  assert.equal(value("crawler_task_frontier_requests", { ...task, state: "done" }), 20);
+  assert.equal(value("crawler_task_frontier_requests", { ...task, state: "leased" }), 3);
   assert.equal(value("crawler_worker_tasks", { state: "running" }), 1);
   assert.equal(value("crawler_worker_info", { worker: "crawler.worker-1" }), 1);
   assert.ok(value("process_cpu_seconds_total", {})! > 0);

@@ -19,6 +19,7 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
         duplicates: 0,
         queued: 4,
         inFlight: 2,
+        frontier: { queued: 4, leased: 2, done: 12, failed: 1 },
         startedAt: 0,
       },
     },
