@@ -42,6 +42,10 @@ interface Crawl {
   reload: boolean;
   rows: Map<number, Row>;
   keys: Set<string>;
+  /** Queued rows, first to claim on top; may hold rows no longer queued (skipped when popped). */
+  queue: RowHeap;
+  /** Leased rows, checked for expiry at each claim. */
+  leased: Set<Row>;
 }
 
 export class MemoryFrontier implements Frontier {
@@ -64,8 +68,8 @@ export class MemoryFrontier implements Frontier {
     else {
       current.reload = options.reload ?? false;
       if (options.owner !== undefined) {
-        for (const row of current.rows.values()) {
-          if (row.state === "leased" && row.owner === options.owner) this.#requeue(row);
+        for (const row of current.leased) {
+          if (row.owner === options.owner) this.#requeue(current, row);
         }
       }
       return Promise.resolve({
@@ -81,6 +85,8 @@ export class MemoryFrontier implements Frontier {
       reload: options.reload ?? false,
       rows: new Map(),
       keys: new Set(),
+      queue: new RowHeap(),
+      leased: new Set(),
     };
     this.#crawls.set(task, crawl);
     this.#insert(crawl, options.roots);
@@ -103,27 +109,32 @@ export class MemoryFrontier implements Frontier {
     const crawl = this.#crawls.get(task);
     if (!crawl) return Promise.resolve([]);
     const now = this.#now();
-    const due: Row[] = [];
-    for (const row of crawl.rows.values()) {
-      if (row.state === "leased" && row.leaseUntil < now) this.#requeue(row);
-      if (row.state === "queued" && row.dueAt <= now) due.push(row);
+    for (const row of crawl.leased) if (row.leaseUntil < now) this.#requeue(crawl, row);
+    const claims: Claim[] = [];
+    const notDue: Row[] = [];
+    while (claims.length < options.limit) {
+      const row = crawl.queue.pop();
+      if (!row) break;
+      if (row.state !== "queued") continue;
+      if (row.dueAt > now) {
+        notDue.push(row);
+        continue;
+      }
+      row.state = "leased";
+      row.generation++;
+      row.owner = options.owner;
+      row.leaseUntil = now + options.leaseMs;
+      crawl.leased.add(row);
+      claims.push({
+        id: row.id,
+        generation: row.generation,
+        task,
+        crawl: crawl.id,
+        request: structuredClone(row.request),
+      });
     }
-    due.sort((a, b) => Number(b.high) - Number(a.high) || a.id - b.id);
-    return Promise.resolve(
-      due.slice(0, options.limit).map((row) => {
-        row.state = "leased";
-        row.generation++;
-        row.owner = options.owner;
-        row.leaseUntil = now + options.leaseMs;
-        return {
-          id: row.id,
-          generation: row.generation,
-          task,
-          crawl: crawl.id,
-          request: structuredClone(row.request),
-        };
-      }),
-    );
+    for (const row of notDue) crawl.queue.push(row);
+    return Promise.resolve(claims);
   }
 
   complete(outcomes: readonly Outcome[]): Promise<boolean[]> {
@@ -137,15 +148,18 @@ export class MemoryFrontier implements Frontier {
         if (!row) return false;
         row.state = "done";
         row.owner = undefined;
+        crawl.leased.delete(row);
         return true;
       }
       if (!row) return false;
       row.request.attempt++;
-      row.owner = undefined;
-      if (row.request.attempt > outcome.retries) row.state = "failed";
-      else {
-        row.state = "queued";
+      if (row.request.attempt > outcome.retries) {
+        row.state = "failed";
+        row.owner = undefined;
+        crawl.leased.delete(row);
+      } else {
         row.dueAt = now + (outcome.retryDelayMs ?? 0);
+        this.#requeue(crawl, row);
       }
       return true;
     }));
@@ -165,7 +179,7 @@ export class MemoryFrontier implements Frontier {
     for (const claim of claims) {
       const crawl = this.#crawls.get(claim.task);
       const row = crawl?.id === claim.crawl ? this.#current(crawl, claim) : undefined;
-      if (row) this.#requeue(row);
+      if (row) this.#requeue(crawl!, row);
     }
     return Promise.resolve();
   }
@@ -201,7 +215,7 @@ export class MemoryFrontier implements Frontier {
         crawl.keys.add(key);
       }
       const id = this.#nextId++;
-      crawl.rows.set(id, {
+      const row: Row = {
         id,
         request: structuredClone({ ...request, attempt: 0 }),
         high: request.priority > 0,
@@ -209,7 +223,9 @@ export class MemoryFrontier implements Frontier {
         dueAt: 0,
         generation: 0,
         leaseUntil: 0,
-      });
+      };
+      crawl.rows.set(id, row);
+      crawl.queue.push(row);
       added++;
     }
     return added;
@@ -225,9 +241,11 @@ export class MemoryFrontier implements Frontier {
     return row;
   }
 
-  #requeue(row: Row): void {
+  #requeue(crawl: Crawl, row: Row): void {
     row.state = "queued";
     row.owner = undefined;
+    crawl.leased.delete(row);
+    crawl.queue.push(row);
   }
 
   #active(crawl: Crawl): boolean {
@@ -246,4 +264,44 @@ export class MemoryFrontier implements Frontier {
     }
     return counts;
   }
+}
+
+/** A binary min-heap of rows in claim order: priority rows first, then by id. */
+class RowHeap {
+  readonly #rows: Row[] = [];
+
+  push(row: Row): void {
+    const rows = this.#rows;
+    rows.push(row);
+    for (let i = rows.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (!before(rows[i], rows[parent])) break;
+      [rows[i], rows[parent]] = [rows[parent], rows[i]];
+      i = parent;
+    }
+  }
+
+  pop(): Row | undefined {
+    const rows = this.#rows;
+    const top = rows[0];
+    const last = rows.pop();
+    if (rows.length > 0 && last) {
+      rows[0] = last;
+      for (let i = 0;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < rows.length && before(rows[l], rows[m])) m = l;
+        if (r < rows.length && before(rows[r], rows[m])) m = r;
+        if (m === i) break;
+        [rows[i], rows[m]] = [rows[m], rows[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: Row, b: Row): boolean {
+  return a.high !== b.high ? a.high : a.id < b.id;
 }

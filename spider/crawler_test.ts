@@ -6,6 +6,8 @@ import type { Task } from "./task.ts";
 import type { Item } from "./item.ts";
 import { MultiLimiter } from "./rate_limiter.ts";
 import { silentLogger } from "../log/logger.ts";
+import { MemoryFrontier } from "../frontier/memory_frontier.ts";
+import type { Outcome } from "../frontier/frontier.ts";
 
 /** An in-memory site: each page lists the paths it links to. */
 class SiteFetcher implements Fetcher {
@@ -232,4 +234,102 @@ Deno.test("a rule that throws counts the page failed and the crawl goes on", asy
   assert.equal(run.stats.failed, 1);
   assert.equal(run.stats.fetched, 3);
   await engine.close();
+});
+
+/** A frontier that fails its next `failures` writes, then works (a database going away). */
+class FlakyFrontier extends MemoryFrontier {
+  failures = 0;
+  completes = 0;
+  onComplete: (outcomes: readonly Outcome[]) => void = () => {};
+
+  override complete(outcomes: readonly Outcome[]): Promise<boolean[]> {
+    if (this.failures > 0) {
+      this.failures--;
+      return Promise.reject(new Error("connection refused"));
+    }
+    this.completes++;
+    this.onComplete(outcomes);
+    return super.complete(outcomes);
+  }
+}
+
+/** A sink that counts what reached `flush`. */
+class CountingSink extends MemorySink {
+  flushed = 0;
+  override flush(): Promise<void> {
+    this.flushed = this.items.length;
+    return Promise.resolve();
+  }
+}
+
+Deno.test("a page is acknowledged only after its items were flushed to the sink", async () => {
+  const pages: Record<string, string[]> = { "/": [] };
+  for (let i = 0; i < 60; i++) pages["/"].push(`/p${i}`);
+  const site = new SiteFetcher(pages);
+  const sink = new CountingSink();
+  const frontier = new FlakyFrontier();
+  frontier.onComplete = (outcomes) => {
+    for (const o of outcomes) {
+      if (o.kind !== "done") continue;
+      const stored = sink.items.slice(0, sink.flushed).filter((i) => i.url === o.claim.request.url);
+      assert.equal(stored.length, 1, `items of ${o.claim.request.url} flushed before its ack`);
+    }
+  };
+  const engine = new Crawler({
+    fetcher: site,
+    sink,
+    frontier,
+    logger: silentLogger,
+    concurrency: 4,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: () => Promise.resolve(),
+  });
+  const run = engine.start(task("durable"));
+  assert.equal(await run.done, "finished");
+  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 61, failed: 0 });
+  assert.ok(frontier.completes > 1 && frontier.completes < 61, "acks are committed in groups");
+  await engine.close();
+});
+
+Deno.test("when the frontier fails, acknowledgements wait and go through once it is back", async () => {
+  const site = new SiteFetcher({ "/": ["/a", "/b"], "/a": ["/c"], "/b": ["/c"] });
+  const sink = new MemorySink();
+  const frontier = new FlakyFrontier();
+  frontier.failures = 3;
+  const engine = new Crawler({
+    fetcher: site,
+    sink,
+    frontier,
+    logger: silentLogger,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: () => Promise.resolve(),
+  });
+  const run = engine.start(task("flaky"));
+  assert.equal(await run.done, "finished");
+  assert.equal(frontier.failures, 0);
+  assert.deepEqual([...site.log].sort(), ["/", "/a", "/b", "/c"]);
+  assert.equal(sink.items.length, 4);
+  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 4, failed: 0 });
+  await engine.close();
+});
+
+Deno.test("stopping a task with drop removes its crawl from the frontier", async () => {
+  const site = new SiteFetcher({ "/": ["/hang", "/x"] });
+  site.hang.add("/hang");
+  const frontier = new MemoryFrontier();
+  const engine = new Crawler({
+    fetcher: site,
+    sink: new MemorySink(),
+    frontier,
+    logger: silentLogger,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: () => Promise.resolve(),
+  });
+  const run = engine.start(task("deleted"), { crawl: "resource-1" });
+  while (!site.log.includes("/hang")) await new Promise((r) => setTimeout(r, 1));
+  assert.ok(engine.stop("deleted", { drop: true }));
+  await engine.close();
+  assert.equal(await run.done, "stopped");
+  assert.deepEqual(await frontier.counts("deleted"), { queued: 0, leased: 0, done: 0, failed: 0 });
+  await assert.rejects(frontier.add("deleted", []), /no crawl/);
 });

@@ -14,7 +14,6 @@ import {
   type FrontierCounts,
   type Opening,
 } from "../frontier/frontier.ts";
-import { urlKey } from "../frontier/url_key.ts";
 import type { CrawlRequest } from "./request.ts";
 import { VisitedSet } from "./visited_set.ts";
 import type { Task } from "./task.ts";
@@ -107,7 +106,7 @@ export class TaskRun {
     this.#options = {
       leaseMs: 30_000,
       batch: 16,
-      pollMs: 250,
+      pollMs: 100,
       hurry: () => {},
       ...options,
     };
@@ -153,15 +152,23 @@ export class TaskRun {
       if (claim) {
         this.#pending++;
         this.stats.inFlight++;
+        // Claim the next batch before this one runs out, so no loop waits for a round trip.
+        if (this.#buffer.length < this.#options.batch / 2) this.#startRefill();
         return claim;
       }
-      await (this.#refilling ??= this.#refill().finally(() => this.#refilling = undefined));
+      await this.#startRefill();
     }
+  }
+
+  #startRefill(): Promise<void> {
+    return this.#refilling ??= this.#refill().finally(() => this.#refilling = undefined);
   }
 
   /**
    * Keeps the children worth sending to the frontier: not deeper than `maxDepth` and (without
-   * `reload`) not already known to be there.
+   * `reload`) not already known to be there. The cache is keyed by the URL as found (already
+   * resolved by `ParseContext.follow`), not by `urlKey`: parsing every link of every page would
+   * cost more than it saves; the frontier deduplicates what the cache lets through.
    */
   children(requests: readonly CrawlRequest[]): CrawlRequest[] {
     const { maxDepth, reload } = this.task.options;
@@ -169,7 +176,7 @@ export class TaskRun {
     for (const req of requests) {
       if (req.depth > maxDepth) {
         this.stats.tooDeep++;
-      } else if (!reload && !this.#known.add(urlKey(req.url, req.method))) {
+      } else if (!reload && !this.#known.add(cacheKey(req))) {
         this.stats.duplicates++;
       } else {
         kept.push(req);
@@ -230,7 +237,7 @@ export class TaskRun {
     }
     roots = roots.filter((req) => req.depth <= task.options.maxDepth);
     if (!task.options.reload) {
-      for (const req of roots) this.#known.add(urlKey(req.url, req.method));
+      for (const req of roots) this.#known.add(cacheKey(req));
     }
     for (;;) {
       try {
@@ -338,4 +345,9 @@ export class TaskRun {
     this.#controller.abort(reason ?? new DOMException(`task ${state}`, "AbortError"));
     this.#resolveDone(state);
   }
+}
+
+/** The run's cache key of a request: its URL as found, with a method other than GET. */
+function cacheKey(req: CrawlRequest): string {
+  return req.method === "GET" ? req.url : `${req.method} ${req.url}`;
 }
