@@ -1,0 +1,171 @@
+/**
+ * Standalone resume through the real CLI: a crawl killed with SIGKILL mid-way and run again with
+ * the same command continues where it was, and ends with the same rows as a crawl never
+ * interrupted; `--fresh` and a finished crawl start over.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { startDoubanFixture } from "./douban_fixture.ts";
+import { runCrawler, spawnCrawler } from "./cli.ts";
+
+const SITE = { tags: 5, booksPerTag: 30, failOnceEvery: 0 };
+
+async function writeConfig(dir: string, siteUrl: string): Promise<string> {
+  const path = `${dir}/config.toml`;
+  await Deno.writeTextFile(
+    path,
+    `logLevel = "warn"
+Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${siteUrl}/", Reload = false, WaitTime = 0, Limits = []}]
+[fetcher]
+timeout = 5000
+concurrency = 4
+[frontier]
+url = "sqlite:${dir}/frontier.db"
+[storage]
+sqlURL = "sqlite:${dir}/results.db"
+`,
+  );
+  return path;
+}
+
+/**
+ * The stored books, without the columns that differ between runs (row id, time, the site's
+ * port in the URL).
+ */
+function readRows(dir: string): Array<Record<string, unknown>> {
+  const db = new DatabaseSync(`${dir}/results.db`);
+  try {
+    const rows = db.prepare(`SELECT * FROM "books" ORDER BY url, rule`).all() as Array<
+      Record<string, unknown>
+    >;
+    return rows.map(({ id: _id, time: _time, url, ...rest }) => ({
+      ...rest,
+      path: new URL(url as string).pathname,
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+/** The paths of the frontier's requests in one state (1 leased, 2 done). */
+function frontierPaths(dir: string, state: number): Set<string> {
+  const db = new DatabaseSync(`${dir}/frontier.db`);
+  try {
+    const rows = db.prepare("SELECT url FROM frontier_requests WHERE state = ?").all(
+      state,
+    ) as Array<
+      { url: string }
+    >;
+    return new Set(rows.map((r) => new URL(r.url).pathname));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("a standalone crawl killed with SIGKILL resumes and ends with an uninterrupted crawl's rows", async () => {
+  // The reference: the same site crawled once, start to end.
+  const reference = startDoubanFixture(SITE);
+  const refDir = await Deno.makeTempDir();
+  const site = startDoubanFixture({ ...SITE, latencyMs: 20 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const refConfig = await writeConfig(refDir, reference.url);
+    const done = await runCrawler(["worker", "--cluster=false", `--config=${refConfig}`]);
+    assert.equal(done.code, 0, done.stderr);
+    const expected = readRows(refDir);
+    assert.equal(expected.length, reference.books.length);
+
+    const config = await writeConfig(dir, site.url);
+    const args = ["worker", "--cluster=false", `--config=${config}`];
+    const child = spawnCrawler(args);
+    const deadline = Date.now() + 30_000;
+    while (site.log.filter((p) => p.startsWith("/subject/")).length < 40) {
+      assert.ok(Date.now() < deadline, "the crawl did not get under way");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill("SIGKILL");
+    const killed = await child.status;
+    assert.equal(killed.signal, "SIGKILL");
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    const fetchedBeforeKill = new Set(site.log);
+    const acked = frontierPaths(dir, 2);
+    const inFlight = frontierPaths(dir, 1);
+    assert.ok(acked.size > 0 && acked.size < site.pages, `acked ${acked.size}`);
+
+    const resumed = await runCrawler(args);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const resuming = /task books: resuming the crawl started \S+: done=(\d+) queued=(\d+)/.exec(
+      resumed.stdout,
+    );
+    assert.ok(resuming, resumed.stdout);
+    assert.equal(Number(resuming[1]), acked.size);
+    assert.ok(Number(resuming[2]) > 0);
+    assert.match(resumed.stdout, /summary: done/);
+
+    assert.deepEqual(readRows(dir), expected, "the rows of an uninterrupted crawl");
+    for (const [path, count] of site.requests) {
+      if (acked.has(path)) assert.equal(count, 1, `${path} was acknowledged, then fetched again`);
+      else if (inFlight.has(path)) assert.ok(count <= 2, `${path} fetched ${count} times`);
+      else assert.equal(count, 1, `${path} fetched ${count} times`);
+      if (count === 2) assert.ok(fetchedBeforeKill.has(path));
+    }
+    assert.equal(site.requests.size, site.pages, "every page fetched");
+
+    // Finished: the same command starts a new crawl and says so.
+    const again = await runCrawler(args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /task books: the last crawl had finished; starting a new crawl/);
+    assert.equal(site.requests.get("/"), 2);
+  } finally {
+    await reference.close();
+    await site.close();
+    await Deno.remove(refDir, { recursive: true });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--fresh starts an unfinished standalone crawl over", async () => {
+  const site = startDoubanFixture({ ...SITE, latencyMs: 20 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await writeConfig(dir, site.url);
+    const args = ["worker", "--cluster=false", `--config=${config}`];
+    const child = spawnCrawler(args);
+    const deadline = Date.now() + 30_000;
+    while (frontierDone(dir) < 10) {
+      assert.ok(Date.now() < deadline, "the crawl did not get under way");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+
+    const fresh = await runCrawler([...args, "--fresh"]);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, /task books: --fresh: starting a new crawl/);
+    assert.equal(site.requests.get("/"), 2, "the root was fetched again");
+    assert.match(fresh.stdout, new RegExp(`fetched=${site.pages} failed=0`));
+  } finally {
+    await site.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Requests acknowledged so far (0 before the frontier file exists). */
+function frontierDone(dir: string): number {
+  try {
+    Deno.statSync(`${dir}/frontier.db`);
+    const db = new DatabaseSync(`${dir}/frontier.db`);
+    try {
+      return (db.prepare("SELECT count(*) AS n FROM frontier_requests WHERE state = 2").get() as {
+        n: number;
+      }).n;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return 0;
+  }
+}
