@@ -1,0 +1,113 @@
+/**
+ * The standalone CLI on a Postgres frontier: a crawl survives the server going away and coming
+ * back, and a server that cannot be reached at start is a clear error.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { startDoubanFixture } from "./douban_fixture.ts";
+import { runCrawler, spawnCrawler } from "./cli.ts";
+import { startPostgres } from "./postgres_server.ts";
+
+async function writeConfig(dir: string, siteUrl: string, frontierUrl: string): Promise<string> {
+  const path = `${dir}/config.toml`;
+  await Deno.writeTextFile(
+    path,
+    `logLevel = "warn"
+Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${siteUrl}/", Reload = false, WaitTime = 0, Limits = []}]
+[fetcher]
+timeout = 5000
+concurrency = 4
+[frontier]
+url = "${frontierUrl}"
+[storage]
+sqlURL = "sqlite:${dir}/results.db"
+`,
+  );
+  return path;
+}
+
+Deno.test("a crawl on a Postgres frontier waits while the server is down and finishes when it is back", async () => {
+  await using pg = await startPostgres();
+  const site = startDoubanFixture({ tags: 5, booksPerTag: 40, latencyMs: 30, failOnceEvery: 0 });
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await writeConfig(dir, site.url, pg.url);
+    const child = spawnCrawler(["worker", "--cluster=false", `--config=${config}`]);
+    const output = child.output();
+    const deadline = Date.now() + 30_000;
+    while (site.log.filter((p) => p.startsWith("/subject/")).length < 30) {
+      assert.ok(Date.now() < deadline, "the crawl did not get under way");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await pg.stop();
+    await killBackends(pg.dataDir);
+    // The outage itself: the server stays away this long.
+    await new Promise((r) => setTimeout(r, 1500));
+    await pg.restart();
+    const result = await output;
+    const stdout = new TextDecoder().decode(result.stdout);
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, stderr);
+    assert.match(stdout, /summary: done/);
+    // The crawl felt the outage, and waited it out.
+    assert.match(
+      stderr,
+      /(claiming from the frontier|storing results or acknowledgements) failed; retrying/,
+    );
+    const db = new DatabaseSync(`${dir}/results.db`);
+    try {
+      const rows = db.prepare(`SELECT url FROM "books"`).all() as Array<{ url: string }>;
+      assert.equal(rows.length, site.books.length);
+      assert.equal(new Set(rows.map((r) => r.url)).size, rows.length, "no book stored twice");
+    } finally {
+      db.close();
+    }
+    for (const [path, count] of site.requests) assert.equal(count, 1, `${path} fetched ${count}×`);
+    assert.equal(site.requests.size, site.pages);
+  } finally {
+    await site.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/**
+ * Kills what is left of a stopped server: its backends, which otherwise go on serving the
+ * connections they have after the postmaster is gone. They run in the data directory.
+ */
+async function killBackends(dataDir: string): Promise<void> {
+  const real = await Deno.realPath(dataDir);
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let cwd: string;
+    try {
+      cwd = await Deno.readLink(`/proc/${entry.name}/cwd`);
+    } catch {
+      continue; // gone, or not ours to see
+    }
+    if (cwd === real) {
+      try {
+        Deno.kill(Number(entry.name), "SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }
+  }
+}
+
+Deno.test("a Postgres frontier that cannot be reached at start exits 1 naming frontier.url", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // A port nothing listens on: taken from the OS, then released.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const config = await writeConfig(
+      dir,
+      "http://127.0.0.1:9",
+      `postgres://crawler@127.0.0.1:${port}/crawler`,
+    );
+    const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /crawler: frontier\.url: cannot open the frontier at postgres:/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
