@@ -40,6 +40,10 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     role = line.role;
     const { flags } = line;
+    if (flags.fresh && flags.cluster !== false) {
+      // In a cluster a task's crawl belongs to its resource: delete and add it to start over.
+      throw new ConfigError("--fresh", "only with --cluster=false (standalone mode)");
+    }
     const unknownKeys: UnknownKey[] = [];
     const config = await loadConfig(flags.config ?? "config.toml", {
       required: flags.config !== undefined,

@@ -142,6 +142,10 @@ Deno.test("--fresh starts an unfinished standalone crawl over", async () => {
     await child.stdout.cancel();
     await child.stderr.cancel();
 
+    const clustered = await runCrawler(["worker", "--fresh", `--config=${config}`]);
+    assert.equal(clustered.code, 2);
+    assert.match(clustered.stderr, /--fresh: only with --cluster=false/);
+
     const fresh = await runCrawler([...args, "--fresh"]);
     assert.equal(fresh.code, 0, fresh.stderr);
     assert.match(fresh.stdout, /task books: --fresh: starting a new crawl/);
