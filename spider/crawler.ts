@@ -196,8 +196,11 @@ export class Crawler {
    */
   async close(): Promise<void> {
     for (const run of this.runs()) this.stop(run.name);
+    // Closing first bounds the retries: with the frontier gone, shutting down does not hang.
+    const committed = this.#commits.close();
     while (this.#closing.size > 0) await Promise.all(this.#closing.values());
-    await this.#commits.close();
+    await committed;
+    await this.#commits.flush();
   }
 
   #onDone(run: TaskRun, state: RunState): void {
