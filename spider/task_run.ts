@@ -93,6 +93,8 @@ export class TaskRun {
   #refilling: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #state: RunState = "running";
+  /** When the periodic count may run again (performance.now() ms). */
+  #countsDue = 0;
   #timers: Array<ReturnType<typeof setInterval>> = [];
   #resolveDone!: (state: RunState) => void;
   /** Resolves when the crawl has finished or the run was stopped. */
@@ -251,7 +253,13 @@ export class TaskRun {
         this.stats.frontier = opening.counts;
         this.stats.queued = opening.counts.queued;
         this.#every(Math.max(50, this.#options.leaseMs / 3), () => this.#extend());
-        this.#every(1000, () => this.refreshCounts());
+        this.#every(1000, async () => {
+          // Counting a big crawl's rows is not free: at most a tenth of the time goes to it.
+          if (performance.now() < this.#countsDue) return;
+          const started = performance.now();
+          await this.refreshCounts();
+          this.#countsDue = performance.now() + 9 * (performance.now() - started);
+        });
         return opening;
       } catch (error) {
         if (this.#state !== "running") throw error;
