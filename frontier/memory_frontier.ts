@@ -130,7 +130,9 @@ export class MemoryFrontier implements Frontier {
         generation: row.generation,
         task,
         crawl: crawl.id,
-        request: structuredClone(row.request),
+        // Copies, as the durable frontiers hand out: a caller changing its claim changes nothing
+        // here. Shallow: `tmp` is the rule's to keep, as a parsed row's would be.
+        request: { ...row.request },
       });
     }
     for (const row of notDue) crawl.queue.push(row);
@@ -217,7 +219,7 @@ export class MemoryFrontier implements Frontier {
       const id = this.#nextId++;
       const row: Row = {
         id,
-        request: structuredClone({ ...request, attempt: 0 }),
+        request: { ...request, attempt: 0 },
         high: request.priority > 0,
         state: "queued",
         dueAt: 0,
