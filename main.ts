@@ -14,7 +14,6 @@ import { createLogger, type Logger } from "./log/logger.ts";
 import { builtinRuleSets } from "./rulesets/mod.ts";
 import { runStandalone, seedTasks } from "./worker/standalone.ts";
 import { runClusterWorker, workerIdOf, workerListenAddresses } from "./worker/run_worker.ts";
-import { FrontierUnavailableError } from "./frontier/frontier.ts";
 import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
 import { resolveMasterSettings, runMaster } from "./master/run_master.ts";
 import { DEFAULT_DEV_HTTP, runDev } from "./dev/run_dev.ts";
@@ -77,10 +76,6 @@ export async function main(args: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(`crawler: ${error.message}`);
       return 2;
-    }
-    if (error instanceof FrontierUnavailableError) {
-      console.error(`crawler: frontier.url: ${error.message}`);
-      return 1;
     }
     if (error instanceof ServiceUnavailableError) {
       console.error(`crawler: ${error.message}`);

@@ -8,6 +8,13 @@
  * — at the given concurrency.
  *
  *   deno run --allow-all bench/engine_crawl.ts URL [--concurrency=16] [--workers=N] [--rules=regex]
+ *     [--frontier=memory:|sqlite:|postgres://…] [--crawl=ID] [--owner=NAME] [--start-at=MS]
+ *
+ * `--frontier` is where the task's requests live (default `memory:`; `sqlite:` is a file in the
+ * temporary directory). `--crawl` joins that crawl of the task (several processes given the same
+ * id crawl one frontier together); without it the crawl starts afresh. `--start-at` (epoch ms)
+ * waits until then to start, so several processes start together. The figures printed also hold
+ * `crawlStart`/`crawlEnd` (epoch ms).
  *
  * `--workers` is the parse pool's size (default: the pool's own; 0 parses on the main thread).
  * Prints {@linkcode CrawlFigures} as JSON.
@@ -21,6 +28,7 @@ import type { DeclarativeSpec } from "../spider/declarative/spec_schema.ts";
 import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { buildTask } from "../spider/task_definition.ts";
 import { SqliteSink } from "../storage/sqlite_sink.ts";
+import { openFrontier } from "../frontier/open_frontier.ts";
 import { cpuSeconds, type CrawlFigures, sampleRss } from "./_process_stats.ts";
 
 /** The whole-site rule set the bench runs. */
@@ -108,6 +116,11 @@ if (import.meta.main) {
   const workers = flag("workers");
   const dir = await Deno.makeTempDir({ prefix: "crawler-bench-" });
   const sink = new SqliteSink(`${dir}/bench.db`, { logger: silentLogger, batchSize: 500 });
+  const frontierFlag = flag("frontier") ?? "memory:";
+  const frontier = await openFrontier(
+    frontierFlag === "sqlite:" ? `sqlite:${dir}/frontier.db` : frontierFlag,
+  );
+  const crawl = flag("crawl");
   const fetcher = new HttpFetcher({ timeoutMs: 30_000 });
   const parsers = new ParsePool({ workers: workers === undefined ? undefined : Number(workers) });
   const crawler = new Crawler({
@@ -115,6 +128,8 @@ if (import.meta.main) {
     sink,
     logger: silentLogger,
     concurrency,
+    frontier,
+    owner: flag("owner") ?? "bench",
     createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
     randomWait: () => Promise.resolve(),
     parseRule: (rule, ctx, run) => parsers.parse(rule, ctx, { run }),
@@ -125,13 +140,18 @@ if (import.meta.main) {
     maxDepth: 1000,
     ruleSet: compileRuleSet("bench", specs[flag("rules") ?? "regex"]),
   }, new Map());
+  const startAt = Number(flag("start-at") ?? 0);
+  if (startAt > Date.now()) await new Promise((r) => setTimeout(r, startAt - Date.now()));
   const rss = sampleRss();
   const started = performance.now();
-  const run = crawler.start(task);
+  const crawlStart = Date.now();
+  const run = crawler.start(task, crawl === undefined ? { fresh: true } : { crawl });
   await run.done;
-  await sink.flush();
+  await crawler.close();
   const seconds = (performance.now() - started) / 1000;
-  const figures: CrawlFigures = {
+  const figures: CrawlFigures & { crawlStart: number; crawlEnd: number } = {
+    crawlStart,
+    crawlEnd: Date.now(),
     pages: run.stats.fetched,
     failed: run.stats.failed,
     items: sink.stored,
@@ -140,9 +160,9 @@ if (import.meta.main) {
     // Read before the parse workers end: their threads' time leaves the count with them.
     cpuSeconds: cpuSeconds(),
   };
-  await crawler.close();
   parsers.close();
   await sink.close();
+  await frontier.close();
   fetcher.close();
   await Deno.remove(dir, { recursive: true });
   console.log(JSON.stringify(figures));

@@ -24,6 +24,8 @@
  *   deno task bench [--profile=all|realistic|generated] [--pages=N] [--links=300]
  *                   [--concurrency=16] [--rounds=3] [--workers=N] [--dom]
  */
+import { benchFrontierScaling } from "./frontier_scaling.ts";
+import { startPostgres } from "../tests/postgres_server.ts";
 import type { CrawlFigures } from "./_process_stats.ts";
 import { benchDoubanStandalone } from "./douban_standalone.ts";
 import { benchVisitedSet } from "./visited_set_memory.ts";
@@ -57,6 +59,8 @@ const links = flag("links", 300);
 const concurrency = flag("concurrency", 16);
 const rounds = Math.max(1, flag("rounds", 3));
 const workersArg = Deno.args.find((a) => a.startsWith("--workers="));
+/** The engine on the SQLite frontier must reach this fraction of its in-memory-frontier figure. */
+const SQLITE_FRONTIER_TARGET = 0.85;
 const withDom = Deno.args.includes("--dom");
 const here = (file: string) => new URL(file, import.meta.url).pathname;
 
@@ -245,6 +249,8 @@ if (profile !== "generated") {
 
 if (profile !== "realistic") {
   const pages = flag("pages", 5000);
+  // The Postgres frontier's server: a real one on a free loopback port.
+  const postgres = await startPostgres();
   const site = await startSite(["--profile=generated", `--pages=${pages}`, `--links=${links}`]);
   const kinds: Kind[] = [
     { label: "bare fetch + regex loop", script: "bare_crawl.ts", args: [] },
@@ -253,6 +259,16 @@ if (profile !== "realistic") {
       label: "engine, declarative, main-thread parse",
       script: "engine_crawl.ts",
       args: ["--workers=0"],
+    },
+    {
+      label: "engine, parse workers, SQLite frontier",
+      script: "engine_crawl.ts",
+      args: ["--frontier=sqlite:", ...workers],
+    },
+    {
+      label: "engine, parse workers, Postgres frontier",
+      script: "engine_crawl.ts",
+      args: [`--frontier=${postgres.url}`, ...workers],
     },
   ];
   let medians: CrawlFigures[];
@@ -267,15 +283,45 @@ if (profile !== "realistic") {
   }
   console.log(`\ngenerated profile, median of ${rounds} rounds:`);
   for (const [i, kind] of kinds.entries()) console.log(line(kind.label, medians[i]));
-  const [bare, engine, inline] = medians;
+  const [bare, engine, inline, sqliteFrontier, postgresFrontier] = medians;
   const ratio = rate(engine) / rate(bare);
   console.log(
     `ratio engine / bare: ${ratio.toFixed(2)} with parse workers, ${
       (rate(inline) / rate(bare)).toFixed(2)
     } parsing on the main thread (target ≥ ${RATIO_TARGET}: ${
       ratio >= RATIO_TARGET ? "met" : "NOT met"
-    })\n`,
+    })`,
   );
+  const sqliteRatio = rate(sqliteFrontier) / rate(engine);
+  console.log(
+    `engine by frontier: in memory ${fmt(rate(engine))} pages/s, SQLite ${
+      fmt(rate(sqliteFrontier))
+    } (${sqliteRatio.toFixed(2)} × in memory; target ≥ ${SQLITE_FRONTIER_TARGET}: ${
+      sqliteRatio >= SQLITE_FRONTIER_TARGET ? "met" : "NOT met"
+    }), Postgres ${fmt(rate(postgresFrontier))} (${
+      (rate(postgresFrontier) / rate(engine)).toFixed(2)
+    } × in memory)`,
+  );
+  // Under load from other processes wall time says little; CPU per page says what each costs.
+  const cpuMs = (f: CrawlFigures) =>
+    f.cpuSeconds === undefined ? "?" : (f.cpuSeconds / f.pages * 1000).toFixed(2);
+  console.log(
+    `engine CPU per page: in memory ${cpuMs(engine)} ms, SQLite ${cpuMs(sqliteFrontier)} ms, ` +
+      `Postgres ${cpuMs(postgresFrontier)} ms (the Postgres server's own CPU not counted)`,
+  );
+  try {
+    const scaling = await benchFrontierScaling({
+      postgresUrl: postgres.url,
+      concurrency,
+      startSite,
+      crawl,
+    });
+    for (const l of scaling.lines) console.log(l);
+    if (!scaling.complete) throw new Error("a scaling crawl did not fetch every page exactly once");
+  } finally {
+    await postgres.dispose();
+  }
+  console.log("");
 }
 
 const visited = benchVisitedSet();

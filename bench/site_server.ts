@@ -6,6 +6,10 @@
  * once at start; each request only sends bytes.
  *
  *   deno run --allow-net bench/site_server.ts [--profile=generated] [--pages=5000] [--links=300]
+ *     [--latency=0]
+ *
+ * `--latency` delays every answer by that many ms (a remote site: crawls bound by waiting, not
+ * by CPU).
  *
  * Prints one JSON line `{"url": "http://127.0.0.1:PORT", "pages": N, "bytes": AVG}` when it
  * listens, and exits when its stdin closes (the parent ended) or on SIGTERM.
@@ -26,18 +30,20 @@ const html = realistic
   : generateSite({ pages, linksPerPage: flag("links", 300) });
 let bodies: Uint8Array[] = [];
 const headers = { "content-type": "text/html; charset=utf-8" };
+const latencyMs = flag("latency", 0);
 const controller = new AbortController();
 const server = Deno.serve({
   hostname: "127.0.0.1",
   port: 0,
   signal: controller.signal,
   onListen: () => {},
-}, (request) => {
+}, async (request) => {
   const i = indexOf(new URL(request.url).pathname, pages);
+  if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
   if (i === undefined || bodies[i] === undefined) {
     return new Response("not found", { status: 404 });
   }
-  return new Response(bodies[i], { headers });
+  return new Response(bodies[i] as BodyInit, { headers });
 });
 // Absolute links name the server's own host, known once it listens.
 const host = `127.0.0.1:${server.addr.port}`;

@@ -182,11 +182,3 @@ export const STATES: readonly RequestState[] = ["queued", "leased", "done", "fai
 export function emptyCounts(): FrontierCounts {
   return { queued: 0, leased: 0, done: 0, failed: 0 };
 }
-
-/** A frontier backend that cannot be reached or refused a statement. */
-export class FrontierUnavailableError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "FrontierUnavailableError";
-  }
-}

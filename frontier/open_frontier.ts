@@ -17,7 +17,7 @@ export function isSharedFrontierUrl(url: string): boolean {
 
 /**
  * Opens `url`. A malformed URL or a SQLite file that cannot be opened is a `ConfigError` naming
- * `frontier.url`; a Postgres server that cannot be reached is a `FrontierUnavailableError`.
+ * `frontier.url`; a Postgres server that cannot be reached is a `ServiceUnavailableError`.
  */
 export async function openFrontier(url: string): Promise<Frontier> {
   if (url === "memory:") return new MemoryFrontier();

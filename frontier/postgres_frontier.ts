@@ -6,6 +6,7 @@
  * other; leases are measured by the server's clock, so the workers' clocks do not matter.
  */
 import postgres from "postgres";
+import { ServiceUnavailableError } from "../config/service_unavailable_error.ts";
 import type { CrawlRequest } from "../spider/request.ts";
 import {
   type BeginOptions,
@@ -15,7 +16,6 @@ import {
   emptyCounts,
   type Frontier,
   type FrontierCounts,
-  FrontierUnavailableError,
   type NewCrawlReason,
   type Opening,
   type Outcome,
@@ -81,7 +81,7 @@ const RETRIABLE_CODES = new Set(["40P01", "40001"]);
 
 /**
  * Connects to `url`, creates the tables if missing and returns the frontier. Throws
- * `FrontierUnavailableError` when the server cannot be reached.
+ * `ServiceUnavailableError` (key `frontier.url`) when the server cannot be reached.
  */
 export async function openPostgresFrontier(
   url: string,
@@ -100,7 +100,8 @@ export async function openPostgresFrontier(
     });
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
-    throw new FrontierUnavailableError(
+    throw new ServiceUnavailableError(
+      "frontier.url",
       `cannot open the frontier at ${redact(url)}: ${(error as Error).message}`,
       { cause: error },
     );

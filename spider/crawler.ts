@@ -68,12 +68,6 @@ export interface StartOptions {
   fresh?: boolean;
 }
 
-/** Options for {@linkcode Crawler.stop}. */
-export interface StopOptions {
-  /** Also remove the task's crawl from the frontier (a deleted resource). Default false. */
-  drop?: boolean;
-}
-
 /** The error a task start gets when a run of that name is still going. */
 export class TaskRunningError extends Error {
   constructor(name: string) {
@@ -89,6 +83,8 @@ export class Crawler {
   /** Per run, resolves when its loops have ended and its claims are released. */
   readonly #closing = new Map<TaskRun, Promise<void>>();
   readonly #commits: GroupCommit;
+  /** Frontier removals of deleted tasks under way. */
+  readonly #drops = new Set<Promise<void>>();
 
   constructor(options: CrawlerOptions) {
     this.#options = {
@@ -166,23 +162,31 @@ export class Crawler {
    * Stops a task's run: nothing more is fetched and in-flight fetches are aborted; pages already
    * fetched are still acknowledged, the claims not fetched go back to the frontier.
    */
-  stop(name: string, options: StopOptions = {}): boolean {
+  stop(name: string): boolean {
     const run = this.#runs.get(name);
     if (!run) return false;
     // Forget it now, not when `done` settles, so the task can be started again at once.
     this.#runs.delete(name);
     run.stop();
-    if (options.drop) {
-      const closing = this.#closing.get(run) ?? Promise.resolve();
-      const dropped = closing.then(async () => {
-        const crawl = await run.opened.then((o) => o.crawl, () => undefined);
-        if (crawl !== undefined) await this.#options.frontier.drop(name, { crawl });
-      }).catch((error) =>
+    return true;
+  }
+
+  /**
+   * Removes the task's crawl `crawl` from the frontier (a deleted resource): stops the task's
+   * live run first, if any, and drops the rows once it has wound down. A newer crawl of the same
+   * task is left alone. A failure is logged; `close` waits for it.
+   */
+  dropCrawl(name: string, crawl: string): void {
+    const run = this.#runs.get(name);
+    if (run) this.stop(name);
+    const closing = (run && this.#closing.get(run)) ?? Promise.resolve();
+    const dropped = closing
+      .then(() => this.#options.frontier.drop(name, { crawl }))
+      .catch((error) =>
         this.#options.logger.error("removing the task's frontier failed", { task: name, error })
       );
-      this.#closing.set(run, dropped);
-    }
-    return true;
+    this.#drops.add(dropped);
+    dropped.finally(() => this.#drops.delete(dropped));
   }
 
   /** Resolves when every run now live has ended. */
@@ -198,7 +202,9 @@ export class Crawler {
     for (const run of this.runs()) this.stop(run.name);
     // Closing first bounds the retries: with the frontier gone, shutting down does not hang.
     const committed = this.#commits.close();
-    while (this.#closing.size > 0) await Promise.all(this.#closing.values());
+    while (this.#closing.size > 0 || this.#drops.size > 0) {
+      await Promise.all([...this.#closing.values(), ...this.#drops]);
+    }
     await committed;
     await this.#commits.flush();
   }
@@ -324,6 +330,15 @@ export class Crawler {
     const ctx = new ParseContext(run.name, req, response, response.url);
     const result = await this.#options.parseRule(rule, ctx, run);
     if (signal.aborted) return undefined;
+    if (run.takeRetry(req)) {
+      // Its parse was lost with a parse worker: back to the queue, counted as an attempt.
+      return {
+        kind: "failed",
+        claim,
+        error: "page not parsed (its parse worker was stopped)",
+        retries: req.attempt + 1,
+      };
+    }
     const fields = rule.itemFields;
     for (const item of result.items ?? []) {
       this.#options.sink.save(item, fields ?? Object.keys(item.data));

@@ -327,7 +327,8 @@ Deno.test("stopping a task with drop removes its crawl from the frontier", async
   });
   const run = engine.start(task("deleted"), { crawl: "resource-1" });
   while (!site.log.includes("/hang")) await new Promise((r) => setTimeout(r, 1));
-  assert.ok(engine.stop("deleted", { drop: true }));
+  engine.dropCrawl("deleted", "resource-1");
+  assert.equal(engine.run("deleted"), undefined);
   await engine.close();
   assert.equal(await run.done, "stopped");
   assert.deepEqual(await frontier.counts("deleted"), { queued: 0, leased: 0, done: 0, failed: 0 });

@@ -86,6 +86,8 @@ export class TaskRun {
   /** URLs this run knows are in the frontier: links to them are not sent again. A cache. */
   readonly #known = new VisitedSet({ maxSize: KNOWN_MAX });
   #buffer: Claim[] = [];
+  /** Requests whose page must be fetched again (see `retry`). */
+  readonly #refetch = new Set<CrawlRequest>();
   /** Claims held: buffered, being fetched, or waiting for their acknowledgement to commit. */
   readonly #held = new Map<number, Claim>();
   /** Claims handed to a fetch loop whose acknowledgement has not committed yet. */
@@ -192,6 +194,21 @@ export class TaskRun {
     this.#held.delete(claim.id);
     this.#pending--;
     this.#wake?.();
+  }
+
+  /**
+   * Asks for a page to be fetched again: its parse was lost (the parse worker holding its bytes
+   * was stopped). The engine records the claim as failed-and-retried instead of done.
+   */
+  retry(req: CrawlRequest): void {
+    if (this.#state !== "running") return;
+    this.stats.retried++;
+    this.#refetch.add(req);
+  }
+
+  /** True (once) if `retry` was asked for this request. */
+  takeRetry(req: CrawlRequest): boolean {
+    return this.#refetch.delete(req);
   }
 
   /** True while the run's fetch loops wait for something to claim. */

@@ -30,7 +30,7 @@ sqlURL = "sqlite:${dir}/results.db"
 
 /**
  * The stored books, without the columns that differ between runs (row id, time, the site's
- * port in the URL).
+ * address in the URL and the item key).
  */
 function readRows(dir: string): Array<Record<string, unknown>> {
   const db = new DatabaseSync(`${dir}/results.db`);
@@ -38,9 +38,11 @@ function readRows(dir: string): Array<Record<string, unknown>> {
     const rows = db.prepare(`SELECT * FROM "books" ORDER BY url, rule`).all() as Array<
       Record<string, unknown>
     >;
-    return rows.map(({ id: _id, time: _time, url, ...rest }) => ({
+    const local = (url: unknown) => String(url).replace(/^http:\/\/[^/]+/, "");
+    return rows.map(({ id: _id, time: _time, url, item_key, ...rest }) => ({
       ...rest,
-      path: new URL(url as string).pathname,
+      path: local(url),
+      item_key: local(item_key),
     }));
   } finally {
     db.close();

@@ -18,7 +18,7 @@ import { decodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import { resourceNameFromKey, RESOURCES_PREFIX, workerKey } from "../proto/keys.ts";
 import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/worker_registration.ts";
-import type { Crawler, StopOptions } from "../spider/crawler.ts";
+import type { Crawler } from "../spider/crawler.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
@@ -96,6 +96,12 @@ interface Term {
   readonly fence: LeaseFence;
   /** Aborted when the term ends: the lease may have expired, was lost, or the worker stops. */
   readonly signal: AbortSignal;
+}
+
+/** How a task leaves this worker. */
+interface HaltOptions {
+  /** The resource was deleted: remove its crawl from the frontier too. */
+  drop?: boolean;
 }
 
 export class ClusterWorker {
@@ -387,7 +393,7 @@ export class ClusterWorker {
   }
 
   /** Stops a task that left this worker, and gives up its claim. */
-  #stop(name: string, reason: string, options: StopOptions = {}): void {
+  #stop(name: string, reason: string, options: HaltOptions = {}): void {
     if (!this.#halt(name, reason, options)) return;
     this.#claims.release(name).catch((error) =>
       this.#log.warn("releasing a claim failed; it goes with the lease", {
@@ -406,13 +412,15 @@ export class ClusterWorker {
   }
 
   /** Forgets a task and aborts its claim wait or its run. False when it was not here. */
-  #halt(name: string, reason: string, options: StopOptions = {}): boolean {
+  #halt(name: string, reason: string, options: HaltOptions = {}): boolean {
     const assignment = this.#assigned.get(name);
     if (!assignment) return false;
     this.#assigned.delete(name);
     assignment.abort.abort(new Error(reason));
     const wasRunning = assignment.run?.state === "running";
-    if (wasRunning || options.drop) this.#options.crawler.stop(name, options);
+    // A deleted resource's crawl goes from the frontier, whether its run is live or ended.
+    if (options.drop) this.#options.crawler.dropCrawl(name, assignment.id);
+    else if (wasRunning) this.#options.crawler.stop(name);
     this.#log.info("task stopped", { resource: name, reason, wasRunning });
     return true;
   }

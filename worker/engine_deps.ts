@@ -51,7 +51,7 @@ const SINK_CLOSE_TIMEOUT_MS = 10_000;
 
 /**
  * Opens the frontier and the sink and builds the crawler the config describes. A frontier that
- * cannot be opened is a `ConfigError` (bad URL or file) or a `FrontierUnavailableError` (a
+ * cannot be opened is a `ConfigError` (bad URL or file) or a `ServiceUnavailableError` (a
  * Postgres that does not answer).
  */
 export async function createEngine(

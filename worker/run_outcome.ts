@@ -14,7 +14,10 @@ export interface RunOutcome {
 
 /** The outcome of `run` as the worker's status and the standalone summary show it. */
 export function runOutcome(run: TaskRun): RunOutcome {
-  if (run.state !== "finished" || run.stats.fetched > 0) return { state: run.state };
+  // A crawl resumed or joined may have nothing left to fetch: what counts is the whole crawl.
+  if (run.state !== "finished" || run.stats.fetched > 0 || run.stats.frontier.done > 0) {
+    return { state: run.state };
+  }
   const { failed } = run.stats;
   return {
     state: "failed",
