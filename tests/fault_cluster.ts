@@ -112,6 +112,11 @@ retries = 0
 proxy = ["${this.site.proxyFor(id)}"]
 [storage]
 sqlURL = "sqlite:${this.dir}/worker${n}.db"
+# Each worker its own frontier: these runs test fencing (one task, one worker at a time), not a
+# frontier shared by the workers of a task.
+[frontier]
+url = "sqlite:${this.dir}/frontier${n}.db"
+leaseTime = ${this.ttlSeconds}
 [GRPCServer]
 RegisterTTL = ${this.ttlSeconds}
 ClientTimeOut = 3

@@ -19,6 +19,7 @@ timeout = 5000
 concurrency = 4
 [frontier]
 url = "${frontierUrl}"
+leaseTime = 3
 [storage]
 sqlURL = "sqlite:${dir}/results.db"
 `,
