@@ -99,7 +99,7 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
   const config = `${dir}/config.toml`;
   await Deno.writeTextFile(
     config,
-    `logLevel = "info"\n[storage]\nsqlURL = "sqlite:${dir}/items.db"\n` +
+    `logLevel = "info"\n[frontier]\nurl = "sqlite:${dir}/frontier.db"\n[storage]\nsqlURL = "sqlite:${dir}/items.db"\n` +
       `[GRPCServer]\nRegisterTTL = 3\n[MasterServer]\nElectionTTL = 3\nClientTimeOut = 3\n`,
   );
   // The cluster is protected by an API token (SPEC §9): the page must ask for it, and the

@@ -13,7 +13,7 @@ async function writeConfig(dir: string, sqlURL: string, tasks = ""): Promise<str
   const path = `${dir}/config.toml`;
   await Deno.writeTextFile(
     path,
-    `logLevel = "warn"\nTasks = [\n${tasks}\n]\n[storage]\nsqlURL = "${sqlURL}"\n`,
+    `logLevel = "warn"\nTasks = [\n${tasks}\n]\n[frontier]\nurl = "sqlite:${dir}/frontier.db"\n[storage]\nsqlURL = "${sqlURL}"\n`,
   );
   return path;
 }

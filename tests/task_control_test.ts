@@ -30,6 +30,8 @@ Deno.test("a paused task stays paused across a worker kill -9 and a leader chang
     `logLevel = "info"
 [storage]
 sqlURL = "sqlite:${dir}/items.db"
+[frontier]
+url = "sqlite:${dir}/frontier.db"
 [GRPCServer]
 RegisterTTL = ${TTL_SECONDS}
 [MasterServer]
