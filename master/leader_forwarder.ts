@@ -33,6 +33,8 @@ export interface ForwardRequestOptions {
   signal?: AbortSignal;
   /** The caller's bearer token, sent on to the leader. */
   token?: string;
+  /** Deadline of this call, ms. Default: the forwarder's `timeoutMs`. */
+  timeoutMs?: number;
 }
 
 /** Forwards writes from a follower to the leader. */
@@ -93,7 +95,12 @@ export class LeaderForwarder {
     return {
       client,
       address,
-      forward: { timeoutMs, forwardedBy: self, signal: options.signal, token: options.token },
+      forward: {
+        timeoutMs: Math.min(timeoutMs, options.timeoutMs ?? timeoutMs),
+        forwardedBy: self,
+        signal: options.signal,
+        token: options.token,
+      },
     };
   }
 }

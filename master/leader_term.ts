@@ -28,6 +28,8 @@ export class LeaderTerm {
    * user deleted stays deleted while this leader leads.
    */
   presetsAdded = false;
+  /** Set when a worker joins or returns: the next rebalancing round runs whatever the spread. */
+  rebalanceWanted = false;
   /** Resolves once the state is loaded: requests wait for it. */
   readonly ready: Promise<void>;
   #markReady!: () => void;
@@ -77,14 +79,27 @@ export class LeaderTerm {
    * leadership is gone (the key expired or was deleted, say during a pause, before the
    * campaign noticed): the term ends at once — nothing more is written as leader, and the
    * campaign loop stands again — and the caller gets `NotLeaderError`.
+   *
+   * A refused guard or a failed call does not always mean nothing was written: the store's
+   * client may have retried a write whose first attempt was applied (the answer was lost). When
+   * `options.applied` can tell from the store that the write is in effect, its value is
+   * returned instead of the error, so the caller is told the truth.
    */
-  async write<T>(write: (options: WriteOptions) => Promise<T>): Promise<T> {
+  async write<T>(
+    write: (options: WriteOptions) => Promise<T>,
+    options: { applied?: () => Promise<T | undefined> } = {},
+  ): Promise<T> {
     try {
       return await write({ guard: this.guard });
     } catch (error) {
-      if (!(error instanceof GuardFailedError)) throw error;
+      const confirmed = options.applied && await options.applied().catch(() => undefined);
+      if (!(error instanceof GuardFailedError)) {
+        if (confirmed !== undefined) return confirmed;
+        throw error;
+      }
       this.#logger.warn("a write as leader was refused: leadership lost", { error });
       this.end(error);
+      if (confirmed !== undefined) return confirmed;
       throw new NotLeaderError("leadership lost; retry", { cause: error });
     }
   }

@@ -15,11 +15,14 @@ import {
 } from "../proto/api_bodies.ts";
 import { ELECTION_PREFIX, resourceKey, RESOURCES_PREFIX, WORKERS_PREFIX } from "../proto/keys.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
+import { wantedWorkers } from "../proto/task_spec.ts";
+import { delay } from "../async/delay.ts";
 import type { Store } from "../store/store.ts";
 import { Campaigner } from "./campaigner.ts";
 import { NotFoundError, NotLeaderError } from "./errors.ts";
+export type { RebalanceOptions } from "./leader_duties.ts";
 import type { LeaderClient } from "./leader_client.ts";
-import { LeaderDuties } from "./leader_duties.ts";
+import { LeaderDuties, type RebalanceOptions } from "./leader_duties.ts";
 import { LeaderForwarder } from "./leader_forwarder.ts";
 import { LeaderState } from "./leader_state.ts";
 import { LeaderWrites } from "./leader_writes.ts";
@@ -48,6 +51,17 @@ export interface MasterOptions {
   clock?: () => number;
   /** Delays between retries of leader duties and campaigns, in ms. Default: 100 doubling to 2000. */
   retryDelayMs?: { initial?: number; max?: number };
+  /** Workers each preset wants (the config's `Tasks[].Workers`); unlisted presets want 1. */
+  presetWorkers?: ReadonlyMap<string, number>;
+  /**
+   * Why a task may not run on several workers (the config's frontier is not shared), or
+   * undefined when it may. An add with `spec.workers > 1` is then a 400 with this reason.
+   */
+  multiWorkerRefusal?: string;
+  /** How long a vanished worker keeps its tasks before they move, ms. Default 3000. */
+  workerGraceMs?: number;
+  /** How the leader evens out the loads. Default: on, every 2 s, 10 moves, threshold 1. */
+  rebalance?: RebalanceOptions;
   logger?: Logger;
 }
 
@@ -89,6 +103,7 @@ export class Master {
   readonly #campaigner: Campaigner;
   readonly #writes: LeaderWrites;
   readonly #forwarder: LeaderForwarder;
+  readonly #requestTimeoutMs: number;
 
   constructor(options: MasterOptions) {
     this.id = options.id;
@@ -101,6 +116,10 @@ export class Master {
       initialMs: options.retryDelayMs?.initial ?? 100,
       maxMs: options.retryDelayMs?.max ?? 2000,
     };
+    this.#requestTimeoutMs = requestTimeoutMs;
+    const presetWorkers = options.presetWorkers ?? new Map<string, number>();
+    const wanted = (resource: ResourceSpec) =>
+      resource.Spec ? wantedWorkers(resource.Spec) : presetWorkers.get(resource.Name) ?? 1;
     this.#decoder = new StateDecoder(logger);
     this.#writes = new LeaderWrites({
       store: this.#store,
@@ -108,6 +127,7 @@ export class Master {
       clock,
       ruleSets: new Set(options.ruleSets),
       presets,
+      multiWorkerRefusal: options.multiWorkerRefusal,
       decoder: this.#decoder,
       logger,
     });
@@ -116,6 +136,10 @@ export class Master {
       writes: this.#writes,
       decoder: this.#decoder,
       presets,
+      wanted,
+      graceMs: options.workerGraceMs,
+      rebalance: options.rebalance,
+      clock,
       retry,
       logger,
     });
@@ -162,23 +186,60 @@ export class Master {
   }
 
   /**
-   * Adds a resource (SPEC §5). The leader assigns it to the least-loaded worker; a follower
+   * Adds a resource (SPEC §5). The leader places it on the least-loaded workers; a follower
    * forwards the request to the leader and returns its answer. Throws `InvalidArgumentError`,
    * `NotFoundError` (unknown preset), `ConflictError` (name taken), `NoWorkerError`, `NotLeaderError`.
+   *
+   * While no leader answers, the request is tried again until the request deadline, with the
+   * same identity (the client's `id`, else one given here), so an attempt that was applied but
+   * not answered is recognised and answered rather than applied twice or refused as a conflict.
    */
   async addResource(body: unknown, options: RequestOptions = {}): Promise<AddResourceResponse> {
-    const request = parseRequest(addResourceBodySchema, body);
-    const term = await this.#campaigner.leaderTerm(options.signal);
-    if (term) return await this.#writes.add(term, request);
-    return await this.#forwarder.addResource(request, options);
+    const parsed = parseRequest(addResourceBodySchema, body);
+    const request = parsed.id !== undefined || options.forwardedBy !== undefined
+      ? parsed
+      : { ...parsed, id: `req-${crypto.randomUUID()}` };
+    return await this.#untilAnswered(options, async (timeoutMs) => {
+      const term = await this.#campaigner.leaderTerm(options.signal);
+      if (term) return await this.#writes.add(term, request);
+      return await this.#forwarder.addResource(request, { ...options, timeoutMs });
+    });
   }
 
-  /** Deletes a resource; `NotFoundError` when there is none of that name. Followers forward. */
+  /**
+   * Deletes a resource; `NotFoundError` when there is none of that name (and none was deleted
+   * lately: a repeated delete succeeds). Followers forward; tried again as `addResource` is.
+   */
   async deleteResource(body: unknown, options: RequestOptions = {}): Promise<void> {
     const request = parseRequest(deleteResourceBodySchema, body);
-    const term = await this.#campaigner.leaderTerm(options.signal);
-    if (term) return await this.#writes.delete(term, request);
-    await this.#forwarder.deleteResource(request, options);
+    await this.#untilAnswered(options, async (timeoutMs) => {
+      const term = await this.#campaigner.leaderTerm(options.signal);
+      if (term) return await this.#writes.delete(term, request);
+      await this.#forwarder.deleteResource(request, { ...options, timeoutMs });
+    });
+  }
+
+  /**
+   * Runs `attempt` until it is answered: a `NotLeaderError` (no leader yet, leadership moving,
+   * the leader did not answer) is tried again after a short wait until the request deadline.
+   * A request forwarded to this master is not: the forwarding master does that.
+   */
+  async #untilAnswered<T>(
+    options: RequestOptions,
+    attempt: (timeoutMs: number) => Promise<T>,
+  ): Promise<T> {
+    const deadline = Date.now() + this.#requestTimeoutMs;
+    for (let n = 0;; n++) {
+      try {
+        return await attempt(Math.max(1, deadline - Date.now()));
+      } catch (error) {
+        const wait = Math.min(1000, 100 * 2 ** n);
+        const retriable = error instanceof NotLeaderError && options.forwardedBy === undefined &&
+          !options.signal?.aborted && Date.now() + wait < deadline;
+        if (!retriable) throw error;
+        await delay(wait, { signal: options.signal });
+      }
+    }
   }
 
   /**
@@ -193,9 +254,12 @@ export class Master {
     options: RequestOptions = {},
   ): Promise<ResourceSpec> {
     const request = parseRequest(deleteResourceBodySchema, body);
-    const term = await this.#campaigner.leaderTerm(options.signal);
-    if (term) return await this.#writes.setPaused(term, request, paused);
-    return await this.#forwarder.setPaused(request, paused, options);
+    // Setting what is already set changes nothing: trying again is safe.
+    return await this.#untilAnswered(options, async (timeoutMs) => {
+      const term = await this.#campaigner.leaderTerm(options.signal);
+      if (term) return await this.#writes.setPaused(term, request, paused);
+      return await this.#forwarder.setPaused(request, paused, { ...options, timeoutMs });
+    });
   }
 
   /**

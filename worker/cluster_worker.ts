@@ -6,7 +6,7 @@
  * When the store comes back after an outage it re-registers and reconciles (load + watch).
  */
 import type { Logger } from "../log/logger.ts";
-import { decodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts";
+import { decodeResourceSpec, placementsOf, type ResourceSpec } from "../proto/resource_spec.ts";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import { resourceNameFromKey, RESOURCES_PREFIX, workerKey } from "../proto/keys.ts";
 import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/worker_registration.ts";
@@ -254,8 +254,9 @@ export class ClusterWorker {
     return true;
   }
 
+  /** Whether this worker is one of the resource's placements (SPEC §7: `workers: N`). */
   #isMine(resource: ResourceSpec): boolean {
-    return parseAssignedNode(resource.AssignedNode)?.workerId === this.id;
+    return placementsOf(resource).some((p) => parseAssignedNode(p)?.workerId === this.id);
   }
 
   #decode(value: string): ResourceSpec | undefined {
