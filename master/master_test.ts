@@ -344,6 +344,14 @@ Deno.test("a follower forwards writes to the leader over gRPC and relays its err
       assert.deepEqual((await client.listResources()).map((r) => r.Name), ["via_grpc"]);
       assert.deepEqual((await client.listWorkers()).map((w) => [w.id, w.payload]), [["w1", 1]]);
       await assert.rejects(client.addResource({ name: "via_grpc", spec }), ConflictError);
+      // A task on several workers lists every placement over gRPC too.
+      await registerWorker(store, "w2", { port: 9092 });
+      await waitUntil(async () => (await client.listWorkers()).length === 2);
+      await client.addResource({ name: "wide", spec: { ...spec, workers: 2 } });
+      const wide = (await client.listResources()).find((r) => r.Name === "wide");
+      assert.equal(wide?.Placements?.length, 2);
+      assert.equal(wide?.AssignedNode, wide?.Placements?.[0]);
+      await client.deleteResource({ name: "wide" });
     } finally {
       client.close();
     }
