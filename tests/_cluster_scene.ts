@@ -23,6 +23,8 @@ export interface SceneOptions {
   ttlSeconds?: number;
   /** Lines added to the `[MasterServer]` section. */
   masterConfig?: string;
+  /** `frontier.url` of every process. Default: a SQLite file per process. */
+  frontierUrl?: string;
 }
 
 /** A running cluster: etcd, masters and workers, each process replaceable. */
@@ -40,13 +42,20 @@ export class ClusterScene implements AsyncDisposable {
     readonly dir: string,
     readonly ttlSeconds: number,
     readonly masterConfig: string,
+    readonly frontierUrl: string | undefined,
   ) {}
 
   /** Starts etcd, the masters and the workers, and waits until every worker is registered. */
   static async start(options: SceneOptions): Promise<ClusterScene> {
     const etcd = await startEtcd();
     const dir = await Deno.makeTempDir({ prefix: "crawler_scene_" });
-    const scene = new ClusterScene(etcd, dir, options.ttlSeconds ?? 2, options.masterConfig ?? "");
+    const scene = new ClusterScene(
+      etcd,
+      dir,
+      options.ttlSeconds ?? 2,
+      options.masterConfig ?? "",
+      options.frontierUrl,
+    );
     try {
       for (let n = 1; n <= options.masters; n++) await scene.startMaster(n);
       for (let n = 1; n <= options.workers; n++) await scene.startWorker(n);
@@ -168,7 +177,7 @@ timeout = 2000
 [storage]
 sqlURL = "sqlite:${this.dir}/${name}.db"
 [frontier]
-url = "sqlite:${this.dir}/${name}-frontier.db"
+url = "${this.frontierUrl ?? `sqlite:${this.dir}/${name}-frontier.db`}"
 [GRPCServer]
 RegisterTTL = ${this.ttlSeconds}
 RegisterInterval = 1

@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { dumpLogs, http, waitUntil } from "./cluster_harness.ts";
 import { ClusterScene, countPlacements, placedOn, spread } from "./_cluster_scene.ts";
+import { startDoubanFixture } from "./douban_fixture.ts";
+import { startPostgres } from "./postgres_server.ts";
 
 const TASKS = 120;
 
@@ -89,5 +91,46 @@ Deno.test("the leader keeps tasks in place across an etcd restart and gives a re
   } catch (error) {
     dumpLogs(scene.processes as Array<(typeof scene.processes)[number] & { id: string }>);
     throw error;
+  }
+});
+
+Deno.test("a task with workers: 2 runs on two worker processes; a dead one is replaced on the free one", async () => {
+  await using pg = await startPostgres();
+  await using scene = await ClusterScene.start({ masters: 1, workers: 3, frontierUrl: pg.url });
+  const site = startDoubanFixture({ tags: 20, booksPerTag: 100, latencyMs: 40, failOnceEvery: 0 });
+  const spec = { rule: "douban_book_list", url: `${site.url}/`, waitTime: 0, limits: [] };
+  const master = scene.masters.get(1)!;
+  const runners = async () =>
+    [...(await scene.running())].filter(([, names]) => names.includes("wide")).map(([id]) => id)
+      .sort();
+  try {
+    const added = await http(master.url("/crawler/resource"), {
+      method: "POST",
+      json: { id: "wide-1", name: "wide", spec: { ...spec, workers: 2 } },
+    });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    const [resource] = await scene.resources();
+    const placed = placedOn(resource).sort();
+    assert.equal(placed.length, 2);
+    assert.equal(resource.AssignedNode.split("|")[0], added.body.id, "AssignedNode is the first");
+    await waitUntil("both placements to run it", 5000, async () => {
+      return JSON.stringify(await runners()) === JSON.stringify(placed);
+    });
+
+    const victim = [...scene.workers.values()].find((w) => w.id === placed[1])!;
+    const free = [...scene.workers.values()].find((w) => !placed.includes(w.id))!;
+    const killedAt = Date.now();
+    await scene.signal(victim, "SIGKILL");
+    await waitUntil("a replacement on the free worker", (2 + 2) * 1000 + 2000, async () => {
+      const now = await runners();
+      return now.includes(free.id) && now.includes(placed[0]);
+    });
+    console.log(`replacement placement running ${Date.now() - killedAt} ms after kill -9`);
+    assert.deepEqual(placedOn((await scene.resources())[0]).sort(), [placed[0], free.id].sort());
+  } catch (error) {
+    dumpLogs(scene.processes as Array<(typeof scene.processes)[number] & { id: string }>);
+    throw error;
+  } finally {
+    await site.close();
   }
 });
