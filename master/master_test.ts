@@ -678,3 +678,23 @@ Deno.test("a forwarded write whose answer was lost is tried again and applied on
     await leader.stop();
   }
 });
+
+Deno.test("a preset with Workers = 2 is placed on two workers", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const master = newMaster(store, {
+    presets: ["books_a"],
+    presetWorkers: new Map([["books_a", 2]]),
+  });
+  master.start();
+  try {
+    await waitUntil(async () => (await resources(store)).has("books_a"), { what: "the preset" });
+    assert.deepEqual((await resources(store)).get("books_a")?.Placements, [
+      "w1|127.0.0.1:9001",
+      "w2|127.0.0.1:9002",
+    ]);
+  } finally {
+    await master.stop();
+  }
+});
