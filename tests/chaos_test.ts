@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { dumpLogs, http, type MasterProcess, waitUntil } from "./cluster_harness.ts";
+import { dumpLogs, http, MasterProcess, waitUntil } from "./cluster_harness.ts";
 import { ClusterScene, countPlacements, placedOn, spread } from "./_cluster_scene.ts";
 
 const TTL_SECONDS = 2;
@@ -268,6 +268,21 @@ Deno.test("chaos: faults under add/delete load lose nothing, revive nothing, and
       `longest double run: ${longestDouble.ms} ms (${longestDouble.name || "none"}); ` +
         `tasks seen on two workers in one sample only: ${singleSightings}`,
     );
+
+    // ERROR means someone must act: what the cluster rides out by itself is logged lower.
+    const errors = new Map<string, number>();
+    for (const process of scene.processes) {
+      for (const line of process.logs) {
+        if (!line.includes('"level":"ERROR"')) continue;
+        let message = line.slice(0, 80);
+        try {
+          message = String(JSON.parse(line).msg).replace(/\d+/g, "#").slice(0, 80);
+        } catch { /* not a JSON line: its start names it */ }
+        const key = `${process instanceof MasterProcess ? "master" : "worker"}: ${message}`;
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      }
+    }
+    console.log(`ERROR log lines: ${JSON.stringify(Object.fromEntries(errors))}`);
 
     for (const name of acked.keys()) {
       if (!deleted.has(name)) assert.ok(final.has(name), `acknowledged ${name} was lost`);
