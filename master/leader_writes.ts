@@ -32,7 +32,13 @@ import {
 import { isBuiltinTaskSpec, type TaskSpec, wantedWorkers } from "../proto/task_spec.ts";
 import { decodeTombstone, encodeTombstone } from "../proto/tombstone.ts";
 import type { Store } from "../store/store.ts";
-import { ConflictError, InvalidArgumentError, NotFoundError, NoWorkerError } from "./errors.ts";
+import {
+  ConflictError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotLeaderError,
+  NoWorkerError,
+} from "./errors.ts";
 import type { LeaderTerm } from "./leader_term.ts";
 import type { Snowflake } from "./snowflake.ts";
 import type { StateDecoder } from "./state_decoder.ts";
@@ -83,9 +89,14 @@ export class LeaderWrites {
    * `ConflictError`, unless the request repeats the one that made it (same spec and `id`):
    * then the answer is that resource's first placement, as the first attempt's was.
    */
-  async add(term: LeaderTerm, request: AddResourceRequest): Promise<AddResourceResponse> {
+  async add(
+    term: LeaderTerm,
+    request: AddResourceRequest,
+    signal?: AbortSignal,
+  ): Promise<AddResourceResponse> {
     this.#checkDefinition(request);
     return await term.mutex.runExclusive(async () => {
+      throwIfAbandoned(signal);
       const state = term.stateOrThrow();
       const existing = state.resource(request.name);
       if (existing) return this.#repeatedAdd(existing, request);
@@ -115,9 +126,14 @@ export class LeaderWrites {
    * deleted in the last {@linkcode TOMBSTONE_TTL_MS} (the caller's earlier attempt, whose answer
    * was lost), `NotFoundError` otherwise.
    */
-  async delete(term: LeaderTerm, request: DeleteResourceRequest): Promise<void> {
+  async delete(
+    term: LeaderTerm,
+    request: DeleteResourceRequest,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const { store, clock } = this.#options;
     await term.mutex.runExclusive(async () => {
+      throwIfAbandoned(signal);
       const state = term.stateOrThrow();
       const name = request.name;
       const resource = state.resource(name);
@@ -270,6 +286,19 @@ export class LeaderWrites {
           `send a "spec" to define it`,
       );
     }
+  }
+}
+
+/**
+ * A request whose caller gave up (its call was cancelled or timed out) while it waited for the
+ * mutex is not applied: the caller has been told the outcome is unknown and may have retried
+ * and moved on (even deleted what it added), so applying it late could undo a later request.
+ */
+function throwIfAbandoned(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new NotLeaderError("the caller gave up waiting; nothing was applied", {
+      cause: signal.reason,
+    });
   }
 }
 

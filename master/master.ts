@@ -201,7 +201,7 @@ export class Master {
       : { ...parsed, id: `req-${crypto.randomUUID()}` };
     return await this.#untilAnswered(options, async (timeoutMs) => {
       const term = await this.#campaigner.leaderTerm(options.signal);
-      if (term) return await this.#writes.add(term, request);
+      if (term) return await this.#writes.add(term, request, options.signal);
       return await this.#forwarder.addResource(request, { ...options, timeoutMs });
     });
   }
@@ -214,7 +214,7 @@ export class Master {
     const request = parseRequest(deleteResourceBodySchema, body);
     await this.#untilAnswered(options, async (timeoutMs) => {
       const term = await this.#campaigner.leaderTerm(options.signal);
-      if (term) return await this.#writes.delete(term, request);
+      if (term) return await this.#writes.delete(term, request, options.signal);
       await this.#forwarder.deleteResource(request, { ...options, timeoutMs });
     });
   }

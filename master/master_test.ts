@@ -10,6 +10,7 @@ import {
 import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
 import type { EmbeddedStore } from "../store/embedded_store.ts";
+import type { WriteOptions } from "../store/store.ts";
 import { ConflictError, errorReply, NotFoundError, NotLeaderError } from "./errors.ts";
 import { GrpcLeaderClient, MasterGrpcClient } from "./grpc_client.ts";
 import { type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
@@ -694,6 +695,51 @@ Deno.test("a preset with Workers = 2 is placed on two workers", async () => {
       "w1|127.0.0.1:9001",
       "w2|127.0.0.1:9002",
     ]);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a request whose caller gave up while it waited for the leader is not applied", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  // A store whose create of "slow" waits until released: the leader's mutex is held meanwhile.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const slowStore = new Proxy(store, {
+    get(target, property) {
+      if (property === "create") {
+        return async (key: string, value: string, options?: WriteOptions) => {
+          if (key === resourceKey("slow")) await held;
+          return await target.create(key, value, options);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const master = newMaster(store, { store: slowStore });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.listResources();
+    const slow = master.addResource({ name: "slow", spec });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const caller = new AbortController();
+    const late = master.addResource({ name: "late", spec }, {
+      forwardedBy: "master2-127.0.0.1:9092",
+      signal: caller.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    caller.abort(new Error("the caller cancelled the call"));
+    release();
+    await slow;
+    await assert.rejects(late, (error: Error) => {
+      assert.ok(error instanceof NotLeaderError);
+      assert.equal(error.message, "the caller gave up waiting; nothing was applied");
+      return true;
+    });
+    assert.deepEqual([...(await resources(store)).keys()], ["slow"]);
   } finally {
     await master.stop();
   }
