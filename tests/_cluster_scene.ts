@@ -72,6 +72,7 @@ export class ClusterScene implements AsyncDisposable {
     const master = new MasterProcess(n, this.etcd.endpoint, await this.#config(`master${n}`));
     this.#track(master);
     this.masters.set(n, master);
+    await this.#listening(master);
     return master;
   }
 
@@ -80,6 +81,7 @@ export class ClusterScene implements AsyncDisposable {
     const worker = new WorkerProcess(n, this.etcd.endpoint, await this.#config(`worker${n}`));
     this.#track(worker);
     this.workers.set(n, worker);
+    await this.#listening(worker);
     return worker;
   }
 
@@ -156,6 +158,16 @@ export class ClusterScene implements AsyncDisposable {
     }
     await this.etcd.dispose();
     await Deno.remove(this.dir, { recursive: true }).catch(() => undefined);
+  }
+
+  /**
+   * Waits until `process` answers on its HTTP port. Processes start one at a time, so one that
+   * picks free ports cannot take a port another was about to bind.
+   */
+  async #listening(process: CrawlerProcess & { id: string }): Promise<void> {
+    await waitUntil(`${process.id} to listen`, 30_000, async () => {
+      return (await http(process.url("/healthz"))).status === 200;
+    });
   }
 
   #track(process: CrawlerProcess & { id: string }): void {
