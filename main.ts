@@ -72,7 +72,10 @@ export async function main(args: readonly string[]): Promise<number> {
       console.error(`crawler: ${error.message}`);
       return 2;
     }
-    throw error;
+    // Could not start or failed on the way (a results file that cannot be opened...): say
+    // why and exit non-zero rather than with a stack trace.
+    console.error(`crawler: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
   }
 }
 
@@ -106,7 +109,8 @@ async function runRole(role: Role, ctx: RoleContext): Promise<number> {
       logger: ctx.logger,
       signal: ctx.signal,
     });
-    return summary.tasks.every((t) => t.state !== "running") ? 0 : 1;
+    // Interrupted on purpose exits 0 (SIGINT/SIGTERM); otherwise every task must have finished.
+    return summary.interrupted || summary.tasks.every((t) => t.state === "finished") ? 0 : 1;
   }
   if (role === "dev") {
     await runDev({ ...ctx, ruleSets: builtinRuleSets() });

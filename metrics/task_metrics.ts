@@ -64,7 +64,9 @@ export function registerTaskMetrics(registry: Registry, tasks: () => TaskSnapsho
     registers,
     collect() {
       const counts = new Map(
-        ["running", "finished", "stopped", "unknown", "paused"].map((s) => [s, 0]),
+        ["claiming", "running", "finished", "failed", "stopped", "unknown", "paused"].map((
+          s,
+        ) => [s, 0]),
       );
       for (const task of tasks()) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
       for (const [state, count] of counts) this.set({ state }, count);

@@ -54,3 +54,32 @@ export function workerIdFromKey(key: string): string | undefined {
     ? key.slice(WORKERS_PREFIX.length)
     : undefined;
 }
+
+/**
+ * Prefix of task claims: `/crawler/claims/<task>/<workerId>`, each on its worker's registration
+ * lease. A worker holds one before it runs a task, so a task moved to another worker does not
+ * start there while the old worker may still run it.
+ */
+export const CLAIMS_PREFIX = "/crawler/claims/";
+
+/** The prefix of every claim on task `name` (ends with "/"). */
+export function taskClaimsPrefix(name: string): string {
+  return `${CLAIMS_PREFIX}${name}/`;
+}
+
+/** The key of `workerId`'s claim on task `name`. */
+export function claimKey(name: string, workerId: string): string {
+  return `${taskClaimsPrefix(name)}${workerId}`;
+}
+
+/**
+ * The task and worker of a claim key, or undefined for any other key. Worker ids never contain
+ * "/", so the last segment is the worker and everything before it the task name.
+ */
+export function claimFromKey(key: string): { task: string; workerId: string } | undefined {
+  if (!key.startsWith(CLAIMS_PREFIX)) return undefined;
+  const rest = key.slice(CLAIMS_PREFIX.length);
+  const at = rest.lastIndexOf("/");
+  if (at <= 0 || at === rest.length - 1) return undefined;
+  return { task: rest.slice(0, at), workerId: rest.slice(at + 1) };
+}

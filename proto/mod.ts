@@ -9,5 +9,6 @@ export * from "./master_id.ts";
 export * from "./resource_spec.ts";
 export * from "./task_spec.ts";
 export * from "./worker_registration.ts";
+export * from "./task_claim.ts";
 export * from "./api_bodies.ts";
 export * from "./crawler_grpc.ts";

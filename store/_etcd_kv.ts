@@ -44,11 +44,37 @@ export class EndpointCoolingDownError extends Error {
   }
 }
 
+/** gRPC status codes (grpc-js' `status`), for errors that reach us raw. */
+const GRPC_CANCELLED = 1;
+const GRPC_INTERNAL = 13;
+const GRPC_UNAVAILABLE = 14;
+
+/**
+ * A grpc-js `ServiceError` that etcd3 did not wrap: streams (keep-alive, watch) emit them raw,
+ * e.g. `14 UNAVAILABLE: No connection established` or `13 INTERNAL: ... RST_STREAM`.
+ */
+function rawGrpcCode(error: unknown): number | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "number" ? code : undefined;
+}
+
 /** True when the connection to an endpoint failed (refused, reset, closed by etcd). */
 export function isBrokenConnection(error: unknown): error is Error {
-  return error instanceof GRPCUnavailableError ||
-    (error instanceof GRPCInternalError && BROKEN_CONNECTION.test(error.message));
+  if (error instanceof GRPCUnavailableError) return true;
+  if (error instanceof GRPCInternalError) return BROKEN_CONNECTION.test(error.message);
+  const code = rawGrpcCode(error);
+  if (code === GRPC_UNAVAILABLE) return true;
+  if (code === GRPC_INTERNAL) return BROKEN_CONNECTION.test((error as Error).message);
+  // A stream that ended without a status, or a socket error from node:http2 itself.
+  return error instanceof Error && code === undefined && !(error.name.startsWith("GRPC")) &&
+    (STREAM_ENDED.test(error.message) || SOCKET_ERROR.test(error.message));
 }
+
+/** Our own message for a stream that ended without an error (etcd went away). */
+const STREAM_ENDED = /^(keep-alive|watch) stream ended$/;
+/** What node:http2 and the socket layer say when a connection drops. */
+const SOCKET_ERROR = /ECONNRESET|ECONNREFUSED|EPIPE|socket hang up|RST_STREAM|GOAWAY/i;
 
 /**
  * True for failures of the connection rather than of the request: etcd is down, restarting or
@@ -58,7 +84,7 @@ export function isBrokenConnection(error: unknown): error is Error {
  */
 export function isConnectionError(error: unknown): error is Error {
   return isBrokenConnection(error) || error instanceof GRPCCancelledError ||
-    error instanceof EndpointCoolingDownError;
+    rawGrpcCode(error) === GRPC_CANCELLED || error instanceof EndpointCoolingDownError;
 }
 
 /** True when a read can be tried again: connection failures and expired deadlines. */

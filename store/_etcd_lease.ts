@@ -2,6 +2,9 @@
  * @module
  * An etcd lease kept alive over a keep-alive stream that reconnects by itself, and declared lost
  * (its signal aborts) as soon as etcd says it is gone or no keep-alive succeeded within its TTL.
+ * A late keep-alive never revokes the lease on the server: etcd may still hold it (it renews
+ * every lease when it restarts), and revoking would delete its keys (a worker's registration,
+ * its claims) for nothing. A holder that abandons a lease revokes it itself.
  */
 
 import { backoffDelay } from "./_backoff.ts";
@@ -17,6 +20,8 @@ export class EtcdLease implements Lease {
   readonly #context: EtcdContext;
   readonly #onEnd: (lease: EtcdLease) => void;
   #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #aliveUntil = 0;
+  readonly #renewListeners = new Set<() => void>();
   #keepAlive: Promise<void> | undefined;
   #revoked: Promise<void> | undefined;
 
@@ -68,6 +73,15 @@ export class EtcdLease implements Lease {
     );
   }
 
+  get aliveUntil(): number {
+    return this.#aliveUntil;
+  }
+
+  onRenewed(listener: () => void): () => void {
+    this.#renewListeners.add(listener);
+    return () => this.#renewListeners.delete(listener);
+  }
+
   async put(key: string, value: string): Promise<number> {
     if (this.signal.aborted) throw this.signal.reason;
     try {
@@ -113,18 +127,10 @@ export class EtcdLease implements Lease {
     }
   }
 
-  /** The lease ended without `revoke()`: abort the signal, and make sure etcd drops it too. */
-  #lose(reason: LeaseLostError, revokeOnServer = false): void {
+  /** The lease ended without `revoke()`: etcd said so, or no keep-alive got through in time. */
+  #lose(reason: LeaseLostError): void {
     if (this.signal.aborted) return;
     this.#end(reason);
-    if (revokeOnServer) {
-      // We stopped believing in the lease but etcd may still hold it (and our keys, e.g. an
-      // election key) a little longer; revoking hands them over now rather than at expiry.
-      this.#revoked = this.#revokeOnServer().catch((error) => {
-        this.#context.logger.warn(`lease ${this.id}: revoke after loss failed`, { error });
-      });
-      this.#context.track(this.#revoked);
-    }
   }
 
   #end(reason: LeaseLostError): void {
@@ -136,15 +142,17 @@ export class EtcdLease implements Lease {
   }
 
   #extendUntil(expiresAt: number): void {
-    if (this.signal.aborted) return;
+    if (this.signal.aborted || expiresAt <= this.#aliveUntil) return;
+    this.#aliveUntil = expiresAt;
     if (this.#watchdog !== undefined) clearTimeout(this.#watchdog);
     this.#watchdog = setTimeout(() => {
       this.#watchdog = undefined;
+      // No revoke here: the keep-alive was late, which does not mean etcd dropped the lease.
       this.#lose(
         new LeaseLostError(`lease ${this.id} not kept alive within its TTL (${this.ttlSeconds} s)`),
-        true,
       );
     }, Math.max(0, expiresAt - Date.now()));
+    for (const listener of this.#renewListeners) listener();
   }
 
   async #keepAliveLoop(): Promise<void> {
@@ -193,7 +201,7 @@ export class EtcdLease implements Lease {
       if (this.signal.aborted) return;
       const message = `lease ${this.id}: keep-alive stream failed, reconnecting`;
       // A connection failure is expected while etcd restarts; anything else is a real problem.
-      if (isConnectionError(failure)) logger.warn(message, { error: failure });
+      if (isConnectionError(failure)) (logger.info ?? logger.warn)(message, { error: failure });
       else logger.error(message, { error: failure });
       await delay(backoffDelay(this.#context.backoff, attempt), { signal: this.signal }).catch(() =>
         undefined

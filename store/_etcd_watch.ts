@@ -132,7 +132,7 @@ class ResumingWatch {
         this.nextRevision ?? "(now)"
       }`;
       // A connection failure is expected while etcd restarts; anything else is a real problem.
-      if (isConnectionError(failure)) logger.warn(message, { error: failure });
+      if (isConnectionError(failure)) (logger.info ?? logger.warn)(message, { error: failure });
       else logger.error(message, { error: failure });
       await delay(backoffDelay(this.context.backoff, attempt++), { signal: this.signal }).catch(
         () => undefined,

@@ -52,6 +52,8 @@ interface LeaseState {
   readonly ttlSeconds: number;
   readonly keys: Set<string>;
   readonly controller: AbortController;
+  /** See `Lease.aliveUntil`. */
+  readonly aliveUntil: number;
   cancelExpiry?: () => void;
 }
 
@@ -197,6 +199,9 @@ export class EmbeddedStore implements Store {
         ttlSeconds,
         keys: new Set(),
         controller: new AbortController(),
+        aliveUntil: options.keepAlive === false
+          ? this.#clock.now() + ttlSeconds * 1000
+          : Number.POSITIVE_INFINITY,
       };
       this.#leases.set(state.id, state);
       // A kept-alive lease lives as long as this process keeps it, which in-process is until
@@ -260,13 +265,17 @@ export class EmbeddedStore implements Store {
       id: state.id,
       ttlSeconds: state.ttlSeconds,
       signal: state.controller.signal,
+      aliveUntil: state.aliveUntil,
+      // In-process nothing is ever late: there is no renewal to report.
+      onRenewed: () => () => {},
       put: (key, value) =>
         this.#run(() => {
           if (state.controller.signal.aborted) throw state.controller.signal.reason;
           return this.#put(key, value, state);
         }),
       revoke: () => {
-        if (!this.#closeController.signal.aborted) {
+        // A lease that already ended (expired, revoked, store closing) has no keys left to drop.
+        if (!state.controller.signal.aborted && !this.#closeController.signal.aborted) {
           this.#endLease(state.id, new LeaseLostError(`lease ${state.id} revoked`));
         }
         return Promise.resolve();

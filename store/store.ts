@@ -55,6 +55,17 @@ export interface Lease {
    */
   readonly signal: AbortSignal;
   /**
+   * Until when (epoch ms, this process's clock) the lease is known to live: when the last
+   * acknowledged keep-alive (or the grant) was sent, plus the TTL. Past it the lease may have
+   * expired on the server, though the store may also still hold it (etcd renews every lease when
+   * it restarts): a holder that must never act without the lease (a worker's tasks) stops before
+   * this time, and goes on when `onRenewed` says the lease was kept alive again.
+   * `Infinity` for a lease that cannot expire behind its holder's back (the embedded store's).
+   */
+  readonly aliveUntil: number;
+  /** Calls `listener` whenever a keep-alive moves `aliveUntil` on; returns the unsubscribe. */
+  onRenewed(listener: () => void): () => void;
+  /**
    * Puts a value attached to this lease; returns the revision of the write. Rejects with
    * `LeaseLostError` once the lease is lost.
    */
@@ -131,6 +142,8 @@ export interface Election {
  * message and fields, the failure under `error`. `console` and the project's `Logger` both fit.
  */
 export interface StoreLogger {
+  /** Expected, self-healing events (a reconnect while etcd restarts). Default: `warn`. */
+  info?(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
 }

@@ -753,6 +753,52 @@ Deno.test("etcd store: a lease is lost when etcd stays away longer than its TTL"
   });
 });
 
+Deno.test("etcd store: a kept-alive lease moves aliveUntil on and says so", async () => {
+  await withEtcd(async (etcd, stores) => {
+    const store = new EtcdStore({ endpoints: [etcd.endpoint], logger: quietLogger });
+    stores.push(store);
+    const before = Date.now();
+    const lease = await store.grantLease(2);
+    const first = lease.aliveUntil;
+    assert.ok(first > before && first <= Date.now() + 2000, `aliveUntil ${first - before} ms on`);
+    await within(
+      3000,
+      "a keep-alive to renew the lease",
+      new Promise<void>((resolve) => {
+        const stop = lease.onRenewed(() => {
+          stop();
+          resolve();
+        });
+      }),
+    );
+    assert.ok(lease.aliveUntil > first);
+    await lease.revoke();
+  });
+});
+
+Deno.test("etcd store: a lease given up on while etcd was away is not revoked, so its keys live on", async () => {
+  await withEtcd(async (etcd, stores) => {
+    // A budget long enough that a revoke sent after the loss would reach the restarted etcd.
+    const options = { endpoints: [etcd.endpoint], timeoutMs: 8000, logger: quietLogger };
+    const holder = new EtcdStore(options);
+    stores.push(holder);
+    const lease = await holder.grantLease(2);
+    await lease.put("/crawler/workers/w1", "{}");
+    await etcd.stop();
+    await within(
+      4000,
+      "the lease to be given up",
+      new Promise((resolve) => lease.signal.addEventListener("abort", resolve, { once: true })),
+    );
+    await etcd.restart();
+    const reader = new EtcdStore(options);
+    stores.push(reader);
+    // etcd renewed the lease when it restarted; nobody revoked it, so the key is still there.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal((await reader.get("/crawler/workers/w1"))?.value, "{}");
+  });
+});
+
 Deno.test("etcd store: openEtcdStore fails clearly when etcd is not there", async () => {
   const { openEtcdStore } = await import("./etcd_store.ts");
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });

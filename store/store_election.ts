@@ -171,7 +171,7 @@ class StoreCampaign implements Campaign {
       await this.#lease?.revoke();
     } catch (error) {
       // Not fatal: the key still goes when the lease's TTL runs out, as no one keeps it alive.
-      this.logger.error(`campaign on ${this.election.prefix}: revoking its lease failed`, {
+      this.logger.warn(`campaign on ${this.election.prefix}: revoking its lease failed`, {
         error: error,
       });
     }
@@ -182,7 +182,12 @@ class StoreCampaign implements Campaign {
     const lease = await this.#retry(() => store.grantLease(ttlSeconds));
     this.#lease = lease;
     this.#throwIfEnded();
-    const onLeaseLost = () => this.#end(lease.signal.reason);
+    const onLeaseLost = () => {
+      this.#end(lease.signal.reason);
+      // Lost here may mean only "not kept alive in time": etcd may still hold the lease and
+      // our key, which would block the next leader until it expires. We abandon it, so revoke.
+      void this.#revokeLease();
+    };
     if (lease.signal.aborted) onLeaseLost();
     lease.signal.addEventListener("abort", onLeaseLost, { once: true });
     const key = `${prefix}${BigInt(lease.id).toString(16)}`;

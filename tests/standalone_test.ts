@@ -185,3 +185,21 @@ Deno.test("a bad config exits 2 naming the key; an unknown rule set too", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a standalone run whose task cannot fetch its root exits 1 and says the task failed", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close(); // nothing listens there
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await writeConfig(
+      dir,
+      `{Name = "nowhere", Rule = "douban_book_list", URL = "http://127.0.0.1:${port}/", WaitTime = 0, Limits = []}`,
+    );
+    const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stdout, /task nowhere: failed, .*root request failed/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -97,13 +97,22 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
     logger: { warn() {}, error() {} },
   });
   try {
+    // One process at a time, each listening before the next picks its free ports: a port
+    // picked while another process is still starting may be the one it is about to bind.
     const master = new MasterProcess(1, etcd.endpoint, await writeConfig(dir, "master"));
-    const workers = [
-      new WorkerProcess(1, etcd.endpoint, await writeConfig(dir, "worker1")),
-      new WorkerProcess(2, etcd.endpoint, await writeConfig(dir, "worker2")),
-    ];
-    processes.push(master, ...workers);
+    processes.push(master);
     await agreedLeader([master]);
+    const workers: WorkerProcess[] = [];
+    for (const n of [1, 2]) {
+      const worker = new WorkerProcess(n, etcd.endpoint, await writeConfig(dir, `worker${n}`));
+      processes.push(worker);
+      workers.push(worker);
+      await waitUntil(
+        `${worker.id} to listen`,
+        20_000,
+        async () => (await http(worker.url("/healthz"))).status === 200,
+      );
+    }
     await waitUntil("both workers to register", 20_000, async () => {
       const { body } = await http(master.url("/crawler/workers"));
       return (body.workers as unknown[]).length === 2;
@@ -240,16 +249,33 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         );
 
         // Sample which worker runs what, all through the outage: never one task on two workers.
+        // Two answers saying "running" prove a double run only if each worker had started the
+        // task before the other was asked: otherwise one may have stopped it (and released it)
+        // between the two answers, which is a handover, not a double run.
         let sampling = true;
-        const samples: string[][][] = [];
+        const rounds: Array<Array<{ sentAt: number; running: Map<string, number> }>> = [];
         const sampler = (async () => {
           while (sampling) {
             try {
-              samples.push(await allRunning());
+              rounds.push(
+                await Promise.all(workers.map(async (w) => {
+                  const sentAt = Date.now();
+                  const { body } = await http(w.url("/tasks"));
+                  const tasks = body.tasks as Array<TaskStatus & { stats?: { startedAt: number } }>;
+                  return {
+                    sentAt,
+                    running: new Map(
+                      tasks.filter((t) => t.state === "running" && t.stats).map((
+                        t,
+                      ) => [t.name, t.stats!.startedAt]),
+                    ),
+                  };
+                })),
+              );
             } catch {
               /* a worker busy reconciling; the next sample counts */
             }
-            await new Promise((r) => setTimeout(r, 50));
+            await new Promise((r) => setTimeout(r, 15));
           }
         })();
         await etcd.stop();
@@ -259,13 +285,17 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         sampling = false;
         await sampler;
 
-        for (const sample of samples) {
-          const names = sample.flat();
-          assert.equal(
-            new Set(names).size,
-            names.length,
-            `a task ran twice: ${JSON.stringify(sample)}`,
-          );
+        for (const round of rounds) {
+          for (let i = 0; i < round.length; i++) {
+            for (let j = i + 1; j < round.length; j++) {
+              for (const [name, sinceA] of round[i].running) {
+                const sinceB = round[j].running.get(name);
+                const both = sinceB !== undefined && sinceB <= round[i].sentAt &&
+                  sinceA <= round[j].sentAt;
+                assert.ok(!both, `task ${name} ran on ${workers[i].id} and ${workers[j].id}`);
+              }
+            }
+          }
         }
         const final = await allRunning();
         assert.deepEqual(final.flat().sort(), expected, "none lost");

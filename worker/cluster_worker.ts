@@ -1,12 +1,20 @@
 /**
  * @module
  * Cluster mode: the worker registers itself under `/crawler/workers/` on a lease, loads the
- * resources assigned to it, and follows `/resources/` live from the revision of that load.
- * A put assigned here starts the task (once), a put that moves it away or a delete stops it.
- * When the store comes back after an outage it re-registers and reconciles (load + watch).
+ * resources placed on it, and follows `/resources/` live from the revision of that load.
+ *
+ * It runs tasks only while it holds a live registration (self-fencing):
+ * - it starts nothing before it is registered;
+ * - it stops every task (aborting in-flight fetches) as soon as its own clock says the lease may
+ *   have expired (the last acknowledged keep-alive + TTL, minus a margin), before any master
+ *   can see the lease gone and move the tasks;
+ * - once the lease is kept alive again, or a new one is registered, it loads its assignments
+ *   afresh and watches from there;
+ * - before it starts a task it holds a claim on it (`task_claims.ts`), so a task moved here does
+ *   not start while the worker it left may still run it.
  */
 import type { Logger } from "../log/logger.ts";
-import { decodeResourceSpec, placementsOf, type ResourceSpec } from "../proto/resource_spec.ts";
+import { decodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import { resourceNameFromKey, RESOURCES_PREFIX, workerKey } from "../proto/keys.ts";
 import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/worker_registration.ts";
@@ -15,25 +23,46 @@ import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
 import type { TaskActivitySnapshot } from "../spider/task_activity.ts";
 import { delay } from "../async/delay.ts";
-import type { Store, WatchEvent } from "../store/store.ts";
+import type { Lease, Store, WatchEvent } from "../store/store.ts";
 import { WatchCompactedError } from "../store/store.ts";
+import { runOutcome } from "./run_outcome.ts";
+import { LeaseFence } from "./lease_fence.ts";
+import { TaskClaims } from "./task_claims.ts";
+
+/** Where a task assigned to this worker stands. */
+export type AssignmentState =
+  /** Waiting for another worker's claim on it to go (see `task_claims.ts`). */
+  | "claiming"
+  | "running"
+  | "finished"
+  /** It ended without fetching a page (its root failed); `error` says why. */
+  | "failed"
+  | "stopped"
+  /** This worker cannot run it (unknown rule set); `error` says why. */
+  | "unknown"
+  /** Paused through the API: assigned here, not running (see `#holdPaused`). */
+  | "paused";
 
 /** What this worker knows of one resource assigned to it. */
 export interface Assignment {
   name: string;
   /** The resource's ID: a new ID for the same name is a new resource, started afresh. */
   id: string;
-  state: "running" | "finished" | "stopped" | "unknown" | "paused";
-  /** Why the task cannot run here (state "unknown"). */
+  state: AssignmentState;
+  /** Why the task failed or cannot run here. */
   error?: string;
+  /** The latest value of the resource seen (its placements decide whose claims are fine). */
+  resource: ResourceSpec;
   run?: TaskRun;
+  /** Ends the claim wait when the task is stopped before it starts. */
+  readonly abort: AbortController;
 }
 
 /** A task's status as the worker's HTTP API shows it. */
 export interface AssignmentStatus {
   name: string;
   id: string;
-  state: Assignment["state"];
+  state: AssignmentState;
   error?: string;
   stats?: TaskStats;
   /** The run's last errors and busiest hosts. */
@@ -51,29 +80,61 @@ export interface ClusterWorkerOptions {
   logger: Logger;
   /** Wait between attempts while the store is unreachable, ms. Default 500. */
   retryDelayMs?: number;
+  /**
+   * How long before the lease may expire (by this process's clock) the worker stops its tasks,
+   * ms. Default: a fifth of the TTL, at least 200 ms.
+   */
+  fenceMarginMs?: number;
+}
+
+/** The period in which the worker may run tasks: one lease, while it is known alive. */
+interface Term {
+  readonly lease: Lease;
+  readonly fence: LeaseFence;
+  /** Aborted when the term ends: the lease may have expired, was lost, or the worker stops. */
+  readonly signal: AbortSignal;
 }
 
 export class ClusterWorker {
   readonly #options: ClusterWorkerOptions;
   readonly #log: Logger;
   readonly #assigned = new Map<string, Assignment>();
-  /** Aborted to make the watch loop reload: after a re-registration. */
-  #reconcile = new AbortController();
-  #registered = false;
+  readonly #claims: TaskClaims;
+  readonly #marginMs: number;
+  #term: Term | undefined;
   #watching = false;
 
   constructor(options: ClusterWorkerOptions) {
     this.#options = options;
     this.#log = options.logger;
+    const ttlMs = options.registerTtlSeconds * 1000;
+    this.#marginMs = options.fenceMarginMs ?? Math.max(200, ttlMs / 5);
+    this.#claims = new TaskClaims({
+      store: options.store,
+      workerId: options.registration.id,
+      logger: options.logger,
+      // A claim outlives its worker by at most its lease's TTL; the margin covers clock skew.
+      maxWaitMs: ttlMs + 1000,
+    });
   }
 
   get id(): string {
     return this.#options.registration.id;
   }
 
-  /** True while the registration lease is held and the watch is live. */
+  /** True while the registration lease is known alive and the watch is live. */
   get ready(): boolean {
-    return this.#registered && this.#watching;
+    return this.#watching && this.mayRun();
+  }
+
+  /**
+   * True while this worker may act for its tasks: registered, and its lease known alive with
+   * the margin to spare. The engine asks before every fetch, so a process resumed after a
+   * pause fetches nothing even before its timers have fired.
+   */
+  mayRun(): boolean {
+    const term = this.#term;
+    return term !== undefined && !term.signal.aborted && term.fence.mayAct();
   }
 
   status(): AssignmentStatus[] {
@@ -89,12 +150,25 @@ export class ClusterWorker {
 
   /** Runs until `signal` aborts; then stops every task and revokes the registration. */
   async run(signal: AbortSignal): Promise<void> {
-    const loops = [this.#keepRegistered(signal), this.#follow(signal)];
-    await Promise.all(loops);
-    for (const name of [...this.#assigned.keys()]) this.#stop(name, "worker shutting down");
+    while (!signal.aborted) {
+      const lease = await this.#register(signal);
+      if (!lease) break;
+      await this.#hold(lease, signal);
+      if (signal.aborted) {
+        await lease.revoke().catch((error) =>
+          this.#log.warn("revoking the registration failed", { error })
+        );
+      } else {
+        this.#log.warn("registration lease lost; registering again", {
+          reason: String(lease.signal.reason),
+        });
+      }
+    }
+    this.#stopAll("worker shutting down");
   }
 
-  async #keepRegistered(signal: AbortSignal): Promise<void> {
+  /** Grants a lease and puts the registration on it, retrying until done or `signal` aborts. */
+  async #register(signal: AbortSignal): Promise<Lease | undefined> {
     const { store, registration, registerTtlSeconds } = this.#options;
     while (!signal.aborted) {
       try {
@@ -105,65 +179,93 @@ export class ClusterWorker {
           await lease.revoke().catch(() => {});
           throw error;
         }
-        this.#registered = true;
         this.#log.info("worker registered", { worker: registration.id, lease: lease.id });
-        // Whatever happened while we were away (reassignments), load it afresh.
-        this.#reconcile.abort();
-        await untilAborted(lease.signal, signal);
-        this.#registered = false;
-        if (signal.aborted) {
-          await lease.revoke().catch((error) =>
-            this.#log.warn("revoking the registration failed", { error })
-          );
-          return;
-        }
-        this.#log.warn("registration lease lost; registering again", {
-          reason: String(lease.signal.reason),
-        });
+        return lease;
       } catch (error) {
-        if (signal.aborted) return;
+        if (signal.aborted) break;
         this.#log.warn("registering failed; retrying", { error });
         await delay(this.#options.retryDelayMs ?? 500, { signal }).catch(() => {});
       }
     }
+    return undefined;
   }
 
-  /** Load what is assigned here, then watch from that revision; reload when told or broken. */
-  async #follow(signal: AbortSignal): Promise<void> {
-    const { store } = this.#options;
-    while (!signal.aborted) {
-      this.#reconcile = new AbortController();
-      const watchSignal = AbortSignal.any([signal, this.#reconcile.signal]);
-      try {
-        const { kvs, revision } = await store.getPrefix(RESOURCES_PREFIX);
-        this.#sync(kvs.map((kv) => kv.value));
-        this.#watching = true;
-        for await (
-          const event of store.watchPrefix(RESOURCES_PREFIX, {
-            fromRevision: revision + 1,
-            signal: watchSignal,
-          })
-        ) {
-          this.#handle(event);
-        }
-      } catch (error) {
-        if (signal.aborted) break;
-        if (error instanceof WatchCompactedError) {
-          this.#log.warn("resource watch compacted; reloading", { error });
-        } else {
-          this.#log.warn("loading or watching resources failed; retrying", { error });
-          await delay(this.#options.retryDelayMs ?? 500, { signal }).catch(() => {});
-        }
-      } finally {
-        this.#watching = false;
+  /**
+   * Runs terms on `lease` until it is lost or `signal` aborts: follow the assignments while the
+   * lease is known alive; when it may have expired, stop everything and wait for a keep-alive.
+   */
+  async #hold(lease: Lease, signal: AbortSignal): Promise<void> {
+    const fence = new LeaseFence(lease, { marginMs: this.#marginMs });
+    let fencedAt = Number.NEGATIVE_INFINITY;
+    while (!signal.aborted && !lease.signal.aborted) {
+      if (!fence.mayResume(fencedAt)) {
+        await fence.resumable(fencedAt, signal);
+        continue;
       }
-      if (this.#reconcile.signal.aborted && !signal.aborted) {
-        this.#log.info("reconciling resources");
+      const fenced = new AbortController();
+      const term: Term = {
+        lease,
+        fence,
+        signal: AbortSignal.any([signal, lease.signal, fenced.signal]),
+      };
+      // Stop at once when the term ends, not when the follow loop has wound down.
+      term.signal.addEventListener("abort", () => {
+        if (this.#term === term) this.#term = undefined;
+        this.#stopAll(describe(term.signal.reason));
+      }, { once: true });
+      const disarm = fence.arm(() => {
+        this.#log.warn("registration lease may have expired; tasks stopped until it is renewed", {
+          lease: lease.id,
+          aliveUntil: new Date(lease.aliveUntil).toISOString(),
+          fencedAt: new Date(lease.aliveUntil - this.#marginMs).toISOString(),
+        });
+        fencedAt = Date.now();
+        fenced.abort(new Error("the registration lease may have expired"));
+      });
+      this.#term = term;
+      try {
+        await this.#follow(term);
+      } finally {
+        disarm();
+        if (this.#term === term) this.#term = undefined;
       }
     }
   }
 
-  /** Makes the running set exactly the resources assigned here among `values`. */
+  /** Load what is assigned here, then watch from that revision; reload when broken. */
+  async #follow(term: Term): Promise<void> {
+    const { store } = this.#options;
+    while (!term.signal.aborted) {
+      try {
+        const { kvs, revision } = await store.getPrefix(RESOURCES_PREFIX);
+        if (term.signal.aborted) break;
+        this.#sync(kvs.map((kv) => kv.value));
+        this.#releaseStaleClaims();
+        this.#watching = true;
+        for await (
+          const event of store.watchPrefix(RESOURCES_PREFIX, {
+            fromRevision: revision + 1,
+            signal: term.signal,
+          })
+        ) {
+          if (term.signal.aborted) break;
+          this.#handle(event);
+        }
+      } catch (error) {
+        if (term.signal.aborted) break;
+        if (error instanceof WatchCompactedError) {
+          this.#log.info("resource watch compacted; reloading", { error });
+        } else {
+          this.#log.warn("loading or watching resources failed; retrying", { error });
+          await delay(this.#options.retryDelayMs ?? 500, { signal: term.signal }).catch(() => {});
+        }
+      } finally {
+        this.#watching = false;
+      }
+    }
+  }
+
+  /** Makes the running set exactly the resources placed here among `values`. */
   #sync(values: string[]): void {
     const mine = new Map<string, ResourceSpec>();
     for (const value of values) {
@@ -175,6 +277,16 @@ export class ClusterWorker {
     }
     this.#log.info("loaded assigned resources", { count: mine.size });
     for (const resource of mine.values()) if (!this.#holdPaused(resource)) this.#start(resource);
+  }
+
+  /** Deletes claims of ours on tasks we no longer have (left by a fenced run or a past life). */
+  #releaseStaleClaims(): void {
+    this.#claims.releaseAllBut((name) => this.#assigned.has(name)).then(
+      (released) => {
+        if (released.length > 0) this.#log.info("released stale claims", { tasks: released });
+      },
+      (error) => this.#log.warn("releasing stale claims failed", { error }),
+    );
   }
 
   #handle(event: WatchEvent): void {
@@ -195,38 +307,109 @@ export class ClusterWorker {
   }
 
   #start(resource: ResourceSpec): void {
+    const term = this.#term;
+    if (!term || !this.mayRun()) return; // the term is ending: the next one loads afresh
     const current = this.#assigned.get(resource.Name);
-    if (current?.id === resource.ID) return; // the same put seen again
+    if (current?.id === resource.ID) {
+      current.resource = resource; // the same resource: maybe new placements, same run
+      return;
+    }
     if (current) this.#stop(resource.Name, "replaced by a new resource of the same name");
+    const assignment: Assignment = {
+      name: resource.Name,
+      id: resource.ID,
+      state: "claiming",
+      resource,
+      abort: new AbortController(),
+    };
+    this.#assigned.set(resource.Name, assignment);
     let task: Task;
     try {
       task = this.#options.resolveTask(resource);
     } catch (error) {
-      const message = (error as Error).message;
-      this.#assigned.set(resource.Name, {
-        name: resource.Name,
-        id: resource.ID,
-        state: "unknown",
-        error: message,
+      assignment.state = "unknown";
+      assignment.error = (error as Error).message;
+      this.#log.error("cannot run assigned resource", {
+        resource: resource.Name,
+        error: assignment.error,
       });
-      this.#log.error("cannot run assigned resource", { resource: resource.Name, error: message });
       return;
     }
-    const run = this.#options.crawler.start(task);
-    const assignment: Assignment = { name: resource.Name, id: resource.ID, state: "running", run };
-    this.#assigned.set(resource.Name, assignment);
-    run.done.then((state) => {
-      if (this.#assigned.get(resource.Name) === assignment) assignment.state = state;
+    this.#claimAndStart(assignment, task, term).catch((error) => {
+      this.#log.error("starting a task failed", { resource: assignment.name, error });
     });
-    this.#log.info("task started", { resource: resource.Name, id: resource.ID });
   }
 
+  async #claimAndStart(assignment: Assignment, task: Task, term: Term): Promise<void> {
+    const signal = AbortSignal.any([assignment.abort.signal, term.signal]);
+    let claimed;
+    try {
+      claimed = await this.#claims.acquire(term.lease, {
+        name: assignment.name,
+        resourceId: assignment.id,
+        placements: () => placementsOf(assignment.resource),
+      }, signal);
+    } catch (error) {
+      if (signal.aborted) return; // stopped, moved or fenced before it could start
+      throw error;
+    }
+    if (signal.aborted || this.#assigned.get(assignment.name) !== assignment || !this.mayRun()) {
+      return;
+    }
+    if (claimed.overridden.length > 0) {
+      this.#log.warn("other workers' claims outlived their lease TTL; starting anyway", {
+        resource: assignment.name,
+        workers: claimed.overridden,
+      });
+    }
+    const run = this.#options.crawler.start(task);
+    assignment.run = run;
+    assignment.state = "running";
+    run.done.then(() => {
+      if (this.#assigned.get(assignment.name) !== assignment) return;
+      const outcome = runOutcome(run);
+      assignment.state = outcome.state;
+      assignment.error = outcome.error;
+      if (outcome.state === "failed") {
+        this.#log.warn("task failed", { resource: assignment.name, error: outcome.error });
+      }
+    });
+    this.#log.info("task started", {
+      resource: assignment.name,
+      id: assignment.id,
+      claimWaitMs: claimed.waitedMs,
+    });
+  }
+
+  /** Stops a task that left this worker, and gives up its claim. */
   #stop(name: string, reason: string): void {
+    if (!this.#halt(name, reason)) return;
+    this.#claims.release(name).catch((error) =>
+      this.#log.warn("releasing a claim failed; it goes with the lease", {
+        resource: name,
+        error,
+      })
+    );
+  }
+
+  /**
+   * Stops every task at once. Claims stay: the lease they live on is lost or may be, and the
+   * next load releases those of tasks that are no longer ours.
+   */
+  #stopAll(reason: string): void {
+    for (const name of [...this.#assigned.keys()]) this.#halt(name, reason);
+  }
+
+  /** Forgets a task and aborts its claim wait or its run. False when it was not here. */
+  #halt(name: string, reason: string): boolean {
     const assignment = this.#assigned.get(name);
-    if (!assignment) return;
+    if (!assignment) return false;
     this.#assigned.delete(name);
-    if (assignment.run) this.#options.crawler.stop(name);
-    this.#log.info("task stopped", { resource: name, reason });
+    assignment.abort.abort(new Error(reason));
+    const wasRunning = assignment.run?.state === "running";
+    if (wasRunning) this.#options.crawler.stop(name);
+    this.#log.info("task stopped", { resource: name, reason, wasRunning });
+    return true;
   }
 
   /**
@@ -248,15 +431,16 @@ export class ClusterWorker {
       name: resource.Name,
       id: resource.ID,
       state: "paused",
+      resource,
       run: sameResource ? current?.run : undefined,
+      abort: new AbortController(),
     });
     this.#log.info("task paused", { resource: resource.Name, id: resource.ID });
     return true;
   }
 
-  /** Whether this worker is one of the resource's placements (SPEC §7: `workers: N`). */
   #isMine(resource: ResourceSpec): boolean {
-    return placementsOf(resource).some((p) => parseAssignedNode(p)?.workerId === this.id);
+    return placementsOf(resource).includes(this.id);
   }
 
   #decode(value: string): ResourceSpec | undefined {
@@ -269,16 +453,14 @@ export class ClusterWorker {
   }
 }
 
-/** Resolves when either signal aborts. */
-function untilAborted(a: AbortSignal, b: AbortSignal): Promise<void> {
-  if (a.aborted || b.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      a.removeEventListener("abort", done);
-      b.removeEventListener("abort", done);
-      resolve();
-    };
-    a.addEventListener("abort", done, { once: true });
-    b.addEventListener("abort", done, { once: true });
-  });
+/** The ids of the workers a resource is placed on (`Placements`, else `AssignedNode`). */
+export function placementsOf(resource: ResourceSpec): string[] {
+  const nodes = resource.Placements?.length ? resource.Placements : [resource.AssignedNode];
+  return nodes.map((node) => parseAssignedNode(node)?.workerId).filter((id): id is string =>
+    id !== undefined
+  );
+}
+
+function describe(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
 }

@@ -9,7 +9,8 @@ import { parseConfig } from "../config/load_config.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
 import { type EmbeddedStore, openEmbeddedStore } from "../store/mod.ts";
 import { encodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts";
-import { resourceKey, workerKey } from "../proto/keys.ts";
+import { claimKey, resourceKey, workerKey } from "../proto/keys.ts";
+import type { Lease, Store } from "../store/store.ts";
 import { startDoubanFixture } from "../tests/douban_fixture.ts";
 
 const nullSink: ItemSink = { save() {}, flush: () => Promise.resolve() };
@@ -30,6 +31,10 @@ async function setup(
   options: {
     site?: Parameters<typeof startDoubanFixture>[0];
     beforeStart?: (store: EmbeddedStore, siteUrl: string) => Promise<unknown>;
+    /** The store the worker sees (default: the embedded store itself). */
+    wrap?: (store: EmbeddedStore) => Store;
+    /** `RegisterTTL`, seconds. Default 5. */
+    ttlSeconds?: number;
   } = {},
 ) {
   // Slow pages keep the tasks running long enough to watch them start and stop.
@@ -51,7 +56,7 @@ async function setup(
     randomWait: () => Promise.resolve(),
   });
   const worker = new ClusterWorker({
-    store,
+    store: options.wrap?.(store) ?? store,
     crawler,
     resolveTask: createTaskResolver(config, builtinRuleSets()),
     registration: {
@@ -60,7 +65,7 @@ async function setup(
       httpAddress: "127.0.0.1:8080",
       startTime: new Date().toISOString(),
     },
-    registerTtlSeconds: 5,
+    registerTtlSeconds: options.ttlSeconds ?? 5,
     logger: silentLogger,
   });
   const controller = new AbortController();
@@ -69,10 +74,23 @@ async function setup(
     controller.abort();
     await running;
   };
-  const put = (name: string, id: string, node: string, spec?: ResourceSpec["Spec"]) =>
+  const put = (
+    name: string,
+    id: string,
+    node: string,
+    spec?: ResourceSpec["Spec"],
+    placements?: string[],
+  ) =>
     store.put(
       resourceKey(name),
-      encodeResourceSpec({ ID: id, Name: name, AssignedNode: node, CreationTime: 1, Spec: spec }),
+      encodeResourceSpec({
+        ID: id,
+        Name: name,
+        AssignedNode: node,
+        Placements: placements,
+        CreationTime: 1,
+        Spec: spec,
+      }),
     );
   const spec = { rule: "douban_book_list", url: `${site.url}/`, waitTime: 0, limits: [] };
   return {
@@ -286,6 +304,235 @@ Deno.test("cluster worker does not run a paused resource, stops one paused, runs
     await putPaused("asleep", "1", false);
     await waitFor("asleep runs on resume", () => t.crawler.run("asleep")?.stats.fetched! > 0);
     assert.equal(t.worker.status().find((s) => s.name === "asleep")?.state, "running");
+  } finally {
+    await t.close();
+  }
+});
+
+/** A claim by another worker, on a lease the test holds. */
+async function claimAsOther(store: EmbeddedStore, task: string): Promise<Lease> {
+  const lease = await store.grantLease(30);
+  await lease.put(
+    claimKey(task, "crawler.worker-2"),
+    JSON.stringify({ worker: "crawler.worker-2", resource: "1", since: new Date().toISOString() }),
+  );
+  return lease;
+}
+
+Deno.test("a task moved here waits while the worker it left still claims it", async () => {
+  const t = await setup();
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    const other = await claimAsOther(t.store, "moved");
+    await t.put("moved", "1", ME, t.spec);
+    await waitFor("the claim wait", () => t.worker.status()[0]?.state === "claiming");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(t.site.log.length, 0, "nothing fetched while the other claim lives");
+    assert.ok(await t.store.get(claimKey("moved", "crawler.worker-1")), "its own claim is there");
+    await t.store.delete(claimKey("moved", "crawler.worker-2")); // the old worker let go
+    await waitFor("the start", () => t.worker.status()[0]?.state === "running");
+    await waitFor("a fetch", () => t.site.log.length > 0);
+    await other.revoke();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a task placed on several workers runs beside the other placements' claims", async () => {
+  const t = await setup();
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    const other = await claimAsOther(t.store, "shared");
+    await t.put("shared", "1", ME, t.spec, [ME, OTHER]);
+    await waitFor("the start", () => t.worker.status()[0]?.state === "running", 1000);
+    await other.revoke();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a task that is stopped while it waits for a claim never starts", async () => {
+  const t = await setup();
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    const other = await claimAsOther(t.store, "doomed");
+    await t.put("doomed", "1", ME, t.spec);
+    await waitFor("the claim wait", () => t.worker.status()[0]?.state === "claiming");
+    await t.store.delete(resourceKey("doomed"));
+    await waitFor("the task to go", () => t.worker.status().length === 0);
+    await t.store.delete(claimKey("doomed", "crawler.worker-2"));
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(t.site.log.length, 0, "never fetched");
+    assert.equal(await t.store.get(claimKey("doomed", "crawler.worker-1")), undefined);
+    await other.revoke();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a stopped task gives up its claim; a running one holds it on the registration lease", async () => {
+  const t = await setup();
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    await t.put("held", "1", ME, t.spec);
+    await waitFor("the start", () => t.worker.status()[0]?.state === "running");
+    const claim = await t.store.get(claimKey("held", "crawler.worker-1"));
+    const registration = await t.store.get(workerKey("crawler.worker-1"));
+    assert.equal(claim?.lease, registration?.lease);
+    await t.put("held", "1", OTHER, t.spec);
+    await waitFor("the stop", () => t.worker.status().length === 0);
+    for (let i = 0; i < 50 && await t.store.get(claimKey("held", "crawler.worker-1")); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(await t.store.get(claimKey("held", "crawler.worker-1")), undefined);
+  } finally {
+    await t.close();
+  }
+});
+
+/**
+ * A lease whose keep-alives the test controls: while `flowing` it is confirmed every 50 ms for
+ * another TTL (as acknowledged keep-alives do); `late()` stops that, as when etcd is away,
+ * and `renew()` starts it again. Keys go to the real lease.
+ */
+class LateableLease implements Lease {
+  aliveUntil: number;
+  readonly #listeners = new Set<() => void>();
+  readonly #timer: ReturnType<typeof setInterval>;
+  #flowing = true;
+  constructor(readonly inner: Lease) {
+    this.aliveUntil = Date.now() + inner.ttlSeconds * 1000;
+    this.#timer = setInterval(() => {
+      if (this.#flowing) this.renew();
+    }, 50);
+  }
+  get id() {
+    return this.inner.id;
+  }
+  get ttlSeconds() {
+    return this.inner.ttlSeconds;
+  }
+  get signal() {
+    return this.inner.signal;
+  }
+  late(): void {
+    this.#flowing = false;
+  }
+  renew(): void {
+    this.#flowing = true;
+    this.aliveUntil = Date.now() + this.inner.ttlSeconds * 1000;
+    for (const listener of this.#listeners) listener();
+  }
+  onRenewed(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  put(key: string, value: string) {
+    return this.inner.put(key, value);
+  }
+  revoke() {
+    clearInterval(this.#timer);
+    return this.inner.revoke();
+  }
+}
+
+Deno.test("a worker stops every task when its lease may have expired and resumes once it is renewed", async () => {
+  const leases: LateableLease[] = [];
+  const t = await setup({
+    ttlSeconds: 1,
+    wrap: (store) =>
+      new Proxy(store, {
+        get(target, property) {
+          if (property === "grantLease") {
+            return async (ttl: number) => {
+              const lease = new LateableLease(await target.grantLease(ttl));
+              leases.push(lease);
+              return lease;
+            };
+          }
+          const value = Reflect.get(target, property);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      }) as Store,
+  });
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    await t.put("fenced", "1", ME, t.spec);
+    await waitFor("the start", () => t.crawler.run("fenced")?.stats.fetched! > 0);
+    leases[0].late();
+    const lateAt = Date.now();
+    await waitFor("the fence", () => t.crawler.run("fenced") === undefined, 1500);
+    // The margin (200 ms) before the 1 s TTL the lease was last confirmed for.
+    assert.ok(Date.now() - lateAt < 1000 - 200 + 200, `fenced after ${Date.now() - lateAt} ms`);
+    assert.equal(t.worker.mayRun(), false);
+    assert.equal(t.worker.ready, false);
+    const requests = t.site.log.length;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(t.site.log.length, requests, "no request while fenced");
+    leases[0].renew();
+    await waitFor("the resume", () => t.crawler.run("fenced")?.stats.fetched! > 0, 2000);
+    assert.equal(leases.length, 1, "the same lease: no new registration");
+    assert.equal(t.site.requests.get("/"), 2, "the task was loaded afresh");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a claim that outlives its lease's TTL holds a task back only that long", async () => {
+  const t = await setup({ ttlSeconds: 1 });
+  try {
+    await waitFor("registration", () => t.worker.ready);
+    const other = await claimAsOther(t.store, "stuck"); // kept alive: it never lets go
+    const assignedAt = Date.now();
+    await t.put("stuck", "1", ME, t.spec);
+    await waitFor("the claim wait", () => t.worker.status()[0]?.state === "claiming");
+    await waitFor("the start", () => t.worker.status()[0]?.state === "running", 4000);
+    const waited = Date.now() - assignedAt;
+    // The TTL (1 s) plus a second for clock skew, and not much more.
+    assert.ok(waited >= 2000 && waited < 3000, `started after ${waited} ms`);
+    await other.revoke();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("claims from a worker's previous life are released, but not those of tasks still its own", async () => {
+  let previous: Lease | undefined;
+  const t = await setup({
+    beforeStart: async (store, siteUrl) => {
+      previous = await store.grantLease(30); // as if the old process's lease still lived
+      for (const task of ["gone", "kept"]) {
+        await previous.put(
+          claimKey(task, "crawler.worker-1"),
+          JSON.stringify({
+            worker: "crawler.worker-1",
+            resource: "0",
+            since: "2026-01-01T00:00:00Z",
+          }),
+        );
+      }
+      await store.put(
+        resourceKey("kept"),
+        encodeResourceSpec({
+          ID: "1",
+          Name: "kept",
+          AssignedNode: ME,
+          CreationTime: 1,
+          Spec: { rule: "douban_book_list", url: `${siteUrl}/`, waitTime: 0, limits: [] },
+        }),
+      );
+    },
+  });
+  try {
+    await waitFor("the kept task to run", () => t.worker.status()[0]?.state === "running");
+    for (let i = 0; i < 100 && await t.store.get(claimKey("gone", "crawler.worker-1")); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(await t.store.get(claimKey("gone", "crawler.worker-1")), undefined);
+    const kept = await t.store.get(claimKey("kept", "crawler.worker-1"));
+    const registration = await t.store.get(workerKey("crawler.worker-1"));
+    assert.equal(kept?.lease, registration?.lease, "re-claimed on the new registration lease");
+    await previous?.revoke();
   } finally {
     await t.close();
   }

@@ -11,6 +11,8 @@ import { FetchMetrics } from "../metrics/fetch_metrics.ts";
 import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { randomWait } from "../spider/random_wait.ts";
 import { ParsePool } from "../spider/declarative/parse_pool.ts";
+import { delay } from "../async/delay.ts";
+import type { Fetcher } from "../spider/fetcher.ts";
 import { openSink } from "../storage/open_sink.ts";
 import type { SqliteSink } from "../storage/sqlite_sink.ts";
 
@@ -26,8 +28,17 @@ export interface Engine {
   close(): Promise<void>;
 }
 
+/** Options for {@linkcode createEngine}. */
+export interface EngineOptions {
+  /**
+   * Asked before every fetch: while false, fetches wait (until allowed again or their task is
+   * stopped). A cluster worker passes its fencing check here. Default: always allowed.
+   */
+  mayFetch?: () => boolean;
+}
+
 /** Opens the sink and builds the crawler the config describes. */
-export function createEngine(config: Config, logger: Logger): Engine {
+export function createEngine(config: Config, logger: Logger, options: EngineOptions = {}): Engine {
   const sink = openSink(config.storage.sqlURL, {
     logger: logger.child("storage"),
     batchSize: config.storage.batchSize,
@@ -41,7 +52,10 @@ export function createEngine(config: Config, logger: Logger): Engine {
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
   const parsers = new ParsePool({ logger: logger.child("parse") });
   const crawler = new Crawler({
-    fetcher: fetchMetrics.measure(fetcher),
+    // The gate is outside the measurement: a fetch held while fenced is not a slow fetch.
+    fetcher: options.mayFetch
+      ? gatedFetcher(fetchMetrics.measure(fetcher), options.mayFetch)
+      : fetchMetrics.measure(fetcher),
     sink,
     logger: logger.child("crawler"),
     concurrency: config.fetcher.concurrency,
@@ -67,5 +81,22 @@ export function createEngine(config: Config, logger: Logger): Engine {
         fetcher.close?.();
       }
     },
+  };
+}
+
+/** How often a fetch held at the gate asks again, ms. */
+const GATE_POLL_MS = 50;
+
+/** `fetcher`, but each fetch first waits until `mayFetch()` or its request's signal aborts. */
+function gatedFetcher(fetcher: Fetcher, mayFetch: () => boolean): Fetcher {
+  return {
+    async fetch(req) {
+      while (!mayFetch()) {
+        // The fence stops the task (aborting this signal) right after it closes the gate.
+        await delay(GATE_POLL_MS, { signal: req.signal });
+      }
+      return await fetcher.fetch(req);
+    },
+    close: () => fetcher.close?.(),
   };
 }

@@ -66,8 +66,9 @@ export function createClusterWorker(
   const { config, flags, logger, store } = options;
   const id = workerIdOf(config, flags);
   const log = logger.child("worker");
-  const engine = createEngine(config, logger);
-  const worker = new ClusterWorker({
+  // The engine asks the worker before every fetch: nothing goes out while it is fenced off.
+  const engine = createEngine(config, logger, { mayFetch: () => worker.mayRun() });
+  const worker: ClusterWorker = new ClusterWorker({
     store,
     crawler: engine.crawler,
     resolveTask: createTaskResolver(config, options.ruleSets),
@@ -91,6 +92,7 @@ export function createClusterWorker(
       tasks: () => worker.status(),
       fetch: engine.fetchMetrics,
     }),
+    logger: log,
   });
   return {
     worker,

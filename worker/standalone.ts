@@ -16,6 +16,7 @@ import type { TaskRun } from "../spider/task_run.ts";
 import { createEngine } from "./engine_deps.ts";
 import { failureSummaryLine, FailureTally } from "./failure_tally.ts";
 import { ProgressMeter, TerminalLine } from "./progress_line.ts";
+import { runOutcome } from "./run_outcome.ts";
 
 export interface StandaloneOptions {
   config: Config;
@@ -37,7 +38,10 @@ export interface StandaloneOptions {
 }
 
 export interface StandaloneSummary {
-  tasks: Array<{ name: string; state: string; fetched: number; failed: number; items: number }>;
+  /** Each task's outcome: `finished`, `failed` (with `error`), or `stopped` when interrupted. */
+  tasks: Array<
+    { name: string; state: string; error?: string; fetched: number; failed: number; items: number }
+  >;
   fetched: number;
   failed: number;
   items: number;
@@ -116,7 +120,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
   const summary: StandaloneSummary = {
     tasks: runs.map((run) => ({
       name: run.name,
-      state: run.state,
+      ...runOutcome(run),
       fetched: run.stats.fetched,
       failed: run.stats.failed,
       items: run.stats.items,
@@ -173,7 +177,8 @@ function progressLine(runs: TaskRun[], stored: number, started: number): string 
 
 function summaryLines(s: StandaloneSummary): string[] {
   const lines = s.tasks.map((t) =>
-    `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items}`
+    `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items}` +
+    (t.error ? ` (${t.error})` : "")
   );
   lines.push(
     `summary: ${s.interrupted ? "interrupted" : "done"} in ${s.seconds.toFixed(1)}s, ` +

@@ -10,6 +10,7 @@ import { errorReply } from "../master/errors.ts";
 import type { Registry } from "prom-client";
 import { createWorkerRegistry } from "../metrics/worker_registry.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
+import type { Logger } from "../log/logger.ts";
 
 export interface WorkerAppDeps {
   workerId: string;
@@ -23,6 +24,8 @@ export interface WorkerAppDeps {
   openMetrics?: boolean;
   /** What `/metrics` serves. Default: the per-task and process metrics of `tasks`. */
   metrics?: Registry;
+  /** Where an unexpected error (a 500) is logged with its details. Default: nowhere. */
+  logger?: Logger;
 }
 
 /** Builds the worker's Hono app (tested with `app.request()`, served by `Deno.serve`). */
@@ -48,8 +51,13 @@ export function createWorkerApp(deps: WorkerAppDeps): Hono {
     return c.body(await registry.metrics());
   });
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  // The one error table (`master/errors.ts`): an unexpected error is a 500 with a generic
+  // message; its details go to the log, not to the caller.
   app.onError((error, c) => {
     const reply = errorReply(error);
+    if (reply.kind === undefined) {
+      deps.logger?.error("request failed", { method: c.req.method, path: c.req.path, error });
+    }
     return c.json({ error: reply.message }, reply.status as ContentfulStatusCode);
   });
   return app;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createWorkerApp } from "./worker_app.ts";
 import { parsePrometheusText } from "../metrics/_prometheus_text.ts";
+import { createLogger } from "../log/logger.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
 
 const stats = {
@@ -62,4 +63,22 @@ Deno.test("worker app answers unknown routes with a JSON 404", async () => {
   const res = await app().request("/nope");
   assert.equal(res.status, 404);
   assert.match((await res.json()).error, /no route for GET \/nope/);
+});
+
+Deno.test("worker app answers an unexpected failure 500 through the error table, logging it", async () => {
+  const logged: string[] = [];
+  const logger = createLogger({ write: (line) => logged.push(line) });
+  const failing = createWorkerApp({
+    workerId: "crawler.worker-1",
+    tasks: () => {
+      throw new TypeError("secret detail");
+    },
+    ready: () => true,
+    logger,
+  });
+  const response = await failing.request("/tasks");
+  assert.equal(response.status, 500);
+  assert.deepEqual(await response.json(), { error: "internal error" });
+  assert.equal(logged.length, 1);
+  assert.match(logged[0], /"level":"ERROR".*secret detail/);
 });
