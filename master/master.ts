@@ -19,7 +19,7 @@ import { wantedWorkers } from "../proto/task_spec.ts";
 import { delay } from "../async/delay.ts";
 import type { Store } from "../store/store.ts";
 import { Campaigner } from "./campaigner.ts";
-import { NotFoundError, NotLeaderError } from "./errors.ts";
+import { errorReply, NotFoundError, NotLeaderError } from "./errors.ts";
 export type { RebalanceOptions } from "./leader_duties.ts";
 import type { LeaderClient } from "./leader_client.ts";
 import { LeaderDuties, type RebalanceOptions } from "./leader_duties.ts";
@@ -233,11 +233,20 @@ export class Master {
       try {
         return await attempt(Math.max(1, deadline - Date.now()));
       } catch (error) {
+        const signal = options.signal;
+        if (signal?.aborted && errorReply(error).kind === undefined) {
+          // The caller cancelled while this master waited (for the leader, or between tries):
+          // an expected end, answered as the typed "unknown outcome" rather than logged as a bug.
+          throw new NotLeaderError("the caller gave up waiting; nothing was applied", {
+            cause: error,
+          });
+        }
         const wait = Math.min(1000, 100 * 2 ** n);
         const retriable = error instanceof NotLeaderError && options.forwardedBy === undefined &&
-          !options.signal?.aborted && Date.now() + wait < deadline;
+          !signal?.aborted && Date.now() + wait < deadline;
         if (!retriable) throw error;
-        await delay(wait, { signal: options.signal });
+        await delay(wait, { signal }).catch(() => undefined);
+        if (signal?.aborted) throw error;
       }
     }
   }
