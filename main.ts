@@ -5,6 +5,7 @@
  */
 import { checkListenPolicy, type NamedListener, resolveToken } from "./auth/mod.ts";
 import { ConfigError } from "./config/config_error.ts";
+import { ServiceUnavailableError } from "./config/service_unavailable_error.ts";
 import { type Flags, parseCommandLine, type Role } from "./config/flags.ts";
 import { loadConfig } from "./config/load_config.ts";
 import type { Config } from "./config/config_schema.ts";
@@ -71,6 +72,10 @@ export async function main(args: readonly string[]): Promise<number> {
     if (error instanceof ConfigError) {
       console.error(`crawler: ${error.message}`);
       return 2;
+    }
+    if (error instanceof ServiceUnavailableError) {
+      console.error(`crawler: ${error.message}`);
+      return 1;
     }
     // Could not start or failed on the way (a results file that cannot be opened...): say
     // why and exit non-zero rather than with a stack trace.

@@ -1,10 +1,13 @@
 /**
  * @module
- * The bench's engine crawl: the generated site crawled whole through the real engine (Crawler,
+ * The bench's engine crawl: a bench site crawled whole through the real engine (Crawler,
  * HttpFetcher, a SQLite sink in a temporary directory) with a declarative rule set — every
- * same-host `a[href]` link followed, each page's title stored — at the given concurrency.
+ * same-host `a[href]` link followed, each page's title stored by regular expression
+ * (`--rules=regex`, the default), or the title and two more fields by CSS selector
+ * (`--rules=selector`; `selector-to-end` with a footer field, `selector-dom` through linkedom)
+ * — at the given concurrency.
  *
- *   deno run --allow-all bench/engine_crawl.ts URL [--concurrency=16] [--workers=N]
+ *   deno run --allow-all bench/engine_crawl.ts URL [--concurrency=16] [--workers=N] [--rules=regex]
  *
  * `--workers` is the parse pool's size (default: the pool's own; 0 parses on the main thread).
  * Prints {@linkcode CrawlFigures} as JSON.
@@ -14,6 +17,7 @@ import { Crawler } from "../spider/crawler.ts";
 import { HttpFetcher } from "../spider/fetcher.ts";
 import { compileRuleSet } from "../spider/declarative/compile_rule_set.ts";
 import { ParsePool } from "../spider/declarative/parse_pool.ts";
+import type { DeclarativeSpec } from "../spider/declarative/spec_schema.ts";
 import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { buildTask } from "../spider/task_definition.ts";
 import { SqliteSink } from "../storage/sqlite_sink.ts";
@@ -29,9 +33,74 @@ export const wholeSiteSpec = {
   },
 };
 
+/**
+ * The same crawl with fields read by selector, as most users write rules: the title, the page's
+ * heading (after the navigation) and the first parameter of the article's first table (in the
+ * middle of the article). The streaming pass stops once it has them.
+ */
+export const selectorSiteSpec = {
+  rules: {
+    page: {
+      links: [{ rule: "page", sameHost: true }],
+      output: {
+        fields: {
+          title: { selector: "title" },
+          heading: { selector: "main h1" },
+          param: { selector: "article table.params td code" },
+        },
+      },
+    },
+  },
+};
+
+/**
+ * The worst case for the streaming pass: the second field is an attribute in the footer, so every
+ * page is read to its end.
+ */
+export const selectorToEndSiteSpec = {
+  rules: {
+    page: {
+      links: [{ rule: "page", sameHost: true }],
+      output: {
+        fields: {
+          title: { selector: "title" },
+          heading: { selector: "main h1" },
+          updated: { selector: "footer .updated time", attr: "datetime" },
+        },
+      },
+    },
+  },
+};
+
+/**
+ * {@linkcode selectorSiteSpec} with each selector given a `:not(…)` that matches everything,
+ * which is outside the streaming subset: the same values, read from linkedom's DOM.
+ */
+export const selectorDomSiteSpec = {
+  rules: {
+    page: {
+      links: [{ rule: "page", sameHost: true }],
+      output: {
+        fields: Object.fromEntries(
+          Object.entries(selectorSiteSpec.rules.page.output.fields).map((
+            [name, field],
+          ) => [name, { ...field, selector: `${field.selector}:not(.never-used)` }]),
+        ),
+      },
+    },
+  },
+};
+
 function flag(name: string): string | undefined {
   return Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
+
+const specs: Record<string, DeclarativeSpec> = {
+  regex: wholeSiteSpec,
+  selector: selectorSiteSpec,
+  "selector-to-end": selectorToEndSiteSpec,
+  "selector-dom": selectorDomSiteSpec,
+};
 
 if (import.meta.main) {
   const url = Deno.args[0];
@@ -54,7 +123,7 @@ if (import.meta.main) {
     name: "bench",
     url: `${url}/`,
     maxDepth: 1000,
-    ruleSet: compileRuleSet("bench", wholeSiteSpec),
+    ruleSet: compileRuleSet("bench", specs[flag("rules") ?? "regex"]),
   }, new Map());
   const rss = sampleRss();
   const started = performance.now();

@@ -77,6 +77,13 @@ export const configSchema = z.object({
     batchSize: positiveInt.default(100),
     flushInterval: positiveInt.default(1000),
   }).prefault({}),
+  /** Parse workers for declarative rules (see `ParsePool`). */
+  parse: z.object({
+    /** Worker threads; 0 parses on the main thread, without a time limit. Default: cores, ≤ 4. */
+    workers: z.number().int().nonnegative().max(64).optional(),
+    /** ms a rule may parse one page before it is stopped, unless its spec sets `parseTimeoutMs`. */
+    timeoutMs: positiveInt.max(600_000).default(10_000),
+  }).prefault({}),
   /** Where every task's requests live (SPEC §7): embedded SQLite, or Postgres shared by workers. */
   frontier: z.object({
     url: z.string().regex(

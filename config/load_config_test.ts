@@ -106,3 +106,25 @@ Deno.test("Tasks[].Workers above 1 needs a shared frontier: the error names the 
     [3, true, 2, 10],
   );
 });
+
+Deno.test("parse.workers and parse.timeoutMs are read and checked", () => {
+  const defaults = parseConfig("");
+  assert.equal(defaults.parse.workers, undefined, "the pool picks from the cores");
+  assert.equal(defaults.parse.timeoutMs, 10_000);
+  const set = parseConfig(`[parse]\nworkers = 0\ntimeoutMs = 2500`);
+  assert.deepEqual(set.parse, { workers: 0, timeoutMs: 2500 });
+  const cases: Array<[string, RegExp]> = [
+    [`[parse]\nworkers = -1`, /^parse\.workers: /],
+    [`[parse]\nworkers = 1.5`, /^parse\.workers: /],
+    [`[parse]\nworkers = 100`, /^parse\.workers: /],
+    [`[parse]\ntimeoutMs = 0`, /^parse\.timeoutMs: /],
+    [`[parse]\ntimeoutMs = "fast"`, /^parse\.timeoutMs: .*expected number/],
+  ];
+  for (const [text, expected] of cases) {
+    assert.throws(() => parseConfig(text), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${text} → ${error}`);
+      assert.match(error.message, expected);
+      return true;
+    });
+  }
+});

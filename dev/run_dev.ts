@@ -47,7 +47,7 @@ export async function runDev(options: RunDevOptions): Promise<void> {
     advertise: "127.0.0.1",
     insecure: options.flags.insecure,
   };
-  const worker = createClusterWorker({
+  const worker = await createClusterWorker({
     config,
     flags: { id: "1" },
     logger,

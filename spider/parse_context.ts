@@ -5,7 +5,7 @@
  */
 import { parseHTML } from "linkedom";
 import type { CrawlRequest } from "./request.ts";
-import type { Item } from "./item.ts";
+import { type Item, itemKey } from "./item.ts";
 
 /** The part of a DOM element rules use (linkedom's types assume a browser global scope). */
 export interface PageElement {
@@ -28,6 +28,15 @@ export interface PageBody {
   readonly contentType: string | null;
 }
 
+/** Options for {@linkcode ParseContext.output}. */
+export interface OutputOptions {
+  /**
+   * A field of the item whose value identifies it wherever it is found (an ISBN, a product
+   * id): the item's key is then that value instead of its position on the page.
+   */
+  keyField?: string;
+}
+
 export interface FollowOptions {
   priority?: number;
   method?: string;
@@ -39,6 +48,8 @@ export class ParseContext {
   #document: PageDocument | undefined;
   #body: string | undefined;
   #page: PageBody | undefined;
+  /** Items output so far: the next item's position on the page. */
+  #outputs = 0;
 
   constructor(
     readonly task: string,
@@ -108,8 +119,20 @@ export class ParseContext {
     };
   }
 
-  /** An item of this page, stamped with task, rule, URL and time. */
-  output(data: Record<string, unknown>): Item {
-    return { task: this.task, rule: this.req.ruleName, url: this.req.url, time: Date.now(), data };
+  /**
+   * An item of this page, stamped with task, rule, URL, time and a stable key: its position
+   * among this page's items, or the value of `keyField` (see `itemKey`). Call it once per item,
+   * in page order, so a page parsed again gives its items the same keys.
+   */
+  output(data: Record<string, unknown>, options: OutputOptions = {}): Item {
+    const key = itemKey(this.req.url, this.#outputs++, data, options.keyField);
+    return {
+      task: this.task,
+      rule: this.req.ruleName,
+      url: this.req.url,
+      time: Date.now(),
+      key,
+      data,
+    };
   }
 }

@@ -36,4 +36,9 @@ export interface RuleSet {
   defaults: RuleSetDefaults;
   root(base: { url: string }): RequestInit[];
   rules: Readonly<Record<string, Rule>>;
+  /**
+   * How each rule reads pages, for the task status (declarative rule sets): `scan`, `stream`,
+   * or `dom` with the reason the DOM is needed.
+   */
+  parsePaths?: Readonly<Record<string, { path: string; reason?: string }>>;
 }

@@ -1,30 +1,70 @@
 /**
  * @module
- * Opens the results sink named by the config's `sqlURL`.
+ * Opens the results sink named by the config's `storage.sqlURL`.
  */
 import { ConfigError } from "../config/config_error.ts";
-import type { Logger } from "../log/logger.ts";
+import { ServiceUnavailableError } from "../config/service_unavailable_error.ts";
+import type { BatchingSinkOptions } from "./_batching_sink.ts";
+import { PostgresSink } from "./postgres_sink.ts";
+import type { ResultSink } from "./result_sink.ts";
 import { SqliteSink } from "./sqlite_sink.ts";
 
-export interface OpenSinkOptions {
-  logger: Logger;
-  batchSize?: number;
-  flushIntervalMs?: number;
+const KEY = "storage.sqlURL";
+
+/** Options for {@linkcode openSink}: batching, and how long connecting may take. */
+export interface OpenSinkOptions extends BatchingSinkOptions {
+  /** Postgres only: how long connecting may take, seconds. Default 5. */
+  connectTimeoutSeconds?: number;
 }
 
-/** Opens `sqlite:PATH` (the only scheme so far); anything else is a `ConfigError`. */
-export function openSink(sqlURL: string, options: OpenSinkOptions): SqliteSink {
-  const match = /^sqlite:(.+)$/.exec(sqlURL);
-  if (!match) throw new ConfigError("storage.sqlURL", `expected sqlite:PATH, got "${sqlURL}"`);
-  try {
-    return new SqliteSink(match[1], options);
-  } catch (error) {
-    throw new ConfigError(
-      "storage.sqlURL",
-      `cannot open ${match[1]}: ${(error as Error).message}`,
-      {
+/**
+ * Opens `sqlite:PATH` or `postgres://user:pass@host:port/db` (also `postgresql://`).
+ * A malformed URL or a file that cannot be opened is a `ConfigError` (exit 2); a Postgres that
+ * does not answer is a `ServiceUnavailableError` (exit 1). Both name `storage.sqlURL`.
+ */
+export async function openSink(sqlURL: string, options: OpenSinkOptions): Promise<ResultSink> {
+  const sqlite = /^sqlite:(.+)$/.exec(sqlURL);
+  if (sqlite) {
+    try {
+      return new SqliteSink(sqlite[1], options);
+    } catch (error) {
+      throw new ConfigError(KEY, `cannot open ${sqlite[1]}: ${(error as Error).message}`, {
         cause: error,
-      },
+      });
+    }
+  }
+  if (!/^postgres(ql)?:\/\//.test(sqlURL)) {
+    throw new ConfigError(KEY, `expected sqlite:PATH or postgres://…, got "${redact(sqlURL)}"`);
+  }
+  checkPostgresURL(sqlURL);
+  const sink = new PostgresSink(sqlURL, options);
+  try {
+    await sink.ping();
+  } catch (error) {
+    await sink.close();
+    throw new ServiceUnavailableError(
+      KEY,
+      `cannot reach Postgres at ${redact(sqlURL)}: ${(error as Error).message}`,
+      { cause: error },
     );
   }
+  return sink;
+}
+
+/** Throws a `ConfigError` unless `url` is a Postgres URL with a host (and a valid port). */
+function checkPostgresURL(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(KEY, `malformed URL "${redact(url)}"`);
+  }
+  if (parsed.hostname === "") {
+    throw new ConfigError(KEY, `"${redact(url)}" names no host (postgres://user:pass@host/db)`);
+  }
+}
+
+/** `url` with its password hidden, for messages. */
+function redact(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, "$1***@");
 }

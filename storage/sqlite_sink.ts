@@ -1,163 +1,143 @@
 /**
  * @module
- * The SQLite results sink: a table per task (named after it), a column per item field plus
- * `rule`, `url` and `time`. Items are buffered and written in one transaction per flush, on a
- * timer, when a batch fills, and at close.
+ * The SQLite results sink (`storage.sqlURL = "sqlite:PATH"`, the default): the layout of
+ * `result_sink.ts` in one file that several processes on one machine may share. Each batch is
+ * one `BEGIN IMMEDIATE` transaction, so a writer waits for the others (busy timeout) instead of
+ * failing, and schema changes are decided under the write lock, where no other process can race
+ * them.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { openSqlite } from "./open_sqlite.ts";
-import type { ItemSink } from "../spider/crawler.ts";
-import type { Item } from "../spider/item.ts";
-import type { Logger } from "../log/logger.ts";
+import { BatchingSink, type BatchingSinkOptions, type BatchWriter } from "./_batching_sink.ts";
+import type { SinkEntry } from "./result_sink.ts";
+import { fieldColumns, KEY_COLUMN, lastPerKey, quote } from "./_table_layout.ts";
 
-export interface SqliteSinkOptions {
-  logger: Logger;
-  /** Items that trigger a flush. Default 100. */
-  batchSize?: number;
-  /** Longest time an item waits in the buffer, ms. Default 1000. */
-  flushIntervalMs?: number;
-  /** How long a write waits for another writer's lock before it fails, ms. Default 5000. */
+export interface SqliteSinkOptions extends BatchingSinkOptions {
+  /** How long a write waits for another writer's lock before it retries later, ms. Default 5000. */
   busyTimeoutMs?: number;
 }
 
-const RESERVED = new Set(["id", "rule", "url", "time"]);
-
-export class SqliteSink implements ItemSink {
-  readonly #db: DatabaseSync;
-  readonly #logger: Logger;
-  readonly #batchSize: number;
-  readonly #flushIntervalMs: number;
-  #buffer: Array<{ item: Item; fields: readonly string[] }> = [];
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  /** Known columns per table, so schema changes happen only when a new field appears. */
-  readonly #columns = new Map<string, Set<string>>();
-  #stored = 0;
-  #closed = false;
-  /** Prepared inserts by SQL text: one per table and column set, reused for every row. */
-  readonly #statements = new Map<string, StatementSync>();
-
+/** A results sink on a SQLite file (see the module doc). */
+export class SqliteSink extends BatchingSink {
   constructor(path: string, options: SqliteSinkOptions) {
-    // WAL and a busy timeout let several workers on one machine share a database file.
-    this.#db = openSqlite(path, { busyTimeoutMs: options.busyTimeoutMs });
-    this.#logger = options.logger;
-    this.#batchSize = options.batchSize ?? 100;
-    this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
+    super(new SqliteWriter(openSqlite(path, { busyTimeoutMs: options.busyTimeoutMs })), options);
+  }
+}
+
+/** SQLite result codes (from the error message: node:sqlite gives no code) that pass by. */
+const TRANSIENT =
+  /database is locked|database table is locked|disk I\/O error|database or disk is full|unable to open database file|locking protocol/i;
+
+class SqliteWriter implements BatchWriter {
+  readonly #db: DatabaseSync;
+  /** Known columns per table, so the schema is read only when a new table or field appears. */
+  readonly #columns = new Map<string, Set<string>>();
+  /** Prepared upserts by SQL text: one per table and column set. */
+  readonly #statements = new Map<string, StatementSync>();
+  #open = true;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
   }
 
-  /** Items written to the database so far. */
-  get stored(): number {
-    return this.#stored;
-  }
-
-  /** Items waiting for the next flush. */
-  get buffered(): number {
-    return this.#buffer.length;
-  }
-
-  save(item: Item, fields: readonly string[]): void {
-    if (this.#closed) throw new Error("sink is closed");
-    this.#buffer.push({ item, fields });
-    if (this.#buffer.length >= this.#batchSize) this.#writeOrKeep();
-    else this.#timer ??= setTimeout(() => this.#writeOrKeep(), this.#flushIntervalMs);
-  }
-
-  /** Writes everything buffered. Throws if the database refuses; the items stay buffered. */
-  flush(): Promise<void> {
-    this.#write();
-    return Promise.resolve();
-  }
-
-  /** Flushes and closes the database. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    await this.flush();
-    this.#closed = true;
-    this.#db.close();
-  }
-
-  #writeOrKeep(): void {
+  write(batch: readonly SinkEntry[]): Promise<void> {
+    if (!this.#open) return Promise.reject(new Error("the SQLite sink is closed"));
+    // IMMEDIATE takes the write lock up front, waiting up to the busy timeout. A deferred
+    // transaction would read first and then fail at once, without waiting, when it tries to
+    // write after another process did.
+    this.#db.exec("BEGIN IMMEDIATE");
     try {
-      this.#write();
-    } catch (error) {
-      this.#logger.error("storing items failed; keeping them for the next flush", {
-        items: this.#buffer.length,
-        error,
-      });
-      this.#timer ??= setTimeout(() => this.#writeOrKeep(), this.#flushIntervalMs);
-    }
-  }
-
-  #write(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#buffer.length === 0) return;
-    const batch = this.#buffer;
-    this.#db.exec("BEGIN");
-    try {
-      for (const { item, fields } of batch) this.#insert(item, fields);
+      for (const entry of lastPerKey(batch)) this.#upsert(entry);
       this.#db.exec("COMMIT");
     } catch (error) {
-      this.#db.exec("ROLLBACK");
-      // A failed transaction may have left cached columns that do not exist.
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      // The rolled back transaction may have added columns the cache now lists.
       this.#columns.clear();
       this.#statements.clear();
       throw error;
     }
-    this.#buffer = this.#buffer.slice(batch.length);
-    this.#stored += batch.length;
+    return Promise.resolve();
   }
 
-  #insert(item: Item, fields: readonly string[]): void {
-    const columns = fields.filter((f) => !RESERVED.has(f));
-    this.#ensureTable(item.task, columns);
-    const names = ["rule", "url", "time", ...columns];
+  retriable(error: unknown): boolean {
+    return this.#open && error instanceof Error && TRANSIENT.test(error.message);
+  }
+
+  close(): Promise<void> {
+    if (this.#open) {
+      this.#open = false;
+      this.#db.close();
+    }
+    return Promise.resolve();
+  }
+
+  #upsert(entry: SinkEntry): void {
+    const { item } = entry;
+    const fields = fieldColumns(entry);
+    this.#ensureColumns(item.task, fields);
+    const names = [KEY_COLUMN, "rule", "url", "time", ...fields];
     const sql = `INSERT INTO ${quote(item.task)} (${names.map(quote).join(", ")}) VALUES (${
       names.map(() => "?").join(", ")
-    })`;
-    const values = [
-      item.rule,
-      item.url,
-      new Date(item.time).toISOString(),
-      ...columns.map((f) => toSql(item.data[f])),
-    ];
+    }) ON CONFLICT(${KEY_COLUMN}) DO UPDATE SET ${
+      names.slice(1).map((n) => `${quote(n)} = excluded.${quote(n)}`).join(", ")
+    }`;
     let statement = this.#statements.get(sql);
     if (!statement) {
       statement = this.#db.prepare(sql);
       this.#statements.set(sql, statement);
     }
-    statement.run(...values);
+    statement.run(
+      item.key,
+      item.rule,
+      item.url,
+      new Date(item.time).toISOString(),
+      ...fields.map((f) => toSqlite(item.data[f])),
+    );
   }
 
-  #ensureTable(table: string, fields: readonly string[]): void {
+  /** Creates the table and adds missing columns; runs inside the write transaction. */
+  #ensureColumns(table: string, fields: readonly string[]): void {
     let known = this.#columns.get(table);
-    if (!known) {
+    if (known && fields.every((f) => known!.has(f.toLowerCase()))) return;
+    // Read under the write lock: what another process added is seen here, and nobody can add
+    // a column between this read and the ALTER below.
+    this.#db.exec(
+      `CREATE TABLE IF NOT EXISTS ${quote(table)} (id INTEGER PRIMARY KEY AUTOINCREMENT, ${
+        quote(KEY_COLUMN)
+      } TEXT UNIQUE, rule TEXT, url TEXT, time TEXT)`,
+    );
+    known = this.#readColumns(table);
+    if (!known.has(KEY_COLUMN)) {
+      // A table from before items had keys: its old rows keep a NULL key (NULLs never clash).
+      this.#db.exec(`ALTER TABLE ${quote(table)} ADD COLUMN ${quote(KEY_COLUMN)} TEXT`);
       this.#db.exec(
-        `CREATE TABLE IF NOT EXISTS ${
-          quote(table)
-        } (id INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT, url TEXT, time TEXT)`,
+        `CREATE UNIQUE INDEX IF NOT EXISTS ${quote(`${table}_${KEY_COLUMN}`)} ON ${quote(table)} (${
+          quote(KEY_COLUMN)
+        })`,
       );
-      const rows = this.#db.prepare(`PRAGMA table_info(${quote(table)})`).all() as Array<
-        { name: string }
-      >;
-      known = new Set(rows.map((r) => r.name));
-      this.#columns.set(table, known);
+      known.add(KEY_COLUMN);
     }
     for (const field of fields) {
-      if (known.has(field)) continue;
+      if (known.has(field.toLowerCase())) continue;
       this.#db.exec(`ALTER TABLE ${quote(table)} ADD COLUMN ${quote(field)}`);
+      known.add(field.toLowerCase());
       this.#statements.clear();
-      known.add(field);
     }
+    this.#columns.set(table, known);
+  }
+
+  /** The table's column names, lower-cased (SQLite compares them without case). */
+  #readColumns(table: string): Set<string> {
+    const rows = this.#db.prepare(`PRAGMA table_info(${quote(table)})`).all() as Array<
+      { name: string }
+    >;
+    return new Set(rows.map((r) => r.name.toLowerCase()));
   }
 }
 
-function quote(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
+type SqliteValue = string | number | bigint | null | Uint8Array;
 
-type SqlValue = string | number | bigint | null | Uint8Array;
-
-function toSql(value: unknown): SqlValue {
+function toSqlite(value: unknown): SqliteValue {
   if (value === undefined || value === null) return null;
   if (typeof value === "string" || typeof value === "number" || typeof value === "bigint") {
     return value;

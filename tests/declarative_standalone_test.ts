@@ -81,6 +81,7 @@ Spec = {rules = {page = {links = [{rule = "page", sameHost = true}], output = {p
     const shop = rows(dir, "shop");
     assert.deepEqual(columns(dir, "shop"), [
       "id",
+      "item_key",
       "rule",
       "url",
       "time",
@@ -110,7 +111,7 @@ Spec = {rules = {page = {links = [{rule = "page", sameHost = true}], output = {p
     }
 
     const offers = rows(dir, "offers");
-    assert.deepEqual(columns(dir, "offers"), ["id", "rule", "url", "time"]);
+    assert.deepEqual(columns(dir, "offers"), ["id", "item_key", "rule", "url", "time"]);
     assert.deepEqual(
       offers.map((r) => r.url).sort(),
       site.products.filter((p) => p.offer).map((p) => `${site.url}/product/${p.id}`).sort(),

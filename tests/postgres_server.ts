@@ -140,11 +140,10 @@ class TestPostgres implements PostgresServer {
         this.dir,
         "-c",
         "listen_addresses=127.0.0.1",
-        // Tests need speed, not durability across a power cut of the test machine.
+        // Tests need speed, not durability across a power cut of the test machine; a commit
+        // still reaches the OS before it returns, so it survives the server's crash (stop()).
         "-c",
         "fsync=off",
-        "-c",
-        "synchronous_commit=off",
         "-c",
         "full_page_writes=off",
         "-c",
@@ -202,12 +201,19 @@ class TestPostgres implements PostgresServer {
     const child = this.#child;
     if (!child) return;
     this.#child = undefined;
-    try {
-      child.kill("SIGKILL");
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
+    // A crash takes the backends too: one left behind by its killed postmaster would go on
+    // answering its client for a moment.
+    const backends = await childPids(child.pid);
+    for (const pid of [child.pid, ...backends]) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
     }
     await child.status;
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await childPidsAlive(backends)).length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   async dispose(): Promise<void> {
@@ -223,10 +229,22 @@ class TestPostgres implements PostgresServer {
     return this.dispose();
   }
 
-  /** A command run as the server's user (Postgres refuses to run as root). */
+  /**
+   * A command run as the server's user (Postgres refuses to run as root). `setpriv` execs the
+   * program (`runuser` would stay its parent), so the child's pid is the server's own.
+   */
   #command(program: string, args: string[]): Deno.Command {
-    const command = this.asUser ? "runuser" : program;
-    const fullArgs = this.asUser ? ["-u", this.asUser, "--", program, ...args] : args;
+    const command = this.asUser ? "setpriv" : program;
+    const fullArgs = this.asUser
+      ? [
+        `--reuid=${this.asUser}`,
+        `--regid=${this.asUser}`,
+        "--init-groups",
+        "--",
+        program,
+        ...args,
+      ]
+      : args;
     return new Deno.Command(command, {
       args: fullArgs,
       stdin: "null",
@@ -295,4 +313,31 @@ function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
+}
+
+/** The pids of `parent`'s child processes (Linux: from /proc). */
+async function childPids(parent: number): Promise<number[]> {
+  const pids: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      // pid (comm) state ppid …; comm may hold spaces and parentheses.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === parent) pids.push(Number(entry.name));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+/** Those of `pids` still running (a zombie counts as gone). */
+async function childPidsAlive(pids: number[]): Promise<number[]> {
+  const alive: number[] = [];
+  for (const pid of pids) {
+    try {
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+      if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z") alive.push(pid);
+    } catch { /* gone */ }
+  }
+  return alive;
 }

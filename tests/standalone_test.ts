@@ -82,10 +82,11 @@ Deno.test("standalone crawl with Reload = true fetches a book again from each li
     );
     const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
     assert.equal(result.code, 0, result.stderr);
-    // Each list links the next tag's first book too, so those two are fetched twice.
+    // Each list links the next tag's first book too, so those two are fetched twice; their
+    // items have the same key both times, so each is still one row.
     const rows = readRows(dir, "again");
-    assert.equal(rows.length, site.books.length + 2);
     assert.equal(site.requests.get(`/subject/${site.books[0].id}/`), 2);
+    assert.equal(rows.length, site.books.length);
   } finally {
     await site.close();
     await Deno.remove(dir, { recursive: true });

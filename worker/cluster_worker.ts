@@ -19,6 +19,7 @@ import { parseAssignedNode } from "../proto/assigned_node.ts";
 import { resourceNameFromKey, RESOURCES_PREFIX, workerKey } from "../proto/keys.ts";
 import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/worker_registration.ts";
 import type { Crawler } from "../spider/crawler.ts";
+import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
 import type { TaskActivitySnapshot } from "../spider/task_activity.ts";
@@ -67,6 +68,8 @@ export interface AssignmentStatus {
   stats?: TaskStats;
   /** The run's last errors and busiest hosts. */
   activity?: TaskActivitySnapshot;
+  /** Declarative tasks: how each rule reads pages (`scan`, `stream`, or `dom` and why). */
+  parsePaths?: RuleSet["parsePaths"];
 }
 
 export interface ClusterWorkerOptions {
@@ -145,6 +148,7 @@ export class ClusterWorker {
       error: a.error,
       stats: a.run ? { ...a.run.stats } : undefined,
       activity: a.run?.activity.snapshot(),
+      parsePaths: a.run?.task.ruleSet.parsePaths,
     }));
   }
 

@@ -14,11 +14,11 @@ import { ParsePool } from "../spider/declarative/parse_pool.ts";
 import { delay } from "../async/delay.ts";
 import type { Fetcher } from "../spider/fetcher.ts";
 import { openSink } from "../storage/open_sink.ts";
-import type { SqliteSink } from "../storage/sqlite_sink.ts";
+import type { ResultSink } from "../storage/result_sink.ts";
 
 export interface Engine {
   crawler: Crawler;
-  sink: SqliteSink;
+  sink: ResultSink;
   fetcher: HttpFetcher;
   /** Fetches by status class, latency, busiest hosts (for a worker's `/metrics`). */
   fetchMetrics: FetchMetrics;
@@ -37,9 +37,16 @@ export interface EngineOptions {
   mayFetch?: () => boolean;
 }
 
+/** How long closing waits for an unreachable results database before giving up, ms. */
+const SINK_CLOSE_TIMEOUT_MS = 10_000;
+
 /** Opens the sink and builds the crawler the config describes. */
-export function createEngine(config: Config, logger: Logger, options: EngineOptions = {}): Engine {
-  const sink = openSink(config.storage.sqlURL, {
+export async function createEngine(
+  config: Config,
+  logger: Logger,
+  options: EngineOptions = {},
+): Promise<Engine> {
+  const sink = await openSink(config.storage.sqlURL, {
     logger: logger.child("storage"),
     batchSize: config.storage.batchSize,
     flushIntervalMs: config.storage.flushInterval,
@@ -50,7 +57,11 @@ export function createEngine(config: Config, logger: Logger, options: EngineOpti
     maxBodyBytes: config.fetcher.maxBodyBytes,
   });
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
-  const parsers = new ParsePool({ logger: logger.child("parse") });
+  const parsers = new ParsePool({
+    workers: config.parse.workers,
+    timeoutMs: config.parse.timeoutMs,
+    logger: logger.child("parse"),
+  });
   const crawler = new Crawler({
     // The gate is outside the measurement: a fetch held while fenced is not a slow fetch.
     fetcher: options.mayFetch
@@ -76,7 +87,8 @@ export function createEngine(config: Config, logger: Logger, options: EngineOpti
       await crawler.close();
       parsers.close();
       try {
-        await sink.close();
+        // Items not stored by then belong to pages not acknowledged: they are crawled again.
+        await sink.close({ signal: AbortSignal.timeout(SINK_CLOSE_TIMEOUT_MS) });
       } finally {
         fetcher.close?.();
       }

@@ -57,17 +57,17 @@ export interface ClusterWorkerParts {
 }
 
 /** Builds a cluster worker over `store`, advertising `host` and the listen ports. */
-export function createClusterWorker(
+export async function createClusterWorker(
   options: Omit<RunWorkerOptions, "signal"> & {
     host: string;
     listen: { http: ListenAddress; grpc: ListenAddress };
   },
-): ClusterWorkerParts {
+): Promise<ClusterWorkerParts> {
   const { config, flags, logger, store } = options;
   const id = workerIdOf(config, flags);
   const log = logger.child("worker");
   // The engine asks the worker before every fetch: nothing goes out while it is fenced off.
-  const engine = createEngine(config, logger, { mayFetch: () => worker.mayRun() });
+  const engine = await createEngine(config, logger, { mayFetch: () => worker.mayRun() });
   const worker: ClusterWorker = new ClusterWorker({
     store,
     crawler: engine.crawler,
@@ -116,7 +116,7 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
   const { config, flags } = options;
   const listen = workerListenAddresses(config, flags);
   const host = flags.advertise ?? defaultAdvertiseHost();
-  const parts = createClusterWorker({ ...options, host, listen });
+  const parts = await createClusterWorker({ ...options, host, listen });
   const log = options.logger.child("worker");
   const release = () => parts.run(AbortSignal.abort()); // frees the engine it opened
   let grpcServer: RunningWorkerGrpc;

@@ -92,7 +92,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
   const logger = failures.tap(options.logger, () => terminal?.clear());
   const meter = new ProgressMeter();
   const started = performance.now();
-  const engine = createEngine(config, logger);
+  const engine = await createEngine(config, logger);
   const runs: TaskRun[] = [];
   let interrupted = false;
   const onAbort = () => {

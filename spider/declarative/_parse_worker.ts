@@ -10,6 +10,7 @@
  */
 /// <reference lib="deno.worker" />
 import { decodeBody } from "../charset.ts";
+import { decodePieces } from "./_decode_pieces.ts";
 import type { PageDocument } from "../parse_context.ts";
 import type { ParseJob } from "./declarative_rule.ts";
 import { compilePrograms, type PageSource, type RuleProgram } from "./rule_program.ts";
@@ -53,16 +54,38 @@ function sentFor(run: number): SentLinks {
 }
 
 /**
- * linkedom, loaded on the first job whose rule uses a selector: a worker running only regular
- * expressions and `a[href]` scans (most whole-site crawls) then never pays its ~20 MB.
+ * linkedom, loaded on the first job whose rule needs a DOM (a selector outside the streaming
+ * subset): a worker running regular expressions, `a[href]` scans and streaming selectors (most
+ * crawls) then never pays its ~20 MB.
  */
 let parseHTML: ((html: string) => { document: PageDocument }) | undefined;
 
-/** A page as a rule reads it; the DOM is built on first use, at most once. */
+/**
+ * A page as a rule reads it: decoded on first read of `body` (or piece by piece for a streaming
+ * pass that may stop early); the DOM is built on first use, at most once.
+ */
 class WorkerPage implements PageSource {
   #document: PageDocument | undefined;
+  #body: string | undefined;
 
-  constructor(readonly body: string, readonly url: string) {}
+  constructor(
+    readonly url: string,
+    body: string | undefined,
+    readonly raw?: Uint8Array,
+    readonly contentType?: string | null,
+  ) {
+    this.#body = body;
+  }
+
+  get body(): string {
+    return this.#body ??= this.raw ? decodeBody(this.raw, this.contentType) : "";
+  }
+
+  pieces(): Iterable<string> {
+    return this.#body !== undefined || !this.raw
+      ? [this.body]
+      : decodePieces(this.raw, this.contentType);
+  }
 
   document(): PageDocument {
     this.#document ??= parseHTML!(this.body).document;
@@ -88,8 +111,10 @@ async function handle(message: Message): Promise<void> {
       self.postMessage({ id, started: true });
     }
     // Posting copies every string, so the run need not copy them first.
-    const body = message.raw ? decodeBody(message.raw, message.contentType) : message.body ?? "";
-    const output = program.run(new WorkerPage(body, url), {
+    const page = message.raw
+      ? new WorkerPage(url, undefined, message.raw, message.contentType)
+      : new WorkerPage(url, message.body ?? "");
+    const output = program.run(page, {
       copyStrings: false,
       followLinks,
       sent: dedupeRun === undefined ? undefined : sentFor(dedupeRun),

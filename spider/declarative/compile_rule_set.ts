@@ -5,13 +5,15 @@
 import type { RequestInit } from "../request.ts";
 import type { RuleSet } from "../rule_set.ts";
 import { DeclarativeRule } from "./declarative_rule.ts";
-import { compilePrograms } from "./rule_program.ts";
+import { compilePrograms, type RulePath } from "./rule_program.ts";
 import { type DeclarativeSpec, declarativeSpecSchema, hasAbsoluteRoots } from "./spec_schema.ts";
 import { formatIssues } from "./_issues.ts";
 
 /**
  * Compiles a declarative rule set named `name`. Its roots start from the task's URL (relative
  * root URLs resolve against it); without `roots`, the task's URL is parsed by the first rule.
+ *
+ * `parsePaths` tells, per rule, whether its selectors stream or need linkedom's DOM (and why).
  *
  * The spec is checked again here, so a spec that did not come through
  * {@linkcode declarativeSpecSchema} fails now rather than mid-crawl: a `TypeError` naming the
@@ -38,7 +40,9 @@ export function compileRuleSet(name: string, spec: DeclarativeSpec): RuleSet {
   const programs = compilePrograms(spec);
   const json = JSON.stringify(spec);
   const rules: Record<string, DeclarativeRule> = {};
+  const parsePaths: Record<string, RulePath> = {};
   for (const [ruleName, program] of programs) {
+    parsePaths[ruleName] = program.path;
     rules[ruleName] = new DeclarativeRule({
       spec: json,
       name: ruleName,
@@ -58,5 +62,6 @@ export function compileRuleSet(name: string, spec: DeclarativeSpec): RuleSet {
         method: "GET",
       })),
     rules,
+    parsePaths,
   };
 }

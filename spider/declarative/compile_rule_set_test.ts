@@ -67,7 +67,8 @@ Deno.test("links by selector read the attribute asked for, with the rule and pri
     result.requests!.map((r) => [r.url, r.ruleName, r.priority]),
     [["http://site.test/book/7", "book", 2], ["http://site.test/book/8", "book", 2]],
   );
-  assert.equal(ctx.hasDocument, true);
+  // A selector of the streaming subset reads the page without a DOM.
+  assert.equal(ctx.hasDocument, false);
 
   const byAttr = parse({
     rules: { list: { links: [{ selector: "li.book", attr: "data-id", rule: "list" }] } },
@@ -202,11 +203,11 @@ Deno.test("urlMatches outputs only for pages whose URL matches", () => {
   assert.equal(parse(spec, "page", { url: "http://site.test/book/7" }).result.items!.length, 1);
 });
 
-Deno.test("a selector rule builds the page's DOM once however many selectors it runs", () => {
+Deno.test("a rule with a selector outside the subset builds the page's DOM once for all", () => {
   const spec: DeclarativeSpec = {
     rules: {
       page: {
-        links: [{ selector: "nav a", rule: "page" }, { selector: "li a", rule: "page" }],
+        links: [{ selector: "nav a", rule: "page" }, { selector: "li + li a", rule: "page" }],
         output: { each: "li", fields: { a: { selector: "a" }, b: { selector: "span" } } },
       },
     },
@@ -227,8 +228,68 @@ Deno.test("a selector rule builds the page's DOM once however many selectors it 
     if (!ctx.hasDocument) built++;
     return document();
   };
-  ruleSet.rules.page.parse(ctx);
+  const result = ruleSet.rules.page.parse(ctx) as ParseResult;
   assert.equal(built, 1);
+  assert.deepEqual(result.requests!.map((r) => r.url), [
+    "http://site.test/list/2.html",
+    "http://other.test/x",
+    "http://site.test/list/about.html",
+    "http://site.test/book/8",
+  ]);
+  assert.deepEqual(ruleSet.parsePaths, {
+    page: {
+      path: "dom",
+      reason: 'links[1].selector "li + li a": the + combinator is not supported',
+    },
+  });
+});
+
+Deno.test("subset selectors read links, fields and each items in one pass without a DOM", () => {
+  const spec: DeclarativeSpec = {
+    rules: {
+      list: {
+        links: [{ selector: "li.book a.title", rule: "book" }],
+        output: {
+          each: "li.book",
+          fields: {
+            title: { selector: "a.title" },
+            href: { selector: "a", attr: "href" },
+            dataId: { attr: "data-id" },
+            price: { selector: ".price", regex: "([0-9.]+)" },
+            whole: {},
+          },
+        },
+      },
+      book: { output: { fields: { t: { selector: "title" }, stats: { selector: "#stats" } } } },
+      plain: {
+        links: [{ rule: "plain" }],
+        output: { fields: { t: { regex: "<title>(.*)</title>" } } },
+      },
+    },
+  };
+  const list = parse(spec, "list");
+  assert.equal(list.ctx.hasDocument, false);
+  assert.deepEqual(list.urls, ["http://site.test/book/7", "http://site.test/book/8"]);
+  assert.deepEqual(list.result.items!.map((i) => i.data), [
+    {
+      title: "The Seven",
+      href: "/book/7",
+      dataId: "7",
+      price: "12.50",
+      whole: "The Seven ¥ 12.50",
+    },
+    { title: "Eight", href: "/book/8", dataId: "8", price: null, whole: "Eight" },
+  ]);
+  const book = parse(spec, "book");
+  assert.equal(book.ctx.hasDocument, false);
+  assert.deepEqual(book.result.items!.map((i) => i.data), [
+    { t: "Books & more", stats: "views: 1234" },
+  ]);
+  assert.deepEqual(list.ruleSet.parsePaths, {
+    list: { path: "stream" },
+    book: { path: "stream" },
+    plain: { path: "scan" },
+  });
 });
 
 Deno.test("roots start from the task URL; relative root URLs resolve against it", () => {

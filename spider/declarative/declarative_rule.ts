@@ -59,7 +59,7 @@ export class DeclarativeRule implements Rule {
 
   /** Runs the rule on this thread: no time limit (synchronous code cannot be interrupted). */
   parse(ctx: ParseContext): ParseResult {
-    return toParseResult(ctx, this.program.run(ctx));
+    return toParseResult(ctx, this.program.run(ctx), this.program.itemKey);
   }
 
   /** The job that runs this rule on `ctx`'s page in a worker. */
@@ -77,8 +77,15 @@ export class DeclarativeRule implements Rule {
   }
 }
 
-/** Turns what a rule found into the engine's requests (one level deeper) and items. */
-export function toParseResult(ctx: ParseContext, output: PageOutput): ParseResult {
+/**
+ * Turns what a rule found into the engine's requests (one level deeper) and items, keyed by
+ * `keyField` when the rule names one (else by position on the page).
+ */
+export function toParseResult(
+  ctx: ParseContext,
+  output: PageOutput,
+  keyField?: string,
+): ParseResult {
   const depth = ctx.req.depth + 1;
   const requests: CrawlRequest[] = [];
   for (const { rule, priority, urls } of output.links) {
@@ -86,5 +93,5 @@ export function toParseResult(ctx: ParseContext, output: PageOutput): ParseResul
       requests.push({ url, method: "GET", depth, priority, ruleName: rule, attempt: 0 });
     }
   }
-  return { requests, items: output.items.map((data) => ctx.output(data)) };
+  return { requests, items: output.items.map((data) => ctx.output(data, { keyField })) };
 }

@@ -15,7 +15,7 @@ export {
 } from "./spec_schema.ts";
 export { compileRuleSet } from "./compile_rule_set.ts";
 export { DeclarativeRule, type ParseJob } from "./declarative_rule.ts";
-export { type PageOutput, RuleProgram } from "./rule_program.ts";
+export { type PageOutput, type RulePath, RuleProgram } from "./rule_program.ts";
 export { ParsePool, type ParsePoolOptions, ParseTimeoutError } from "./parse_pool.ts";
 export {
   declarativeTaskDefinition,

@@ -17,6 +17,7 @@ import type { PageOutput } from "./rule_program.ts";
 export interface ParsePoolOptions {
   /**
    * Parse workers, started on first use. 0 parses on the main thread, without a time limit.
+   * Workers beyond the first start only when the running ones fall behind.
    * Default: `navigator.hardwareConcurrency`, at most 4.
    */
   workers?: number;
@@ -29,7 +30,7 @@ export interface ParsePoolOptions {
 }
 
 /** The part of the engine's `TaskRun` the pool uses. */
-export type ParseRun = Pick<TaskRun, "task" | "done" | "signal">;
+export type ParseRun = Pick<TaskRun, "task" | "done" | "signal" | "retry">;
 
 /** Options for {@linkcode ParsePool.parse}. */
 export interface ParseOptions {
@@ -74,17 +75,33 @@ const MAX_START_FAILURES = 3;
  */
 const PIPELINE_DEPTH = 4;
 
+/**
+ * How long jobs wait, every running worker's pipeline full, before another worker starts. Fast
+ * rules (regular expressions, the anchor scan) never wait that long, so their crawl runs on one
+ * worker; slower ones (streaming selectors, a DOM) get as many as `workers` allows.
+ */
+const SPAWN_AFTER_MS = 100;
+
 interface Pending {
   id: number;
   job: ParseJob;
   timeoutMs: number;
   /** Runs the job on the main thread when workers cannot start. */
   inline?: () => PageOutput;
+  /** Its page's bytes were moved to a worker: it cannot be sent again. */
+  moved?: boolean;
+  /**
+   * What to do when its worker is stopped before reaching it and its bytes went with it: fetch
+   * the page again (its parse then resolves with nothing). Without it, the parse rejects.
+   */
+  refetch?: () => void;
   resolve: (output: PageOutput) => void;
   reject: (error: unknown) => void;
   signal?: AbortSignal;
   onAbort?: () => void;
   settled: boolean;
+  /** `performance.now()` when it was submitted. */
+  queuedAt: number;
 }
 
 interface Slot {
@@ -124,6 +141,7 @@ export class ParsePool {
   readonly #runIds = new WeakMap<ParseRun, number>();
   #nextRunId = 0;
   #startFailures = 0;
+  #spawnTimer: ReturnType<typeof setTimeout> | undefined;
   #inline = false;
   #closed = false;
 
@@ -160,8 +178,9 @@ export class ParsePool {
       timeoutMs: rule.timeoutMs ?? this.#timeoutMs,
       signal: options.signal ?? run?.signal,
       inline: () => rule.program.run(ctx),
+      refetch: run && (() => run.retry(ctx.req)),
     });
-    return toParseResult(ctx, output);
+    return toParseResult(ctx, output, rule.program.itemKey);
   }
 
   /** Runs one job in a worker. Rejects with {@linkcode ParseTimeoutError} past the time limit. */
@@ -176,6 +195,7 @@ export class ParsePool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#spawnTimer);
     const error = new Error("parse pool closed");
     for (const slot of this.#slots) {
       clearTimeout(slot.timer);
@@ -207,9 +227,14 @@ export class ParsePool {
 
   #submit(
     job: ParseJob,
-    options: { timeoutMs: number; signal?: AbortSignal; inline?: () => PageOutput },
+    options: {
+      timeoutMs: number;
+      signal?: AbortSignal;
+      inline?: () => PageOutput;
+      refetch?: () => void;
+    },
   ): Promise<PageOutput> {
-    const { timeoutMs, signal, inline } = options;
+    const { timeoutMs, signal, inline, refetch } = options;
     if (this.#closed) return Promise.reject(new Error("parse pool closed"));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
@@ -218,10 +243,12 @@ export class ParsePool {
         job,
         timeoutMs,
         inline,
+        refetch,
         resolve,
         reject,
         signal,
         settled: false,
+        queuedAt: performance.now(),
       };
       if (signal) {
         pending.onAbort = () => {
@@ -239,22 +266,39 @@ export class ParsePool {
 
   #dispatch(): void {
     if (this.#inline) return this.#drainInline();
-    let starting = 0;
     while (this.#queue.length > 0) {
       // The ready worker with the fewest jobs, if one has room.
       let best: Slot | undefined;
-      starting = 0;
+      let starting = 0;
       for (const slot of this.#slots) {
         if (!slot.ready) starting++;
         else if (!best || slot.sent.length < best.sent.length) best = slot;
       }
-      // An idle worker to start beats a queue behind a busy one.
-      const spawn = this.#slots.size < this.#size && (!best || best.sent.length > 0) &&
-        starting < this.#queue.length;
-      if (spawn) this.#spawn();
-      if (!best || best.sent.length >= PIPELINE_DEPTH || (spawn && best.sent.length > 0)) return;
-      this.#send(best, this.#queue.shift()!);
+      const full = !best || best.sent.length >= PIPELINE_DEPTH;
+      if (full) {
+        // Another worker only when none is starting and the ones running fall behind: a crawl
+        // whose rules parse fast never pays for workers it does not need (~20 MB each).
+        if (this.#slots.size < this.#size && starting === 0 && (!best || this.#backlogged())) {
+          this.#spawn();
+        }
+        return;
+      }
+      this.#send(best!, this.#queue.shift()!);
     }
+  }
+
+  /**
+   * True once the oldest waiting job has waited `SPAWN_AFTER_MS`; until then, a timer calls
+   * `#dispatch` again at that moment.
+   */
+  #backlogged(): boolean {
+    const waited = performance.now() - this.#queue[0].queuedAt;
+    if (waited >= SPAWN_AFTER_MS) return true;
+    this.#spawnTimer ??= setTimeout(() => {
+      this.#spawnTimer = undefined;
+      this.#dispatch();
+    }, SPAWN_AFTER_MS - waited);
+    return false;
   }
 
   #spawn(): void {
@@ -272,8 +316,15 @@ export class ParsePool {
   #send(slot: Slot, pending: Pending): void {
     slot.sent.push(pending);
     if (slot.sent.length === 1) this.#startClock(slot);
-    // Bytes are copied, not transferred: a job may be sent again if its worker is replaced.
-    slot.worker.postMessage({ id: pending.id, ...pending.job });
+    // The page's bytes are moved to the worker, not copied: this thread then holds no copy
+    // waiting for the garbage collector (on 100 KB pages at 16 fetches, that was 60 MB of
+    // resident memory and a copy per page). The price: a job the worker had not reached when
+    // it is stopped cannot be sent again; its page is fetched again instead (see #retire).
+    const raw = pending.job.raw;
+    const move = raw !== undefined && raw.buffer instanceof ArrayBuffer &&
+      raw.byteLength === raw.buffer.byteLength;
+    pending.moved = move;
+    slot.worker.postMessage({ id: pending.id, ...pending.job }, move ? [raw.buffer] : []);
   }
 
   /** Starts the time limit of the job the worker is on now. */
@@ -324,12 +375,29 @@ export class ParsePool {
     this.#dispatch();
   }
 
-  /** Stops a worker; the jobs it had not reached go back to the front of the queue. */
+  /**
+   * Stops a worker; the jobs it had not reached go back to the front of the queue, or, when
+   * their bytes went with it, their pages are fetched again.
+   */
   #retire(slot: Slot, unreached: Pending[]): void {
     clearTimeout(slot.timer);
     slot.worker.terminate();
     this.#slots.delete(slot);
-    this.#queue.unshift(...unreached.filter((p) => !p.settled));
+    const again: Pending[] = [];
+    for (const pending of unreached) {
+      if (pending.settled) continue;
+      if (!pending.moved) again.push(pending);
+      else if (pending.refetch) {
+        pending.refetch();
+        this.#settle(pending, undefined, { links: [], items: [] });
+      } else {
+        this.#settle(
+          pending,
+          new Error(`parse worker stopped before it reached ${pending.job.url}; page not parsed`),
+        );
+      }
+    }
+    this.#queue.unshift(...again);
   }
 
   /** Without workers: runs what can run here, fails what cannot. */

@@ -100,6 +100,62 @@ Deno.test("pages queued behind a runaway rule go to another worker, not to failu
   for (const result of await Promise.all(good)) assert.equal(result.items!.length, 2);
 });
 
+/** A fetched page whose bytes are still undecoded (as `HttpFetcher` returns it). */
+function undecoded(body: string, rule: string, url = "http://site.test/list") {
+  const raw = new TextEncoder().encode(body);
+  const req: CrawlRequest = {
+    url,
+    method: "GET",
+    depth: 0,
+    priority: 0,
+    ruleName: rule,
+    attempt: 0,
+  };
+  return new ParseContext("t", req, {
+    raw,
+    contentType: "text/html; charset=utf-8",
+    get body() {
+      return new TextDecoder().decode(raw);
+    },
+  });
+}
+
+Deno.test("page bytes move to the worker; pages it never reached are fetched again", async () => {
+  using pool = new ParsePool({ workers: 1, timeoutMs: 30_000 });
+  const ruleSet = compileRuleSet("books", booksSpec);
+  const strict = compileRuleSet("strict", { ...booksSpec, parseTimeoutMs: 300 });
+  const refetched: string[] = [];
+  const run: ParseRun = {
+    task: buildTask({ name: "books", url: "http://site.test/", ruleSet }, new Map()),
+    done: new Promise<never>(() => {}),
+    signal: new AbortController().signal,
+    retry: (req) => void refetched.push(req.url),
+  };
+  const trap = undecoded(RUNAWAY_PAGE, "slow", "http://site.test/trap");
+  const slow = pool.parse(strict.rules.slow, trap, { run });
+  const behind = [1, 2, 3].map((i) =>
+    pool.parse(ruleSet.rules.list, undecoded(BOOKS, "list", `http://site.test/${i}`), { run })
+  );
+  await assert.rejects(slow, ParseTimeoutError);
+  // Sent together to the one worker: their bytes left this thread with them.
+  assert.equal(trap.undecoded()!.raw.byteLength, 0, "moved, not copied");
+  const results = await Promise.all(behind);
+  assert.deepEqual(results.map((r) => r.requests?.length ?? 0), [0, 0, 0]);
+  assert.deepEqual(refetched.sort(), [
+    "http://site.test/1",
+    "http://site.test/2",
+    "http://site.test/3",
+  ]);
+  // Without a run to fetch them again, such pages fail, saying why.
+  const lone = pool.parse(strict.rules.slow, undecoded(RUNAWAY_PAGE, "slow"));
+  const lost = pool.parse(ruleSet.rules.list, undecoded(BOOKS, "list"));
+  await assert.rejects(lone, ParseTimeoutError);
+  await assert.rejects(lost, /stopped before it reached http:\/\/site.test\/list/);
+  // The next page parses in a fresh worker.
+  const next = await pool.parse(ruleSet.rules.list, undecoded(BOOKS, "list"), { run });
+  assert.equal(next.items!.length, 2);
+});
+
 Deno.test("the rule set's parseTimeoutMs overrides the pool's", async () => {
   using pool = new ParsePool({ workers: 1, timeoutMs: 60_000 });
   const ruleSet = compileRuleSet("s", { ...booksSpec, parseTimeoutMs: 200 });
@@ -219,6 +275,7 @@ Deno.test("for a task run, links it already has and links too deep are not sent 
     task: buildTask({ name: "site", url: "http://site.test/", maxDepth: 3, ruleSet }, new Map()),
     done: new Promise((resolve) => end = () => resolve("finished")),
     signal: new AbortController().signal,
+    retry: () => assert.fail("nothing is fetched again"),
   };
   const page = (links: string[], depth = 0) =>
     pool.parse(

@@ -14,7 +14,7 @@ import { patternError } from "./_pattern.ts";
 import { selectorError } from "./_selector.ts";
 
 /** Columns every results table already has; a field may not take their names. */
-const RESERVED_FIELDS = new Set(["id", "rule", "url", "time"]);
+const RESERVED_FIELDS = new Set(["id", "item_key", "rule", "url", "time"]);
 
 const MAX_PATTERN_LENGTH = 2000;
 
@@ -89,7 +89,19 @@ export const outputSpecSchema = z.strictObject({
   pageMatches: patternSchema(0).optional(),
   /** Output only when the page URL matches this regular expression. */
   urlMatches: patternSchema(0).optional(),
+  /**
+   * A field whose value identifies an item wherever it is found: stored once per value.
+   * Default: an item is identified by its page URL and position on the page.
+   */
+  key: z.string().optional(),
 }).superRefine((output, ctx) => {
+  if (output.key !== undefined && !Object.hasOwn(output.fields ?? {}, output.key)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["key"],
+      message: `"${output.key}" is not a field of this output`,
+    });
+  }
   const seen = new Set<string>();
   for (const [name, field] of Object.entries(output.fields ?? {})) {
     const path = ["fields", name];
@@ -100,7 +112,7 @@ export const outputSpecSchema = z.strictObject({
       ctx.addIssue({
         code: "custom",
         path,
-        message: `"${name}" is a column of every results table (id, rule, url, time)`,
+        message: `"${name}" is a column of every results table (id, item_key, rule, url, time)`,
       });
     } else if (seen.has(folded)) {
       // SQLite column names ignore case, so these two would be one column.

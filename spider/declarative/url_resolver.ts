@@ -1,13 +1,22 @@
 /**
  * @module
  * Resolving a page's links to absolute URLs fast: `new URL` costs ~1.5 µs a link, as much as
- * finding the links, so the common case (a root-relative or same-origin path that needs no
- * normalising) is joined as a string, and everything else goes through `new URL`.
+ * finding the links, so the common cases (a root-relative, same-origin, directory-relative
+ * (`x.html`, `../a/x.html`), query-only or fragment-only link that needs no normalising) are
+ * joined as strings, and everything else goes through `new URL`.
  */
 
 /** A path (and query) the URL parser would leave exactly as it is. */
 const PLAIN_PATH =
   /^\/(?![/\\])[A-Za-z0-9\-._~!$&()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?]*)?$/;
+/**
+ * An absolute http(s) link whose host the parser would leave as written: lowercase DNS labels,
+ * the last one starting with a letter (so not an IPv4 address in any notation), no punycode, no
+ * user info; group 3 is the port.
+ */
+const PLAIN_AUTHORITY =
+  /^(https?):\/\/((?!xn--)[a-z0-9-]+(?:\.(?!xn--)[a-z0-9-]+)*\.[a-z][a-z0-9-]*)(?::(\d{1,5}))?(?=[/?#]|$)/;
+
 /** `.` and `..` segments, which the parser removes. */
 const DOT_SEGMENT = /\/\.\.?(?:[/?]|$)/;
 
@@ -26,6 +35,10 @@ export class UrlResolver {
   readonly #base: URL | undefined;
   /** `scheme://host[:port]` of the page, as the URL parser serialises it. */
   readonly #origin: string;
+  /** The page's path and query (its URL without origin and fragment), when plain. */
+  readonly #self: string | undefined;
+  /** The page's directory (its path up to the last `/`), when plain. */
+  readonly #dir: string | undefined;
 
   constructor(readonly baseUrl: string) {
     try {
@@ -38,6 +51,10 @@ export class UrlResolver {
         base.username === "" && base.password === ""
       ? base.origin
       : "";
+    if (this.#origin !== "" && isPlainPath(base!.pathname + base!.search)) {
+      this.#self = base!.pathname + base!.search;
+      this.#dir = base!.pathname.slice(0, base!.pathname.lastIndexOf("/") + 1);
+    }
   }
 
   /** The page's host (`host[:port]`). */
@@ -69,12 +86,59 @@ export class UrlResolver {
     if (origin === "") return undefined;
     const hash = href.indexOf("#");
     const target = hash >= 0 ? href.slice(0, hash) : href;
-    if (target.charCodeAt(0) === 0x2f /* / */) return isPlainPath(target) ? target : undefined;
+    const first = target.charCodeAt(0);
+    if (first === 0x2f /* / */) return isPlainPath(target) ? target : undefined;
     if (target.startsWith(origin) && target.charCodeAt(origin.length) === 0x2f) {
       const path = target.slice(origin.length);
       return isPlainPath(path) ? path : undefined;
     }
-    return undefined;
+    return this.#relativePath(target);
+  }
+
+  /** `localPath` of a link relative to the page: `` (itself), `?query`, `x`, `./x`, `../x`. */
+  #relativePath(target: string): string | undefined {
+    const dir = this.#dir;
+    if (dir === undefined) return undefined;
+    if (target === "") return this.#self;
+    if (target.charCodeAt(0) === 0x3f /* ? */) {
+      const path = this.#self!.split("?", 1)[0] + target;
+      return isPlainPath(path) ? path : undefined;
+    }
+    // A colon before the first `/` or `?` may be a scheme (`mailto:`): the parser decides.
+    const colon = target.indexOf(":");
+    if (colon >= 0) {
+      const slash = target.indexOf("/");
+      const query = target.indexOf("?");
+      if ((slash < 0 || colon < slash) && (query < 0 || colon < query)) return undefined;
+    }
+    let base = dir;
+    let rest = target;
+    for (;;) {
+      if (rest.startsWith("../")) {
+        base = base.slice(0, base.lastIndexOf("/", base.length - 2) + 1) || "/";
+        rest = rest.slice(3);
+      } else if (rest.startsWith("./")) {
+        rest = rest.slice(2);
+      } else break;
+    }
+    const path = base + rest;
+    return isPlainPath(path) ? path : undefined;
+  }
+
+  /**
+   * True when `href` is certainly a link to another host than the page's (`https://other.test/…`),
+   * told without the URL parser: a crawl that keeps only same-host links drops it at once.
+   * False when it is on this host, or when only the parser can tell.
+   */
+  elsewhere(href: string): boolean {
+    const match = PLAIN_AUTHORITY.exec(href);
+    if (!match) return false;
+    const [, scheme, name, port] = match;
+    const defaultPort = scheme === "http" ? 80 : 443;
+    const host = port === undefined || Number(port) === defaultPort
+      ? name
+      : `${name}:${Number(port)}`;
+    return Number(port ?? 0) <= 65535 && host !== this.host;
   }
 
   /** `origin + localPath(href)`, when there is a local path. */
