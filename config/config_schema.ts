@@ -30,6 +30,8 @@ export const taskConfigSchema = z.object({
   Cookie: z.string().optional(),
   /** A declarative rule set (SPEC §3) instead of a built-in `Rule`; see the README. */
   Spec: declarativeSpecSchema.optional(),
+  /** How many workers crawl the task together in a cluster (SPEC §7). Default 1. */
+  Workers: z.number().int().min(1).max(64).optional(),
 }).superRefine((task, ctx) => {
   if (task.Spec === undefined) return;
   if (task.Rule !== undefined) {
@@ -116,7 +118,44 @@ export const configSchema = z.object({
      * used a 5 s session for its election, separate from the registry's `RegisterTTL`.
      */
     ElectionTTL: positiveInt.default(5),
+    /**
+     * Seconds the leader waits after a worker's registration vanishes before it moves that
+     * worker's tasks, so a re-registration a moment later (an etcd restart, a slow keep-alive)
+     * moves nothing. Capped at `GRPCServer.RegisterTTL`.
+     */
+    WorkerGrace: nonNegative.default(3),
+    /** Whether the leader moves tasks to even out the workers' loads. */
+    Rebalance: z.boolean().default(true),
+    /** Seconds between rebalancing rounds. */
+    RebalanceInterval: z.number().positive().default(2),
+    /** Most placements moved per rebalancing round. */
+    RebalanceMaxMoves: positiveInt.default(10),
+    /** A round moves tasks only when the busiest and idlest workers differ by more than this. */
+    RebalanceThreshold: positiveInt.default(1),
   }).prefault({}),
+}).superRefine((config, ctx) => {
+  // Several workers can only share a task through a frontier they all reach (SPEC §7).
+  if (isSharedFrontier(config.frontier.url)) return;
+  config.Tasks.forEach((task, index) => {
+    if ((task.Workers ?? 1) > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["Tasks", index, "Workers"],
+        message: sharedFrontierMessage(config.frontier.url),
+      });
+    }
+  });
 });
+
+/** True for a frontier every worker of a cluster reaches: Postgres. */
+export function isSharedFrontier(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+/** Why a task cannot run on several workers with the frontier at `url`. */
+export function sharedFrontierMessage(url: string): string {
+  return `more than one worker needs a frontier the workers share: frontier.url is "${url}", ` +
+    `which each worker keeps to itself; set frontier.url = "postgres://…"`;
+}
 
 export type Config = z.infer<typeof configSchema>;

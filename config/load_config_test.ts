@@ -90,6 +90,23 @@ Deno.test("the repo's default config adds no task, so `deno task dev` starts cle
   assert.deepEqual(douban.Tasks.map((t) => t.Name), ["douban_book_list"]);
 });
 
+Deno.test("Tasks[].Workers above 1 needs a shared frontier: the error names the key and says why", () => {
+  const wide = `Tasks = [{Name = "books", Rule = "douban_book_list", Workers = 2}]\n`;
+  assert.throws(() => parseConfig(wide), (error: Error) => {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /^Tasks\[0\]\.Workers: more than one worker needs a frontier/);
+    assert.match(error.message, /frontier\.url is "sqlite:data\/frontier\.db"/);
+    return true;
+  });
+  const shared = parseConfig(`${wide}[frontier]\nurl = "postgres://u:p@127.0.0.1:5432/crawl"\n`);
+  assert.equal(shared.Tasks[0].Workers, 2);
+  const master = parseConfig("").MasterServer;
+  assert.deepEqual(
+    [master.WorkerGrace, master.Rebalance, master.RebalanceInterval, master.RebalanceMaxMoves],
+    [3, true, 2, 10],
+  );
+});
+
 Deno.test("parse.workers and parse.timeoutMs are read and checked", () => {
   const defaults = parseConfig("");
   assert.equal(defaults.parse.workers, undefined, "the pool picks from the cores");

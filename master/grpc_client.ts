@@ -290,6 +290,7 @@ function resourceFromMessage(message: ResourceSpecMessage): ResourceSpec {
     Name: message.name,
     AssignedNode: message.assigned_node,
     CreationTime: Number(message.creation_time),
+    ...(message.placements?.length ? { Placements: message.placements } : {}),
     ...(message.spec ? { Spec: JSON.parse(message.spec) } : {}),
     ...(message.paused ? { Paused: true } : {}),
   });

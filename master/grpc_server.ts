@@ -214,6 +214,7 @@ function resourceToMessage(resource: ResourceSpec): ResourceSpecMessage {
     creation_time: String(resource.CreationTime),
     spec: resource.Spec ? JSON.stringify(resource.Spec) : "",
     paused: resource.Paused === true,
+    placements: resource.Placements ?? [],
   };
 }
 

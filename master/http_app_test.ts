@@ -143,7 +143,7 @@ Deno.test("a body over 64 KiB is 413, declared or streamed", async () => {
   );
 });
 
-Deno.test("adding a name that exists is 409; deleting one that does not is 404", async () => {
+Deno.test("adding a name that exists is 409; deleting one that does not is 404; a repeated delete is 200", async () => {
   await using f = await leaderApp({ presets: [] });
   const body = JSON.stringify({ name: "douban_book_list" });
   assert.equal((await send(f.app, "POST", body)).status, 200);
@@ -155,9 +155,12 @@ Deno.test("adding a name that exists is 409; deleting one that does not is 404",
   assert.equal(deleted.status, 200);
   assert.deepEqual(await json(deleted), {});
   assert.equal(await f.store.get(resourceKey("douban_book_list")), undefined);
-  const missing = await send(f.app, "DELETE", body);
+  // The same delete again (a client retrying after a lost answer) is told it is done.
+  const repeated = await send(f.app, "DELETE", body);
+  assert.deepEqual([repeated.status, await json(repeated)], [200, {}]);
+  const missing = await send(f.app, "DELETE", JSON.stringify({ name: "never_added" }));
   assert.equal(missing.status, 404);
-  assert.equal((await json(missing)).error, 'resource "douban_book_list" does not exist');
+  assert.equal((await json(missing)).error, 'resource "never_added" does not exist');
 });
 
 Deno.test("an unknown preset is 404, a config preset is accepted", async () => {

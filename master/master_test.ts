@@ -10,10 +10,13 @@ import {
 import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
 import type { EmbeddedStore } from "../store/embedded_store.ts";
+import type { WriteOptions } from "../store/store.ts";
 import { ConflictError, errorReply, NotFoundError, NotLeaderError } from "./errors.ts";
 import { GrpcLeaderClient, MasterGrpcClient } from "./grpc_client.ts";
 import { type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
 import { Master, type MasterOptions } from "./master.ts";
+import type { ForwardOptions } from "./leader_client.ts";
+import type { AddResourceRequest, DeleteResourceRequest } from "../proto/api_bodies.ts";
 import { freePort, openTestStore, registerWorker, waitUntil } from "./_testing.ts";
 
 function newMaster(store: EmbeddedStore, options: Partial<MasterOptions> = {}): Master {
@@ -24,6 +27,7 @@ function newMaster(store: EmbeddedStore, options: Partial<MasterOptions> = {}): 
     ruleSets: builtinRuleSets().keys(),
     logger: silentLogger,
     retryDelayMs: { initial: 10, max: 50 },
+    workerGraceMs: 0,
     ...options,
   });
 }
@@ -179,7 +183,8 @@ Deno.test("a name written by another leader is a conflict, never a second add", 
     assert.equal((await resources(store)).get("raced")?.ID, "7");
     // The leader took the stored value in: it can now delete it.
     await master.deleteResource({ name: "raced" });
-    await assert.rejects(master.deleteResource({ name: "raced" }), NotFoundError);
+    await master.deleteResource({ name: "raced" }); // a repeated delete is told it is done
+    await assert.rejects(master.deleteResource({ name: "never_added" }), NotFoundError);
   } finally {
     await master.stop();
   }
@@ -234,7 +239,9 @@ Deno.test("a leader whose election key vanishes writes nothing, answers 503 and 
     await store.delete(first.key);
     assert.equal(master.isLeader, true, "the master has not noticed yet");
     const before = await store.getPrefix(RESOURCES_PREFIX);
-    await assert.rejects(master.addResource({ name: "new", spec }), leadershipLost);
+    // A forwarded request is answered as it is (the forwarding master retries it): 503.
+    const forwarded = { forwardedBy: "master2-127.0.0.1:9092" };
+    await assert.rejects(master.addResource({ name: "new", spec }, forwarded), leadershipLost);
     assert.equal(master.isLeader, false, "the term ends with the refused write");
     assert.deepEqual((await store.getPrefix(RESOURCES_PREFIX)).kvs, before.kvs);
     await waitUntil(() => master.isLeader, { what: "leadership again" });
@@ -242,13 +249,16 @@ Deno.test("a leader whose election key vanishes writes nothing, answers 503 and 
     assert.ok(second.createRevision > first.createRevision, "elected as a new candidate");
 
     await store.delete(second.key);
-    await assert.rejects(master.deleteResource({ name: "kept" }), leadershipLost);
+    await assert.rejects(master.deleteResource({ name: "kept" }, forwarded), leadershipLost);
     assert.equal(master.isLeader, false);
     assert.ok((await resources(store)).has("kept"), "the delete was not applied");
-    await waitUntil(() => master.isLeader, { what: "leadership once more" });
 
-    // The new term writes as usual.
+    // A client's own request is tried again until a new term answers it, applied once.
     await master.addResource({ name: "new", spec });
+    const third = await electionKey(store);
+    assert.ok(third.createRevision > second.createRevision, "answered by a new term");
+    assert.ok((await store.get(resourceKey("new")))!.modRevision > third.createRevision);
+    await store.delete(third.key);
     await master.deleteResource({ name: "kept" });
     assert.deepEqual([...(await resources(store)).keys()], ["new"]);
     await electionKey(store); // one candidacy left: the ended ones gave up their leases
@@ -319,7 +329,8 @@ Deno.test("a follower forwards writes to the leader over gRPC and relays its err
       return true;
     });
     await follower.deleteResource({ name: "fwd" });
-    await assert.rejects(follower.deleteResource({ name: "fwd" }), NotFoundError);
+    await follower.deleteResource({ name: "fwd" }); // repeated: told it is done
+    await assert.rejects(follower.deleteResource({ name: "never_added" }), NotFoundError);
     await assert.rejects(follower.addResource({ name: "unknown_preset" }), NotFoundError);
 
     // The same through the follower's gRPC API, as a client would.
@@ -334,6 +345,14 @@ Deno.test("a follower forwards writes to the leader over gRPC and relays its err
       assert.deepEqual((await client.listResources()).map((r) => r.Name), ["via_grpc"]);
       assert.deepEqual((await client.listWorkers()).map((w) => [w.id, w.payload]), [["w1", 1]]);
       await assert.rejects(client.addResource({ name: "via_grpc", spec }), ConflictError);
+      // A task on several workers lists every placement over gRPC too.
+      await registerWorker(store, "w2", { port: 9092 });
+      await waitUntil(async () => (await client.listWorkers()).length === 2);
+      await client.addResource({ name: "wide", spec: { ...spec, workers: 2 } });
+      const wide = (await client.listResources()).find((r) => r.Name === "wide");
+      assert.equal(wide?.Placements?.length, 2);
+      assert.equal(wide?.AssignedNode, wide?.Placements?.[0]);
+      await client.deleteResource({ name: "wide" });
     } finally {
       client.close();
     }
@@ -423,6 +442,304 @@ Deno.test("the leader follows resources written by others and reassigns orphans 
     await store.delete(resourceKey("external"));
     await waitUntil(async () => (await master.listWorkers())[0].payload === 0);
     await master.addResource({ name: "external", spec });
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a worker that registers again within its grace period keeps its tasks", async () => {
+  await using store = await openTestStore();
+  const w1 = await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const master = newMaster(store, { workerGraceMs: 400, rebalance: { enabled: false } });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    for (let i = 0; i < 4; i++) await master.addResource({ name: `task${i}`, spec });
+    const before = await resources(store);
+    await w1.revoke();
+    await registerWorker(store, "w1", { port: 9001 }); // back at once, on a new lease
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the grace period
+    assert.deepEqual(await resources(store), before, "nothing moved");
+    // Gone for good: its tasks move once the grace period is over, not before.
+    const w1Again = (await store.getPrefix("/crawler/workers/w1")).kvs[0].lease!;
+    await store.revokeLease(w1Again);
+    const goneAt = Date.now();
+    await waitUntil(async () => countByWorker(await resources(store)).w2 === 4, {
+      what: "w1's tasks moving to w2",
+    });
+    assert.ok(Date.now() - goneAt >= 350, `moved after ${Date.now() - goneAt} ms`);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a new leader gives workers missing from its first read the grace period", async () => {
+  await using store = await openTestStore();
+  // Resources on three workers, of which only w1 is registered when the leader loads (as after
+  // an etcd restart, when the others register again a moment later).
+  for (let i = 0; i < 9; i++) {
+    const worker = `w${(i % 3) + 1}`;
+    await store.put(
+      resourceKey(`t${i}`),
+      encodeResourceSpec({
+        ID: String(i + 1),
+        Name: `t${i}`,
+        AssignedNode: `${worker}|127.0.0.1:${9001 + (i % 3)}`,
+        CreationTime: 1,
+      }),
+    );
+  }
+  await registerWorker(store, "w1", { port: 9001 });
+  const master = newMaster(store, { workerGraceMs: 1000 });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.listResources();
+    await registerWorker(store, "w2", { port: 9002 });
+    await registerWorker(store, "w3", { port: 9003 });
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    assert.deepEqual(countByWorker(await resources(store)), { w1: 3, w2: 3, w3: 3 });
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a worker that joins gets its share: the leader moves tasks until loads are within one", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  const master = newMaster(store, { rebalance: { intervalMs: 50, maxMoves: 2 } });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    for (let i = 0; i < 9; i++) await master.addResource({ name: `task${i}`, spec });
+    await registerWorker(store, "w2", { port: 9002 });
+    await registerWorker(store, "w3", { port: 9003 });
+    await waitUntil(async () => {
+      const counts = Object.values(countByWorker(await resources(store)));
+      return counts.length === 3 && counts.every((n) => n === 3);
+    }, { what: "loads of 3, 3 and 3" });
+    // The oldest tasks stayed where they were: the newest moved (they crawled least).
+    const all = await resources(store);
+    for (let i = 0; i < 3; i++) assert.equal(workerOf(all.get(`task${i}`)), "w1");
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("with rebalancing off, a worker that joins gets only new tasks", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  const master = newMaster(store, { rebalance: { enabled: false, intervalMs: 20 } });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    for (let i = 0; i < 4; i++) await master.addResource({ name: `task${i}`, spec });
+    await registerWorker(store, "w2", { port: 9002 });
+    await waitUntil(async () => (await master.listWorkers()).length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(countByWorker(await resources(store)), { w1: 4 });
+    await master.addResource({ name: "new", spec });
+    assert.equal(workerOf((await resources(store)).get("new")), "w2");
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a task with workers: 2 runs on two workers; a dead one is replaced, a new one fills in", async () => {
+  await using store = await openTestStore();
+  const w1 = await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const master = newMaster(store, { rebalance: { enabled: false } });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.addResource({ name: "other", spec });
+    const node = await master.addResource({ name: "wide", spec: { ...spec, workers: 2 } });
+    assert.equal(node.id, "w2", "the least-loaded worker comes first");
+    let wide = (await resources(store)).get("wide")!;
+    assert.deepEqual(wide.Placements, ["w2|127.0.0.1:9002", "w1|127.0.0.1:9001"]);
+    assert.equal(wide.AssignedNode, "w2|127.0.0.1:9002");
+    assert.deepEqual((await master.listWorkers()).map((w) => w.payload), [2, 1]);
+
+    // w1 dies: its placement moves to w3, the free worker; w2's stays.
+    await registerWorker(store, "w3", { port: 9003 });
+    await w1.revoke();
+    await waitUntil(async () => {
+      wide = (await resources(store)).get("wide")!;
+      return wide.Placements?.includes("w3|127.0.0.1:9003") === true;
+    }, { what: "a replacement placement" });
+    assert.deepEqual(wide.Placements, ["w2|127.0.0.1:9002", "w3|127.0.0.1:9003"]);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a task that wants more workers than there are gets the next one that joins", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  const master = newMaster(store, { rebalance: { enabled: false } });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.addResource({ name: "wide", spec: { ...spec, workers: 3 } });
+    assert.equal((await resources(store)).get("wide")?.Placements, undefined);
+    await registerWorker(store, "w2", { port: 9002 });
+    await waitUntil(async () => (await resources(store)).get("wide")?.Placements?.length === 2);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("workers > 1 without a shared frontier is a 400 that says why", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const master = newMaster(store, { multiWorkerRefusal: "the frontier is not shared" });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await assert.rejects(
+      master.addResource({ name: "wide", spec: { ...spec, workers: 2 } }),
+      (error: Error) => {
+        assert.equal(errorReply(error).status, 400);
+        assert.equal(error.message, "spec.workers: the frontier is not shared");
+        return true;
+      },
+    );
+    await master.addResource({ name: "narrow", spec: { ...spec, workers: 1 } });
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("an add repeated with the same id and spec answers 200 with its placement", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    const first = await master.addResource({ id: "c1", name: "t", spec });
+    await master.addResource({ name: "u", spec }); // so "least loaded" now differs
+    assert.deepEqual(await master.addResource({ id: "c1", name: "t", spec }), first);
+    await assert.rejects(master.addResource({ name: "t", spec }), ConflictError);
+    await assert.rejects(master.addResource({ id: "c2", name: "t", spec }), ConflictError);
+    await assert.rejects(
+      master.addResource({ id: "c1", name: "t", spec: { ...spec, maxDepth: 1 } }),
+      ConflictError,
+    );
+    assert.equal((await resources(store)).size, 2);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a forwarded write whose answer was lost is tried again and applied once", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  const leader = newMaster(store, { id: "master1-127.0.0.1:9091" });
+  const calls: string[] = [];
+  // The leader applies each first call, but its answer never reaches the follower.
+  const lossy = (answered: Set<string>) => ({
+    addResource: async (_: string, request: AddResourceRequest, options: ForwardOptions) => {
+      calls.push(`add ${request.name} ${request.id}`);
+      const node = await leader.addResource(request, options);
+      if (answered.has(request.name)) return node;
+      answered.add(request.name);
+      throw new NotLeaderError("the leader did not answer: connection reset");
+    },
+    deleteResource: async (_: string, request: DeleteResourceRequest, options: ForwardOptions) => {
+      calls.push(`delete ${request.name}`);
+      await leader.deleteResource(request, options);
+      if (answered.has(`-${request.name}`)) return;
+      answered.add(`-${request.name}`);
+      throw new NotLeaderError("the leader did not answer: connection reset");
+    },
+    setPaused: () => Promise.reject(new Error("not used here")),
+    close() {},
+  });
+  const follower = newMaster(store, {
+    id: "master2-127.0.0.1:9092",
+    leaderClient: lossy(new Set()),
+  });
+  leader.start();
+  await waitUntil(() => leader.isLeader);
+  follower.start();
+  try {
+    await waitUntil(() => follower.leaderId === leader.id);
+    assert.equal((await follower.addResource({ name: "once", spec })).id, "w1");
+    assert.equal(calls.length, 2);
+    assert.equal(calls[0], calls[1], "the retry carries the same identity");
+    assert.equal((await resources(store)).size, 1);
+    await follower.deleteResource({ name: "once" });
+    assert.equal((await resources(store)).size, 0);
+  } finally {
+    await follower.stop();
+    await leader.stop();
+  }
+});
+
+Deno.test("a preset with Workers = 2 is placed on two workers", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  await registerWorker(store, "w2", { port: 9002 });
+  const master = newMaster(store, {
+    presets: ["books_a"],
+    presetWorkers: new Map([["books_a", 2]]),
+  });
+  master.start();
+  try {
+    await waitUntil(async () => (await resources(store)).has("books_a"), { what: "the preset" });
+    assert.deepEqual((await resources(store)).get("books_a")?.Placements, [
+      "w1|127.0.0.1:9001",
+      "w2|127.0.0.1:9002",
+    ]);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a request whose caller gave up while it waited for the leader is not applied", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1");
+  // A store whose create of "slow" waits until released: the leader's mutex is held meanwhile.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const slowStore = new Proxy(store, {
+    get(target, property) {
+      if (property === "create") {
+        return async (key: string, value: string, options?: WriteOptions) => {
+          if (key === resourceKey("slow")) await held;
+          return await target.create(key, value, options);
+        };
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const master = newMaster(store, { store: slowStore });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.listResources();
+    const slow = master.addResource({ name: "slow", spec });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const caller = new AbortController();
+    const late = master.addResource({ name: "late", spec }, {
+      forwardedBy: "master2-127.0.0.1:9092",
+      signal: caller.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    caller.abort(new Error("the caller cancelled the call"));
+    release();
+    await slow;
+    await assert.rejects(late, (error: Error) => {
+      assert.ok(error instanceof NotLeaderError);
+      assert.equal(error.message, "the caller gave up waiting; nothing was applied");
+      return true;
+    });
+    assert.deepEqual([...(await resources(store)).keys()], ["slow"]);
   } finally {
     await master.stop();
   }

@@ -3,7 +3,13 @@
  * The master role: election and assignment ({@linkcode Master}), its HTTP app and gRPC server
  * and client, the error mapping, the cluster view and dashboard, and `runMaster` for `crawler master`.
  */
-export { Master, type MasterOptions, type MasterStatus, type RequestOptions } from "./master.ts";
+export {
+  Master,
+  type MasterOptions,
+  type MasterStatus,
+  type RebalanceOptions,
+  type RequestOptions,
+} from "./master.ts";
 export { type AppDeps, createApp, DEFAULT_BODY_LIMIT_BYTES } from "./http_app.ts";
 export { type GrpcServerOptions, type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
 export {
@@ -27,7 +33,8 @@ export {
 } from "./errors.ts";
 export { Snowflake, snowflakeNodeFromMasterId } from "./snowflake.ts";
 export { pickLeastLoaded, type WorkerLoad } from "./assignment.ts";
-export { LeaderState, type WorkerEntry } from "./leader_state.ts";
+export { LeaderState, type PlacementMove, type WorkerEntry } from "./leader_state.ts";
+export { TOMBSTONE_TTL_MS } from "./leader_writes.ts";
 export { type MasterGauges, MasterMetrics } from "./metrics.ts";
 export {
   DEFAULT_MASTER_GRPC,

@@ -6,7 +6,7 @@
 import type { Hono } from "hono";
 import { defaultAdvertiseHost } from "../config/advertise.ts";
 import { ConfigError } from "../config/config_error.ts";
-import type { Config } from "../config/config_schema.ts";
+import { type Config, isSharedFrontier, sharedFrontierMessage } from "../config/config_schema.ts";
 import { type Flags, type ListenAddress, parseListenAddress } from "../config/flags.ts";
 import type { Logger } from "../log/logger.ts";
 import { buildMasterId } from "../proto/master_id.ts";
@@ -128,6 +128,17 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     requestTimeoutMs: config.MasterServer.ClientTimeOut * 1000,
     ruleSets: builtinRuleSets().keys(),
     presets: config.Tasks.map((task) => task.Name),
+    presetWorkers: new Map(config.Tasks.map((task) => [task.Name, task.Workers ?? 1])),
+    multiWorkerRefusal: isSharedFrontier(config.frontier.url)
+      ? undefined
+      : sharedFrontierMessage(config.frontier.url),
+    workerGraceMs: Math.min(config.MasterServer.WorkerGrace, config.GRPCServer.RegisterTTL) * 1000,
+    rebalance: {
+      enabled: config.MasterServer.Rebalance,
+      intervalMs: config.MasterServer.RebalanceInterval * 1000,
+      maxMoves: config.MasterServer.RebalanceMaxMoves,
+      threshold: config.MasterServer.RebalanceThreshold,
+    },
     leaderClient,
     logger,
   });

@@ -17,6 +17,8 @@ export interface ResourceSpecMessage {
   creation_time: string;
   /** TaskSpec JSON, or "" for none. */
   spec: string;
+  /** Every placement when there are several; empty otherwise (absent in requests). */
+  placements?: string[];
   /** True while the task is paused (absent in requests: false). */
   paused?: boolean;
 }

@@ -13,6 +13,24 @@ export const ELECTION_PREFIX = "/crawler/election";
 /** Prefix of the worker registry: `/crawler/workers/<workerId>`, each on a lease. */
 export const WORKERS_PREFIX = "/crawler/workers/";
 
+/**
+ * Prefix of deletion records: `/crawler/deleted/<name>` says a resource of that name was deleted
+ * lately, so a delete repeated after an answer that was lost still answers success.
+ */
+export const TOMBSTONES_PREFIX = "/crawler/deleted/";
+
+/** The deletion record of the resource named `name`. */
+export function tombstoneKey(name: string): string {
+  return `${TOMBSTONES_PREFIX}${name}`;
+}
+
+/** The resource name in a `/crawler/deleted/<name>` key, or undefined for any other key. */
+export function tombstoneNameFromKey(key: string): string | undefined {
+  return key.startsWith(TOMBSTONES_PREFIX) && key.length > TOMBSTONES_PREFIX.length
+    ? key.slice(TOMBSTONES_PREFIX.length)
+    : undefined;
+}
+
 /** The key of the resource named `name`. */
 export function resourceKey(name: string): string {
   return `${RESOURCES_PREFIX}${name}`;

@@ -30,6 +30,11 @@ export const resourceSpecSchema = z.object({
    * assigned but do not run it, and its frontier is kept. Absent or false: it runs.
    */
   Paused: z.boolean().optional(),
+  /**
+   * The add request's identity (the client's `id`, or one the forwarding master gave it): an
+   * add repeated with the same name, spec and identity answers with this resource, not 409.
+   */
+  RequestID: z.string().optional(),
 });
 
 /** A resource (task) as stored in the coordination store. */
@@ -50,4 +55,26 @@ export function unixNanos(epochMs: number): number {
   // Past 2^53 a double cannot hold every nanosecond; the Go project's readers only compare and
   // display this value, so the nearest representable one is what gets stored.
   return Math.round(epochMs) * 1_000_000;
+}
+
+/**
+ * Every placement of a resource, `<workerId>|<host:grpcPort>` each: `Placements` when present,
+ * else the one in `AssignedNode` (none when it is empty).
+ */
+export function placementsOf(resource: ResourceSpec): string[] {
+  if (resource.Placements && resource.Placements.length > 0) return [...resource.Placements];
+  return resource.AssignedNode ? [resource.AssignedNode] : [];
+}
+
+/**
+ * `resource` placed on `placements`: `AssignedNode` is the first (or "" for none), and
+ * `Placements` lists them all when there are several (absent otherwise, as the Go format has it).
+ */
+export function withPlacements(resource: ResourceSpec, placements: string[]): ResourceSpec {
+  const { Placements: _, ...rest } = resource;
+  return {
+    ...rest,
+    AssignedNode: placements[0] ?? "",
+    ...(placements.length > 1 ? { Placements: [...placements] } : {}),
+  };
 }

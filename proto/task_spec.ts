@@ -19,6 +19,9 @@ export const limitSpecSchema = z.strictObject({
   bucket: z.number().int().positive(),
 });
 
+/** `workers`: how many distinct workers the leader places a task on. */
+export const workersSchema = z.number().int().min(1).max(64);
+
 /**
  * A task that runs a built-in rule set (`rule`) with the options the caller sets; unset options
  * fall back to the rule set's defaults. Unknown keys are rejected, so a typo is a clear 400 rather
@@ -33,6 +36,8 @@ export const builtinTaskSpecSchema = z.strictObject({
   reload: z.boolean().optional(),
   cookie: z.string().optional(),
   limits: z.array(limitSpecSchema).optional(),
+  /** How many workers run the task together from its shared frontier (SPEC §7). Default 1. */
+  workers: workersSchema.optional(),
 });
 
 /**
@@ -47,6 +52,11 @@ export type TaskSpec = z.infer<typeof taskSpecSchema>;
 /** A spec that names a built-in rule set (rather than carrying a declarative one). */
 export function isBuiltinTaskSpec(spec: TaskSpec): spec is z.infer<typeof builtinTaskSpecSchema> {
   return !isDeclarativeTaskSpec(spec);
+}
+
+/** How many workers a spec asks for (`workers`, default 1). */
+export function wantedWorkers(spec: TaskSpec | undefined): number {
+  return spec?.workers ?? 1;
 }
 
 /** The task definition a worker builds from a resource named `name` carrying `spec`. */

@@ -23,6 +23,8 @@ import {
 } from "./cluster_harness.ts";
 
 const TTL_SECONDS = 2;
+/** How long the leader waits for a vanished worker to come back (`MasterServer.WorkerGrace`). */
+const GRACE_SECONDS = 1;
 
 async function writeConfig(dir: string, name: string): Promise<string> {
   const path = `${dir}/${name}.toml`;
@@ -43,6 +45,7 @@ ClientTimeOut = 3
 [MasterServer]
 ElectionTTL = ${TTL_SECONDS}
 ClientTimeOut = 3
+WorkerGrace = ${GRACE_SECONDS}
 `,
   );
   return path;
@@ -198,7 +201,7 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
     );
 
     await t.step(
-      "kill -9 a worker: the survivor crawls its tasks within RegisterTTL plus a second",
+      "kill -9 a worker: the survivor crawls its tasks within RegisterTTL + WorkerGrace + 1 s",
       async () => {
         const site = slowSite();
         sites.push(site);
@@ -212,7 +215,7 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         const requestsAtKill = site.log.length;
         await waitUntil(
           "the survivor to crawl the orphan",
-          TTL_SECONDS * 1000 + 1000,
+          (TTL_SECONDS + GRACE_SECONDS) * 1000 + 1000,
           () => site.log.length > requestsAtKill + 2,
         );
         console.log(

@@ -31,6 +31,8 @@ export const declarativeTaskSpecSchema = z.strictObject({
   reload: z.boolean().optional(),
   cookie: z.string().optional(),
   limits: z.array(limitSchema).optional(),
+  /** How many workers run the task together (SPEC §7); the master checks it. Default 1. */
+  workers: z.number().int().min(1).max(64).optional(),
 }).superRefine((spec, ctx) => {
   checkRuleReferences(spec, ctx);
   if (spec.url === undefined && !hasAbsoluteRoots(spec)) {
