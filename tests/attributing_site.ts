@@ -120,14 +120,26 @@ export function startAttributingSite(options: AttributingSiteOptions = {}): Attr
   };
 }
 
-/** Splits the request log into sessions: a root request starts one for its task and worker. */
+/**
+ * A worker silent this long for a task has stopped running it. With the durable frontier a
+ * task that comes back to a worker resumes without fetching its root again, so without this
+ * its session before the move and after the move back would read as one long session.
+ */
+const SESSION_GAP_MS = 1000;
+
+/**
+ * Splits the request log into sessions: a root request starts one for its task and worker, and
+ * so does a request after the worker was silent for the task longer than `SESSION_GAP_MS`.
+ */
 export function sessionsOf(requests: readonly SiteRequest[]): Session[] {
   const open = new Map<string, Session>();
   const sessions: Session[] = [];
   for (const request of requests) {
     const key = `${request.task}\u0000${request.worker}`;
     let session = open.get(key);
-    if (!session || request.path.endsWith("/0")) {
+    if (
+      !session || request.path.endsWith("/0") || request.at - session.end > SESSION_GAP_MS
+    ) {
       session = { task: request.task, worker: request.worker, start: request.at, end: request.at };
       open.set(key, session);
       sessions.push(session);
