@@ -39,7 +39,7 @@ const WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do ei
   "voluptate velit esse cillum fugiat nulla pariatur excepteur sint occaecat cupidatat").split(" ");
 
 /** A small deterministic PRNG (mulberry32): the same seed builds the same site. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -10,6 +10,7 @@
  * a long reference table). Built deterministically, so every run crawls the same site; every
  * page is reachable from `/` through double-quoted same-host links.
  */
+import { prng } from "./generated_site.ts";
 
 /** Options for {@linkcode generateRealisticSite}. */
 export interface RealisticSiteOptions {
@@ -43,18 +44,6 @@ const WORDS = ("the a of to and in is for that with on as by this be are from or
   "crawler request response header body parser selector element attribute value queue worker " +
   "configuration timeout retry concurrency limit frontier storage result table field option " +
   "returns default example section page document stream token memory performance").split(" ");
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every page of the site, as HTML, indexed by page number. */
 export function generateRealisticSite(options: RealisticSiteOptions = {}): string[] {
