@@ -1,0 +1,364 @@
+/**
+ * One crawl task on several worker processes (issue 9), end to end: a real etcd, a real Postgres
+ * holding both the frontier and the results, a real `crawler master` and real `crawler worker`
+ * processes. Each worker fetches through its own recording proxy port, so every request to the
+ * fixture site is attributed to the worker that made it.
+ *
+ * 1. `spec.workers: 2`: both workers fetch (each ≥ 30 % of the pages), no URL is fetched twice,
+ *    every item is stored once in the Postgres results table.
+ * 2. kill -9 one of the two (a third worker is free): the crawl still finishes, only URLs leased
+ *    by the dead worker at the kill are fetched twice, every item stored once, and the
+ *    replacement placement lands on the free worker.
+ * 3. delete a running task: no request reaches the site later than 1 s after the delete was
+ *    answered, and the task's frontier rows are gone.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { parseAssignedNode } from "../proto/assigned_node.ts";
+import { placementsOf, type ResourceSpec } from "../proto/resource_spec.ts";
+import {
+  agreedLeader,
+  type CrawlerProcess,
+  dumpLogs,
+  http,
+  MasterProcess,
+  waitUntil,
+  WorkerProcess,
+} from "./cluster_harness.ts";
+import { type DoubanFixture, startDoubanFixture } from "./douban_fixture.ts";
+import { startEtcd } from "./etcd_server.ts";
+import { startPostgres } from "./postgres_server.ts";
+
+const TTL_SECONDS = 2;
+/** The frontier's `state` column (frontier/postgres_frontier.ts). */
+const LEASED = 1;
+
+/** One request that went through a worker's proxy port. */
+interface ProxiedRequest {
+  worker: string;
+  url: string;
+  at: number;
+}
+
+/**
+ * An HTTP proxy port per worker that records each request with the worker's id and forwards it
+ * to its target: which worker fetched what, whatever site a test starts.
+ */
+class RecordingProxies {
+  readonly requests: ProxiedRequest[] = [];
+  readonly #servers: Deno.HttpServer[] = [];
+
+  /** Opens a proxy port for `worker`; returns its URL for the worker's `fetcher.proxy`. */
+  open(worker: string): string {
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      // A proxied request names its absolute target.
+      const target = new URL(req.url);
+      this.requests.push({ worker, url: target.href, at: Date.now() });
+      const response = await fetch(target, { headers: { accept: "text/html" } });
+      return new Response(response.body, { status: response.status, headers: response.headers });
+    });
+    this.#servers.push(server);
+    return `http://127.0.0.1:${server.addr.port}`;
+  }
+
+  /** The requests made to `site`. */
+  to(site: DoubanFixture): ProxiedRequest[] {
+    return this.requests.filter((r) => r.url.startsWith(`${site.url}/`));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#servers.map((server) => server.shutdown()));
+  }
+}
+
+/** The worker id of each placement of `resource`. */
+function placedOn(resource: ResourceSpec): string[] {
+  return placementsOf(resource).map((p) => parseAssignedNode(p)?.workerId ?? "");
+}
+
+/** Requests per worker id. */
+function perWorker(requests: readonly ProxiedRequest[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of requests) counts.set(r.worker, (counts.get(r.worker) ?? 0) + 1);
+  return counts;
+}
+
+/** The URLs requested more than once. */
+function fetchedTwice(site: DoubanFixture): string[] {
+  return [...site.requests].filter(([, count]) => count > 1).map(([path]) => `${site.url}${path}`);
+}
+
+Deno.test("one task on several workers: shared Postgres frontier, failover, delete", async (t) => {
+  await using pg = await startPostgres();
+  const resultsUrl = await pg.createDatabase("results");
+  const etcd = await startEtcd();
+  const dir = await Deno.makeTempDir({ prefix: "crawler_multi_" });
+  const proxies = new RecordingProxies();
+  const frontierDb = postgres(pg.url, { max: 1, onnotice: () => {} });
+  const resultsDb = postgres(resultsUrl, { max: 1, onnotice: () => {} });
+  const processes: Array<CrawlerProcess & { id: string }> = [];
+  const sites: DoubanFixture[] = [];
+
+  const config = async (name: string, proxy?: string) => {
+    const path = `${dir}/${name}.toml`;
+    await Deno.writeTextFile(
+      path,
+      `logLevel = "info"
+[fetcher]
+concurrency = 2
+retries = 0
+timeout = 5000
+${proxy ? `proxy = ["${proxy}"]` : ""}
+[storage]
+sqlURL = "${resultsUrl}"
+[frontier]
+url = "${pg.url}"
+leaseTime = ${TTL_SECONDS}
+[GRPCServer]
+RegisterTTL = ${TTL_SECONDS}
+RegisterInterval = 1
+ClientTimeOut = 3
+[MasterServer]
+ElectionTTL = ${TTL_SECONDS}
+ClientTimeOut = 3
+`,
+    );
+    return path;
+  };
+  const startWorker = async (n: number) => {
+    const id = `crawler.worker-${n}`;
+    const worker = new WorkerProcess(
+      n,
+      etcd.endpoint,
+      await config(`worker${n}`, proxies.open(id)),
+    );
+    processes.push(worker);
+    await waitUntil(`${id} to listen`, 30_000, async () => {
+      return (await http(worker.url("/healthz"))).status === 200;
+    });
+    return worker;
+  };
+
+  const master = new MasterProcess(1, etcd.endpoint, await config("master1"));
+  processes.push(master);
+  const registered = async (count: number) => {
+    await waitUntil(`${count} registered workers`, 30_000, async () => {
+      const answer = await master.request("/crawler/workers");
+      return (answer.body.workers as unknown[]).length === count;
+    });
+  };
+  const resource = async (name: string) => {
+    const resources = (await master.request("/crawler/resource")).body.resources as ResourceSpec[];
+    return resources.find((r) => r.Name === name);
+  };
+  const add = async (name: string, site: DoubanFixture) => {
+    const answer = await master.request("/crawler/resource", {
+      method: "POST",
+      json: {
+        id: `${name}-1`,
+        name,
+        spec: {
+          rule: "douban_book_list",
+          url: `${site.url}/`,
+          waitTime: 0,
+          reload: false, // the rule set reloads by default (as in Go); here each URL once
+          limits: [],
+          workers: 2,
+        },
+      },
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const placed = placedOn((await resource(name))!);
+    assert.equal(placed.length, 2, `two placements: ${placed}`);
+    return placed;
+  };
+  /** The task's frontier requests by state (0 queued, 1 leased, 2 done, 3 failed). */
+  const frontierStates = async (task: string) => {
+    const rows = await frontierDb.unsafe(
+      "SELECT state, count(*)::int AS n FROM frontier_requests WHERE task = $1 GROUP BY state",
+      [task],
+    );
+    return new Map(rows.map((row) => [Number(row.state), Number(row.n)]));
+  };
+  let lastStates = "";
+  const finished = async (task: string, pages: number) => {
+    const states = await frontierStates(task);
+    lastStates = `${task}: ${JSON.stringify(Object.fromEntries(states))} of ${pages}`;
+    return states.get(2) === pages && states.size === 1;
+  };
+  /** Every stored item of `task` is one of `site`'s books, each exactly once. */
+  const assertStoredOnce = async (task: string, site: DoubanFixture) => {
+    let rows: Array<{ url: string; title: string; n: number }> = [];
+    await waitUntil(`${site.books.length} rows in "${task}"`, 10_000, async () => {
+      rows = (await resultsDb.unsafe(
+        `SELECT url, max("书名") AS title, count(*)::int AS n FROM "${task}" GROUP BY url`,
+      )) as unknown as typeof rows;
+      return rows.length >= site.books.length;
+    });
+    const expected = new Map(site.books.map((b) => [`${site.url}/subject/${b.id}/`, b.书名]));
+    assert.equal(rows.length, expected.size);
+    for (const row of rows) {
+      assert.equal(row.n, 1, `${row.url} stored ${row.n}×`);
+      assert.equal(row.title, expected.get(row.url), row.url);
+    }
+  };
+
+  /** A step of the scene; the test stops at the first failed step (the rest builds on it). */
+  const step = async (name: string, fn: () => Promise<void>) => {
+    if (!await t.step(name, fn)) throw new Error(`step failed: ${name}`);
+  };
+
+  try {
+    await agreedLeader([master]);
+    const workers = [await startWorker(1), await startWorker(2)];
+    await registered(2);
+
+    await step("workers: 2 — both fetch, each URL once, each item stored once", async () => {
+      const site = startDoubanFixture({
+        tags: 10,
+        booksPerTag: 40,
+        latencyMs: 40,
+        failOnceEvery: 0,
+      });
+      sites.push(site);
+      const startedAt = Date.now();
+      const placed = await add("pair", site);
+      assert.deepEqual(placed.sort(), workers.map((w) => w.id).sort());
+      await waitUntil("the shared crawl to finish", 30_000, () => finished("pair", site.pages));
+      const tookMs = Date.now() - startedAt;
+
+      assert.deepEqual(fetchedTwice(site), [], "no URL fetched twice");
+      assert.equal(site.requests.size, site.pages, "every page fetched");
+      const shares = perWorker(proxies.to(site));
+      for (const id of placed) {
+        const share = (shares.get(id) ?? 0) / site.pages;
+        assert.ok(share >= 0.3, `${id} fetched ${(share * 100).toFixed(0)} % of the pages`);
+      }
+      await assertStoredOnce("pair", site);
+      console.log(
+        `workers: 2 — ${site.pages} pages in ${tookMs} ms; share per worker: ${
+          placed.map((id) => `${id} ${((shares.get(id)! / site.pages) * 100).toFixed(0)} %`)
+            .join(", ")
+        }`,
+      );
+    });
+
+    workers.push(await startWorker(3));
+    await registered(3);
+
+    await step("kill -9 one of two: the crawl finishes, the free worker takes over", async () => {
+      const site = startDoubanFixture({
+        tags: 12,
+        booksPerTag: 50,
+        latencyMs: 40,
+        failOnceEvery: 0,
+      });
+      sites.push(site);
+      const placed = await add("failover", site);
+      const byId = (id: string) => workers.find((w) => w.id === id)!;
+      const free = workers.find((w) => !placed.includes(w.id))!;
+      const victim = byId(placed[1]);
+      await waitUntil("both placements fetching", 15_000, () => {
+        const counts = perWorker(proxies.to(site));
+        return placed.every((id) => (counts.get(id) ?? 0) >= 20);
+      });
+
+      const killedAt = Date.now();
+      await victim.stop("SIGKILL");
+      // The dead worker's leases stay in the frontier until another claimer takes them back.
+      const leased = await frontierDb.unsafe(
+        "SELECT url FROM frontier_requests WHERE task = $1 AND state = $2 AND owner = $3",
+        ["failover", LEASED, victim.id],
+      );
+      const leasedAtKill = new Set(leased.map((row) => String(row.url)));
+
+      // The leader moves a vanished worker's placements once its registration has expired
+      // (RegisterTTL) and its grace (MasterServer.WorkerGrace, capped at RegisterTTL) is over.
+      const replaceWithinMs = 2 * TTL_SECONDS * 1000 + 2000;
+      await waitUntil("the replacement placement on the free worker", replaceWithinMs, async () => {
+        const now = placedOn((await resource("failover"))!);
+        return now.includes(free.id) && now.includes(placed[0]) && !now.includes(victim.id);
+      });
+      const replacedMs = Date.now() - killedAt;
+      await waitUntil("the free worker to fetch", 15_000, () => {
+        return proxies.to(site).some((r) => r.worker === free.id);
+      });
+      const failoverMs = proxies.to(site).find((r) => r.worker === free.id)!.at - killedAt;
+      await waitUntil("the crawl to finish", 45_000, () => finished("failover", site.pages));
+
+      assert.equal(site.requests.size, site.pages, "every page fetched");
+      const twice = fetchedTwice(site);
+      for (const url of twice) assert.ok(leasedAtKill.has(url), `${url} fetched twice, not leased`);
+      await assertStoredOnce("failover", site);
+      const shares = perWorker(proxies.to(site));
+      console.log(
+        `kill -9: replacement placed ${replacedMs} ms and fetching ${failoverMs} ms after the ` +
+          `kill (RegisterTTL ${TTL_SECONDS} s); ${leasedAtKill.size} ` +
+          `leased at the kill, ${twice.length} fetched twice; requests per worker: ${
+            JSON.stringify(Object.fromEntries(shares))
+          }`,
+      );
+    });
+
+    await step("delete: every placement stops within 1 s, frontier rows removed", async () => {
+      const site = startDoubanFixture({
+        tags: 20,
+        booksPerTag: 100,
+        latencyMs: 40,
+        failOnceEvery: 0,
+      });
+      sites.push(site);
+      const placed = await add("gone", site);
+      const live = workers.filter((w) => placed.includes(w.id));
+      const running = async () => {
+        return await Promise.all(live.map(async (w) => {
+          const tasks = (await w.request("/tasks")).body.tasks as Array<
+            { name: string; state: string }
+          >;
+          return tasks.some((task) => task.name === "gone" && task.state === "running");
+        }));
+      };
+      await waitUntil("both placements running and fetching", 15_000, async () => {
+        const counts = perWorker(proxies.to(site));
+        return placed.every((id) => (counts.get(id) ?? 0) >= 10) &&
+          (await running()).every((r) => r);
+      });
+      const deleted = await master.request("/crawler/resource", {
+        method: "DELETE",
+        json: { name: "gone" },
+      });
+      const answeredAt = Date.now();
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+
+      await waitUntil("no placement running it", 5000, async () => {
+        return (await running()).every((r) => !r);
+      });
+      await waitUntil("the task's frontier rows removed", 5000, async () => {
+        const [row] = await frontierDb.unsafe(
+          `SELECT (SELECT count(*) FROM frontier_requests WHERE task = $1)::int
+                + (SELECT count(*) FROM frontier_crawls WHERE task = $1)::int AS n`,
+          ["gone"],
+        );
+        return Number(row.n) === 0;
+      });
+      const last = Math.max(...proxies.to(site).map((r) => r.at));
+      assert.ok(
+        last <= answeredAt + 1000,
+        `a request reached the site ${last - answeredAt} ms after the delete was answered`,
+      );
+      console.log(`delete: last request ${last - answeredAt} ms after the delete was answered`);
+    });
+  } catch (error) {
+    console.error(`frontier (last seen): ${lastStates}`);
+    dumpLogs(processes);
+    throw error;
+  } finally {
+    for (const p of processes) await p.stop("SIGKILL");
+    await frontierDb.end();
+    await resultsDb.end();
+    await proxies.close();
+    for (const site of sites) await site.close();
+    await etcd.dispose();
+    await Deno.remove(dir, { recursive: true }).catch(() => undefined);
+  }
+});
