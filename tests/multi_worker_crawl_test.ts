@@ -188,18 +188,27 @@ ClientTimeOut = 3
   };
   /** Every stored item of `task` is one of `site`'s books, each exactly once. */
   const assertStoredOnce = async (task: string, site: DoubanFixture) => {
-    let rows: Array<{ url: string; title: string; n: number }> = [];
+    type Row = { url: string; title: string; author: string; intro: string; n: number };
+    let rows: Row[] = [];
     await waitUntil(`${site.books.length} rows in "${task}"`, 10_000, async () => {
       rows = (await resultsDb.unsafe(
-        `SELECT url, max("书名") AS title, count(*)::int AS n FROM "${task}" GROUP BY url`,
-      )) as unknown as typeof rows;
+        `SELECT url, max("书名") AS title, max("作者") AS author, max("简介") AS intro,
+                count(*)::int AS n
+           FROM "${task}" GROUP BY url`,
+      )) as unknown as Row[];
       return rows.length >= site.books.length;
     });
-    const expected = new Map(site.books.map((b) => [`${site.url}/subject/${b.id}/`, b.书名]));
+    const expected = new Map(site.books.map((b) => [`${site.url}/subject/${b.id}/`, b]));
     assert.equal(rows.length, expected.size);
     for (const row of rows) {
       assert.equal(row.n, 1, `${row.url} stored ${row.n}×`);
-      assert.equal(row.title, expected.get(row.url), row.url);
+      const book = expected.get(row.url);
+      assert.ok(book, `${row.url} is not a book of the site`);
+      assert.deepEqual(
+        [row.title, row.author, row.intro],
+        [book.书名, book.作者, book.简介],
+        row.url,
+      );
     }
   };
 
