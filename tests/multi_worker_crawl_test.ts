@@ -30,6 +30,11 @@ import { startEtcd } from "./etcd_server.ts";
 import { startPostgres } from "./postgres_server.ts";
 
 const TTL_SECONDS = 2;
+/**
+ * Frontier leases: a dead worker's requests go back to the queue this long after its last
+ * renewal; long enough that the test reads them (just after the kill) before they do.
+ */
+const LEASE_SECONDS = 4;
 /** The frontier's `state` column (frontier/postgres_frontier.ts). */
 const LEASED = 1;
 
@@ -113,7 +118,7 @@ ${proxy ? `proxy = ["${proxy}"]` : ""}
 sqlURL = "${resultsUrl}"
 [frontier]
 url = "${pg.url}"
-leaseTime = ${TTL_SECONDS}
+leaseTime = ${LEASE_SECONDS}
 [GRPCServer]
 RegisterTTL = ${TTL_SECONDS}
 RegisterInterval = 1
