@@ -166,25 +166,31 @@ const workers = workersArg ? [workersArg] : [];
 if (profile !== "generated") {
   const pages = pagesArg ? flag("pages", 2000) : 2000;
   const site = await startSite(["--profile=realistic", `--pages=${pages}`]);
+  // The engine as users run it: on the default frontier (SQLite), not the in-memory one.
+  const asUsersRunIt = ["--frontier=sqlite:"];
   const kinds: Kind[] = [
     { label: "bare fetch + regex loop", script: "bare_crawl.ts", args: [] },
-    { label: "engine, regex rules", script: "engine_crawl.ts", args: [...workers] },
+    {
+      label: "engine, regex rules",
+      script: "engine_crawl.ts",
+      args: [...asUsersRunIt, ...workers],
+    },
     {
       label: "engine, selector rules (streaming)",
       script: "engine_crawl.ts",
-      args: ["--rules=selector", ...workers],
+      args: ["--rules=selector", ...asUsersRunIt, ...workers],
     },
     {
       label: "engine, selector rules, a footer field",
       script: "engine_crawl.ts",
-      args: ["--rules=selector-to-end", ...workers],
+      args: ["--rules=selector-to-end", ...asUsersRunIt, ...workers],
     },
   ];
   if (withDom) {
     kinds.push({
       label: "engine, selector rules through the DOM",
       script: "engine_crawl.ts",
-      args: ["--rules=selector-dom", ...workers],
+      args: ["--rules=selector-dom", ...asUsersRunIt, ...workers],
       rounds: 1,
     });
   }
