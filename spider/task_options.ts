@@ -10,6 +10,18 @@ export interface LimitOptions {
   bucket: number;
 }
 
+/** A task's own politeness settings; unset ones come from the config's `politeness` section. */
+export interface TaskPolitenessOverrides {
+  /** Obey robots.txt (and its Crawl-delay). */
+  robots?: boolean;
+  /** Minimum ms between requests to one host. */
+  delayMs?: number;
+  /** Most requests in flight to one host. */
+  perHostConcurrency?: number;
+  /** Send a random desktop browser User-Agent instead of `fetcher.userAgent`. */
+  randomUserAgent?: boolean;
+}
+
 export interface TaskOptions {
   /** The task's unique name (also its results table). */
   name: string;
@@ -23,4 +35,6 @@ export interface TaskOptions {
   maxDepth: number;
   /** All must allow a fetch; empty means no limit. */
   limits: LimitOptions[];
+  /** Politeness set on the task itself (config `Robots`/`Politeness`, spec `robots`/`politeness`). */
+  politeness?: TaskPolitenessOverrides;
 }
