@@ -103,6 +103,12 @@ export interface ClaimOptions {
   limit: number;
   /** How long the claims hold, ms, unless extended. */
   leaseMs: number;
+  /**
+   * Leave out requests whose host is not due in the politeness host table (`crawler_hosts`, in
+   * the same database: SPEC §8), so no worker claims what it could not fetch yet. The memory
+   * frontier has no such table and ignores it. Default false.
+   */
+  skipHostsNotDue?: boolean;
 }
 
 /** A claimed request fetched and parsed: acknowledged together with what it produced. */
@@ -125,6 +131,11 @@ export interface FailedOutcome {
   retries: number;
   /** How long a retried request waits before it is due again, ms. Default 0. */
   retryDelayMs?: number;
+  /**
+   * False for a request put back untried (its host was not due): it is queued again after
+   * `retryDelayMs` without using one of its attempts. Default true.
+   */
+  counted?: boolean;
 }
 
 export type Outcome = DoneOutcome | FailedOutcome;

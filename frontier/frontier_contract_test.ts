@@ -11,6 +11,7 @@ import { MemoryFrontier } from "./memory_frontier.ts";
 import { openPostgresFrontier } from "./postgres_frontier.ts";
 import { SqliteFrontier } from "./sqlite_frontier.ts";
 import { type CrawlRequest, toRequest } from "../spider/request.ts";
+import { openHostStore } from "../spider/politeness/open_host_store.ts";
 
 interface Backend {
   /** A frontier over the backend's storage; each call is another client of the same data. */
@@ -200,6 +201,60 @@ for (const { name, open } of backends) {
         assert.ok(Date.now() - started >= 250, "due only after the delay");
         assert.equal(again[0].request.attempt, 1);
       });
+
+      await t.step("a request put back untried waits without using an attempt", async () => {
+        await f.begin("later", { roots: [req("http://l.test/")] });
+        const [c] = await claimAll(f, "later");
+        const putBack: Outcome = {
+          kind: "failed",
+          claim: c,
+          error: "host not due",
+          retries: 0,
+          retryDelayMs: 200,
+          counted: false,
+        };
+        assert.deepEqual(await f.complete([putBack]), [true]);
+        assert.deepEqual(await claimAll(f, "later"), []);
+        assert.deepEqual(await f.counts("later"), { queued: 1, leased: 0, done: 0, failed: 0 });
+        let again: Claim[] = [];
+        await eventually(async () => (again = await claimAll(f, "later")).length > 0, "due");
+        assert.equal(again[0].request.attempt, 0);
+      });
+
+      if (backend.url) {
+        await t.step("claims can skip hosts that politeness says are not due", async () => {
+          const hosts = openHostStore(backend.url!);
+          try {
+            await f.begin("hosts", {
+              roots: [
+                req("http://slow.test/1"),
+                req("http://slow.test/2"),
+                req("http://fast.test/1"),
+              ],
+            });
+            // A request to slow.test is in flight with a 60 s delay: the host is not due.
+            assert.equal(
+              (await hosts.claim("http://slow.test:80", { delayMs: 60_000, concurrency: 1 }))
+                .granted,
+              true,
+            );
+            const polite = await f.claim("hosts", {
+              owner: "w1",
+              limit: 10,
+              leaseMs: 60_000,
+              skipHostsNotDue: true,
+            });
+            assert.deepEqual(urls(polite), ["http://fast.test/1"]);
+            // Without the option every due request is claimed.
+            assert.deepEqual(urls(await claimAll(f, "hosts")), [
+              "http://slow.test/1",
+              "http://slow.test/2",
+            ]);
+          } finally {
+            await hosts.close();
+          }
+        });
+      }
 
       await t.step("an expired lease returns the URL; the old claim no longer counts", async () => {
         await f.begin("lease", { roots: [req("http://l.test/")] });

@@ -154,8 +154,8 @@ export class MemoryFrontier implements Frontier {
         return true;
       }
       if (!row) return false;
-      row.request.attempt++;
-      if (row.request.attempt > outcome.retries) {
+      if (outcome.counted !== false) row.request.attempt++;
+      if (outcome.counted !== false && row.request.attempt > outcome.retries) {
         row.state = "failed";
         row.owner = undefined;
         crawl.leased.delete(row);

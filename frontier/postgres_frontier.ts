@@ -21,6 +21,7 @@ import {
   type Outcome,
 } from "./frontier.ts";
 import { urlHost, urlKey } from "./url_key.ts";
+import { hostIsDue, HOSTS_TABLE_POSTGRES } from "../spider/politeness/hosts_table.ts";
 
 /** Options for {@linkcode openPostgresFrontier}. */
 export interface PostgresFrontierOptions {
@@ -96,7 +97,7 @@ export async function openPostgresFrontier(
     await sql.begin(async (tx) => {
       // Two workers starting at once would race on CREATE TABLE IF NOT EXISTS.
       await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext('crawler frontier schema'))");
-      await tx.unsafe(SCHEMA);
+      await tx.unsafe(SCHEMA + HOSTS_TABLE_POSTGRES);
     });
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
@@ -200,6 +201,7 @@ export class PostgresFrontier implements Frontier {
         `WITH picked AS (
            SELECT id FROM frontier_requests
            WHERE task = $1 AND state = ${QUEUED} AND due_at <= ${NOW}
+             ${options.skipHostsNotDue ? `AND ${hostIsDue("frontier_requests", NOW)}` : ""}
            ORDER BY high DESC, id
            LIMIT $2
            FOR UPDATE SKIP LOCKED)
@@ -242,9 +244,10 @@ export class PostgresFrontier implements Frontier {
       for (const outcome of outcomes) {
         if (outcome.kind !== "failed" || !current(outcome)) continue;
         const { claim } = outcome;
-        const retry = claim.request.attempt + 1 <= outcome.retries;
+        const uncounted = outcome.counted === false;
+        const retry = uncounted || claim.request.attempt + 1 <= outcome.retries;
         const rows = await tx.unsafe(
-          `UPDATE frontier_requests SET state = $1, attempts = attempts + 1,
+          `UPDATE frontier_requests SET state = $1, attempts = attempts + $6,
              due_at = ${NOW} + $2, error = $3, owner = NULL, lease_until = NULL
            WHERE id = $4 AND generation = $5 AND state = ${LEASED}
            RETURNING id`,
@@ -254,6 +257,7 @@ export class PostgresFrontier implements Frontier {
             outcome.error,
             claim.id,
             claim.generation,
+            uncounted ? 0 : 1,
           ],
         );
         if (rows.length > 0) counted.add(claim.id);

@@ -23,6 +23,7 @@ import {
   STATES,
 } from "./frontier.ts";
 import { urlHost, urlKey } from "./url_key.ts";
+import { hostIsDue, HOSTS_TABLE_SQLITE } from "../spider/politeness/hosts_table.ts";
 
 /** Options for {@linkcode SqliteFrontier}. */
 export interface SqliteFrontierOptions {
@@ -98,7 +99,7 @@ export class SqliteFrontier implements Frontier {
     this.#db = openSqlite(path, { busyTimeoutMs: options.busyTimeoutMs ?? 10_000 });
     this.#now = options.now ?? Date.now;
     try {
-      this.#transaction(() => this.#db.exec(SCHEMA));
+      this.#transaction(() => this.#db.exec(SCHEMA + HOSTS_TABLE_SQLITE));
     } catch (error) {
       this.#db.close();
       throw error;
@@ -180,6 +181,9 @@ export class SqliteFrontier implements Frontier {
            WHERE id IN (
              SELECT id FROM frontier_requests
              WHERE task = ? AND state = ${QUEUED} AND due_at <= ?
+               ${
+            options.skipHostsNotDue ? `AND ${hostIsDue("frontier_requests", String(now))}` : ""
+          }
              ORDER BY high DESC, id LIMIT ?)
            RETURNING id, generation, url, method, depth, priority, rule, tmp, attempts, high`,
         ).all(
@@ -217,12 +221,14 @@ export class SqliteFrontier implements Frontier {
               this.#insert(claim.task, crawl.reload === 1, outcome.children);
             }
           } else {
-            const retry = claim.request.attempt + 1 <= outcome.retries;
+            const uncounted = outcome.counted === false;
+            const retry = uncounted || claim.request.attempt + 1 <= outcome.retries;
             counted = this.#run(
-              `UPDATE frontier_requests SET state = ?, attempts = attempts + 1, due_at = ?,
+              `UPDATE frontier_requests SET state = ?, attempts = attempts + ?, due_at = ?,
                  error = ?, owner = NULL, lease_until = NULL
                WHERE id = ? AND generation = ? AND state = ${LEASED}`,
               retry ? QUEUED : FAILED,
+              uncounted ? 0 : 1,
               now + (outcome.retryDelayMs ?? 0),
               outcome.error,
               claim.id,

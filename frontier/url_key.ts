@@ -3,6 +3,7 @@
  * The key a request is deduplicated by in the frontier: its URL normalised so that spellings a
  * server treats as one page are one key (RFC 3986 §6 normalisation plus a sorted query).
  */
+import { hostKey } from "../spider/politeness/host_key.ts";
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 
@@ -64,10 +65,13 @@ function sortQuery(search: string): string {
   return `?${pairs.join("&")}`;
 }
 
-/** The host (`host:port`) a request goes to, for per-host state; "" if the URL does not parse. */
+/**
+ * The host a request goes to, as politeness keys it (`hostKey`: `scheme://host:port`), so a
+ * claim can skip hosts that are not due; "" if the URL does not parse.
+ */
 export function urlHost(url: string): string {
   try {
-    return new URL(url).host;
+    return hostKey(url);
   } catch {
     return "";
   }

