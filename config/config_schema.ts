@@ -5,6 +5,8 @@
  */
 import { z } from "zod";
 import { declarativeSpecSchema, hasAbsoluteRoots } from "../spider/declarative/spec_schema.ts";
+import { politenessTaskConfigShape } from "../spider/politeness/politeness_spec.ts";
+import { DEFAULT_USER_AGENT } from "../spider/politeness/user_agent_token.ts";
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -32,6 +34,7 @@ export const taskConfigSchema = z.object({
   Spec: declarativeSpecSchema.optional(),
   /** How many workers crawl the task together in a cluster (SPEC §7). Default 1. */
   Workers: z.number().int().min(1).max(64).optional(),
+  ...politenessTaskConfigShape,
 }).superRefine((task, ctx) => {
   if (task.Spec === undefined) return;
   if (task.Rule !== undefined) {
@@ -68,6 +71,17 @@ export const configSchema = z.object({
     concurrency: positiveInt.max(1024).default(8),
     maxBodyBytes: positiveInt.default(10 * 1024 * 1024),
     retries: z.number().int().nonnegative().max(10).default(1),
+    /** Sent with every request, and the token robots.txt groups are matched against (SPEC §8). */
+    userAgent: z.string().trim().min(1).default(DEFAULT_USER_AGENT),
+  }).prefault({}),
+  /** Per-host politeness (SPEC §8); a task's `Politeness` overrides the first two. */
+  politeness: z.object({
+    delayMs: z.number().int().nonnegative().max(3_600_000).default(0),
+    perHostConcurrency: positiveInt.max(1024).default(8),
+    /** How long a fetched robots.txt is used before it is fetched again. */
+    robotsCacheMs: positiveInt.default(86_400_000),
+    /** Cap on a Retry-After block and on the delay backed off after 429/503. */
+    maxBackoffMs: positiveInt.default(300_000),
   }).prefault({}),
   storage: z.object({
     sqlURL: z.string().regex(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { loadConfig, parseConfig } from "./load_config.ts";
 import { ConfigError } from "./config_error.ts";
+import { taskDefinitionFromConfig } from "./task_config.ts";
 
 Deno.test("config reads the Go project's config.toml layout", () => {
   const config = parseConfig(`
@@ -66,6 +67,19 @@ Deno.test("config errors name the key and say what was expected", () => {
     [`[fetcher]\nproxy = ["not a url"]`, /^fetcher\.proxy\[0\]: /],
     [`[storage]\nsqlURL = "mysql://x"`, /^storage\.sqlURL: expected sqlite:PATH/],
     [`logLevel = "loud"`, /^logLevel: /],
+    [`[politeness]\ndelayMs = -1`, /^politeness\.delayMs: /],
+    [`[politeness]\nperHostConcurrency = 0`, /^politeness\.perHostConcurrency: /],
+    [`[politeness]\nmaxBackoffMs = "long"`, /^politeness\.maxBackoffMs: .*expected number/],
+    [`[fetcher]\nuserAgent = " "`, /^fetcher\.userAgent: /],
+    [`Tasks = [{Name = "a", Robots = "no"}]`, /^Tasks\[0\]\.Robots: .*expected boolean/],
+    [
+      `Tasks = [{Name = "a", Politeness = {DelayMs = 1.5}}]`,
+      /^Tasks\[0\]\.Politeness\.DelayMs: /,
+    ],
+    [
+      `Tasks = [{Name = "a", Politeness = {Delay = 1}}]`,
+      /^Tasks\[0\]\.Politeness: .*Delay/,
+    ],
     [`Tasks = [`, /not valid TOML/],
   ];
   for (const [text, expected] of cases) {
@@ -75,6 +89,25 @@ Deno.test("config errors name the key and say what was expected", () => {
       return true;
     });
   }
+});
+
+Deno.test("politeness is on by default, with the keys' defaults, and tasks override it", () => {
+  const config = parseConfig(`
+Tasks = [{Name = "a", Robots = false, Politeness = {DelayMs = 500, PerHostConcurrency = 2}, RandomUserAgent = true}]
+`);
+  assert.deepEqual(config.politeness, {
+    delayMs: 0,
+    perHostConcurrency: 8,
+    robotsCacheMs: 86_400_000,
+    maxBackoffMs: 300_000,
+  });
+  assert.match(config.fetcher.userAgent, /^crawler\/[\d.]+ \(\+https?:\/\/.+\)$/);
+  assert.deepEqual(taskDefinitionFromConfig(config.Tasks[0]).politeness, {
+    robots: false,
+    delayMs: 500,
+    perHostConcurrency: 2,
+    randomUserAgent: true,
+  });
 });
 
 Deno.test("a missing config file is an error only when it was asked for", async () => {

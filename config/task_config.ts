@@ -5,6 +5,7 @@
 import type { TaskConfig } from "./config_schema.ts";
 import type { TaskDefinition } from "../spider/task_definition.ts";
 import { compileRuleSet } from "../spider/declarative/compile_rule_set.ts";
+import { politenessFromTaskConfig, withPoliteness } from "../spider/politeness/politeness_spec.ts";
 
 /** The definition of a `Tasks` entry; its `Spec` (already checked by the schema) is compiled. */
 export function taskDefinitionFromConfig(task: TaskConfig): TaskDefinition {
@@ -22,5 +23,6 @@ export function taskDefinitionFromConfig(task: TaskConfig): TaskDefinition {
       eventDur: l.EventDur,
       bucket: l.Bucket,
     })),
+    ...withPoliteness(politenessFromTaskConfig(task)),
   };
 }

@@ -4,12 +4,16 @@
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { TaskStats } from "../spider/task_run.ts";
+import type { HostCounts } from "../spider/politeness/host_counters.ts";
+import { registerHostPolitenessMetrics } from "./host_politeness_metrics.ts";
 
 /** A task as the worker reports it. */
 export interface TaskSnapshot {
   name: string;
   state: string;
   stats?: TaskStats;
+  /** The task's busiest hosts with their politeness counters (SPEC §8). */
+  hosts?: HostCounts[];
 }
 
 const COUNTERS: Array<[name: string, help: string, key: Exclude<keyof TaskStats, "frontier">]> = [
@@ -19,6 +23,13 @@ const COUNTERS: Array<[name: string, help: string, key: Exclude<keyof TaskStats,
   ["crawler_task_items_total", "Items extracted, per task.", "items"],
   ["crawler_task_duplicates_total", "Links dropped as already seen, per task.", "duplicates"],
   ["crawler_task_too_deep_total", "Links dropped as deeper than MaxDepth, per task.", "tooDeep"],
+  [
+    "crawler_task_disallowed_total",
+    "Requests not fetched: robots.txt disallows them.",
+    "disallowed",
+  ],
+  ["crawler_task_throttled_total", "429/503 answers waited out and tried again.", "throttled"],
+  ["crawler_task_deferred_total", "Claims given back untried: their host was not due.", "deferred"],
 ];
 
 const GAUGES: Array<[name: string, help: string, key: Exclude<keyof TaskStats, "frontier">]> = [
@@ -57,6 +68,7 @@ export function registerTaskMetrics(registry: Registry, tasks: () => TaskSnapsho
       },
     });
   }
+  registerHostPolitenessMetrics(registry, tasks);
   new Gauge({
     name: "crawler_task_frontier_requests",
     help: "The task's requests in its frontier by state (queued, leased, done, failed): the " +

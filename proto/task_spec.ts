@@ -11,6 +11,11 @@ import {
   isDeclarativeTaskSpec,
   withDeclarativeSpec,
 } from "../spider/declarative/declarative_task_spec.ts";
+import {
+  politenessFromSpec,
+  politenessSpecShape,
+  withPoliteness,
+} from "../spider/politeness/politeness_spec.ts";
 
 /** One rate-limit bucket: `eventCount` events per `eventDur` seconds, bursts of `bucket`. */
 export const limitSpecSchema = z.strictObject({
@@ -38,6 +43,7 @@ export const builtinTaskSpecSchema = z.strictObject({
   limits: z.array(limitSpecSchema).optional(),
   /** How many workers run the task together from its shared frontier (SPEC §7). Default 1. */
   workers: workersSchema.optional(),
+  ...politenessSpecShape,
 });
 
 /**
@@ -71,5 +77,6 @@ export function taskDefinitionFromSpec(name: string, spec: TaskSpec): TaskDefini
     reload: spec.reload,
     cookie: spec.cookie,
     limits: spec.limits?.map((l) => ({ ...l })),
+    ...withPoliteness(politenessFromSpec(spec)),
   };
 }

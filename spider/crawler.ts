@@ -18,6 +18,18 @@ import type { LimitOptions } from "./task_options.ts";
 import type { Claim, Frontier, Outcome } from "../frontier/frontier.ts";
 import { MemoryFrontier } from "../frontier/memory_frontier.ts";
 import { GroupCommit } from "./group_commit.ts";
+import { randomUserAgent } from "./user_agent.ts";
+import {
+  DEFAULT_TASK_POLITENESS,
+  type HostPermit,
+  type Politeness,
+  type TaskPoliteness,
+} from "./politeness/politeness.ts";
+import { hostOutcomeOf } from "./politeness/host_outcome.ts";
+import type { HostOutcome } from "./politeness/host_state.ts";
+
+/** How many 429/503 answers one request may meet (each waited out) before it counts as failed. */
+const MAX_THROTTLED = 5;
 
 /** Where items go. `save` buffers; the sink flushes on its own schedule and at `flush()`. */
 export interface ItemSink {
@@ -54,6 +66,12 @@ export interface CrawlerOptions {
    * stopped when they run too long; a rejection counts the page as failed and the crawl goes on.
    */
   parseRule?: (rule: Rule, ctx: ParseContext, run: TaskRun) => Promise<ParseResult>;
+  /**
+   * robots.txt and the per-host schedule (SPEC §8), with the settings of a task that sets none.
+   * Its host store must share the frontier's database for claims to skip hosts not due.
+   * Default: none (every claim fetched at once; unit tests of the engine alone).
+   */
+  politeness?: { gate: Politeness; defaults: TaskPoliteness };
 }
 
 /** Options for {@linkcode Crawler.start}. */
@@ -77,7 +95,8 @@ export class TaskRunningError extends Error {
 }
 
 export class Crawler {
-  readonly #options: Required<CrawlerOptions>;
+  readonly #options: Required<Omit<CrawlerOptions, "politeness">>;
+  readonly #politeness: CrawlerOptions["politeness"];
   readonly #slots: Semaphore;
   readonly #runs = new Map<string, TaskRun>();
   /** Per run, resolves when its loops have ended and its claims are released. */
@@ -97,6 +116,7 @@ export class Crawler {
       frontier: options.frontier ?? new MemoryFrontier(),
       parseRule: options.parseRule ?? (async (rule, ctx) => await rule.parse(ctx)),
     };
+    this.#politeness = options.politeness;
     this.#slots = new Semaphore(this.#options.concurrency);
     this.#commits = new GroupCommit({
       frontier: this.#options.frontier,
@@ -138,6 +158,7 @@ export class Crawler {
       crawl: options.crawl,
       fresh: options.fresh,
       hurry: () => this.#commits.hurry(),
+      skipHostsNotDue: this.#politeness !== undefined,
     });
     this.#runs.set(name, run);
     run.done.then((state) => this.#onDone(run, state));
@@ -207,6 +228,35 @@ export class Crawler {
     }
     await committed;
     await this.#commits.flush();
+  }
+
+  /**
+   * Gives a host slot back. If the host store cannot be reached the slot's lease frees it later;
+   * that is logged, and the fetch's own result stands.
+   */
+  async #releaseHost(run: TaskRun, permit: HostPermit | undefined, outcome: HostOutcome) {
+    if (!permit) return;
+    try {
+      const after = await permit.release(outcome);
+      if (after) run.hosts.observed(after, outcome.kind === "throttled");
+    } catch (error) {
+      this.#options.logger.warn("releasing a host slot failed; its lease will free it", {
+        task: run.name,
+        host: permit.host,
+        error,
+      });
+    }
+  }
+
+  /** A task's politeness: its own settings over the config's. */
+  #settings(run: TaskRun): TaskPoliteness {
+    const own = run.task.options.politeness ?? {};
+    const defaults = this.#politeness?.defaults ?? DEFAULT_TASK_POLITENESS;
+    return {
+      robots: own.robots ?? defaults.robots,
+      delayMs: own.delayMs ?? defaults.delayMs,
+      perHostConcurrency: own.perHostConcurrency ?? defaults.perHostConcurrency,
+    };
   }
 
   #onDone(run: TaskRun, state: RunState): void {
@@ -286,17 +336,87 @@ export class Crawler {
     const req = claim.request;
     const signal = run.signal;
     const log = this.#options.logger;
-    const release = await this.#slots.acquire(signal);
+    // The host's turn comes before a fetch slot: a host that is not due gives the claim back
+    // (it waits in the frontier, where every worker's claims skip the host meanwhile) and this
+    // loop goes on with another, holding nothing.
+    let permit: HostPermit | undefined;
+    if (this.#politeness) {
+      let admission;
+      try {
+        admission = await this.#politeness.gate.admit(req.url, this.#settings(run), signal);
+      } catch (error) {
+        if (signal.aborted) return undefined;
+        // The host store (the frontier's database) is away: the request waits, not fails.
+        log.warn("politeness check failed; the request waits", {
+          task: run.name,
+          url: req.url,
+          error,
+        });
+        return {
+          kind: "failed",
+          claim,
+          error: String(error),
+          retries: 0,
+          retryDelayMs: 1000,
+          counted: false,
+        };
+      }
+      if (admission.kind === "disallowed") {
+        run.stats.disallowed++;
+        run.hosts.disallowed(admission.host);
+        log.debug("disallowed by robots.txt", { task: run.name, url: req.url });
+        return { kind: "done", claim, children: [] };
+      }
+      if (admission.kind === "later") {
+        run.stats.deferred++;
+        return {
+          kind: "failed",
+          claim,
+          error: "host not due",
+          retries: 0,
+          retryDelayMs: admission.waitMs,
+          counted: false,
+        };
+      }
+      permit = admission.permit;
+      run.hosts.requested(permit.host);
+    }
+    let release: () => void;
+    try {
+      release = await this.#slots.acquire(signal);
+    } catch (error) {
+      await this.#releaseHost(run, permit, { kind: "failed" });
+      throw error;
+    }
     let response;
     try {
       response = await this.#options.fetcher.fetch({
         url: req.url,
         method: req.method,
         cookie: run.task.options.cookie,
+        userAgent: run.task.options.politeness?.randomUserAgent ? randomUserAgent() : undefined,
         signal,
       });
+      await this.#releaseHost(run, permit, { kind: "ok" });
     } catch (error) {
+      const host = hostOutcomeOf(error);
+      await this.#releaseHost(run, permit, signal.aborted ? { kind: "failed" } : host);
       if (signal.aborted) return undefined;
+      if (host.kind === "throttled" && permit) {
+        // The host asked us to wait: the request waits with it (the host is not due until then)
+        // and is tried again, up to MAX_THROTTLED times before it counts as failed.
+        const retries = this.#options.retries + MAX_THROTTLED;
+        if (req.attempt < retries) {
+          run.stats.throttled++;
+          log.info("host asked to slow down", {
+            task: run.name,
+            url: req.url,
+            status: host.status,
+            retryAfterMs: host.retryAfterMs,
+          });
+          return { kind: "failed", claim, error: String((error as Error)?.message), retries };
+        }
+      }
       const retriable = error instanceof FetchError ? error.retriable : true;
       const retries = retriable ? this.#options.retries : 0;
       if (req.attempt < retries) {

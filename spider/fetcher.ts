@@ -1,11 +1,12 @@
 /**
  * @module
  * Fetching a page for the crawl: the `Fetcher` interface the engine calls, and `HttpFetcher`,
- * its HTTP implementation (the Go project's BrowserFetch): timeout, cookie, random browser
- * User-Agent, round-robin proxies, a body size cap, and the body decoded from its charset.
+ * its HTTP implementation (the Go project's BrowserFetch): timeout, cookie, the crawler's
+ * User-Agent (or a request's own), round-robin proxies, a body size cap, and the body decoded
+ * from its charset.
  */
 import { decodeBody } from "./charset.ts";
-import { randomUserAgent } from "./user_agent.ts";
+import { DEFAULT_USER_AGENT } from "./politeness/user_agent_token.ts";
 
 /** One page to fetch. */
 export interface FetchRequest {
@@ -13,6 +14,8 @@ export interface FetchRequest {
   method: string;
   /** Sent as the `Cookie` header (the task's `Cookie`). */
   cookie?: string;
+  /** The User-Agent for this request, instead of the fetcher's own. */
+  userAgent?: string;
   /** Aborting it aborts the fetch at once, body download included. */
   signal?: AbortSignal;
 }
@@ -48,6 +51,8 @@ export interface FetchErrorOptions {
   retriable: boolean;
   /** HTTP status, when the server answered. */
   status?: number;
+  /** The `Retry-After` header of a 429 or 503, for the host's backoff. */
+  retryAfter?: string;
   cause?: unknown;
 }
 
@@ -58,12 +63,14 @@ export interface FetchErrorOptions {
 export class FetchError extends Error {
   readonly retriable: boolean;
   readonly status?: number;
+  readonly retryAfter?: string;
 
   constructor(message: string, options: FetchErrorOptions) {
     super(message, { cause: options.cause });
     this.name = "FetchError";
     this.retriable = options.retriable;
     this.status = options.status;
+    this.retryAfter = options.retryAfter;
   }
 }
 
@@ -79,7 +86,11 @@ export interface HttpFetcherOptions {
    * partial results. Default 10 MiB.
    */
   maxBodyBytes?: number;
-  /** User-Agent for each request. Default: {@linkcode randomUserAgent}. */
+  /**
+   * User-Agent for each request a `FetchRequest` does not set. Default: the crawler's own
+   * (`DEFAULT_USER_AGENT`); the worker passes `fetcher.userAgent`. Pass `randomUserAgent` for
+   * the Go project's random browser strings.
+   */
   userAgent?: () => string;
   /** The fetch to use. Default: the global `fetch`. */
   fetch?: typeof fetch;
@@ -117,7 +128,7 @@ export class HttpFetcher implements Fetcher {
   constructor(options: HttpFetcherOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 3000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
-    this.#userAgent = options.userAgent ?? (() => randomUserAgent());
+    this.#userAgent = options.userAgent ?? (() => DEFAULT_USER_AGENT);
     this.#fetch = options.fetch ?? fetch;
     this.#clients = (options.proxies ?? []).map(createProxyClient);
   }
@@ -126,7 +137,7 @@ export class HttpFetcher implements Fetcher {
     if (this.#closed) throw new Error("HttpFetcher used after close()");
     req.signal?.throwIfAborted();
     const target = parseTarget(req.url);
-    const headers = requestHeaders(this.#userAgent(), req.cookie);
+    const headers = requestHeaders(req.userAgent ?? this.#userAgent(), req.cookie);
     const client = this.#clients.length > 0
       ? this.#clients[this.#nextClient++ % this.#clients.length]
       : undefined;
@@ -159,6 +170,7 @@ export class HttpFetcher implements Fetcher {
         throw new FetchError(`HTTP ${response.status} from ${req.url}`, {
           retriable: response.status >= 500 || RETRIABLE_STATUSES.has(response.status),
           status: response.status,
+          retryAfter: response.headers.get("retry-after") ?? undefined,
         });
       }
       const raw = await readBody(response, this.#maxBodyBytes, req.url);

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { DEFAULT_USER_AGENT } from "./politeness/user_agent_token.ts";
+import { hostOutcomeOf } from "./politeness/host_outcome.ts";
 import { FetchError, HttpFetcher } from "./fetcher.ts";
 
 type Handler = (req: Request) => Response | Promise<Response>;
@@ -88,7 +90,7 @@ Deno.test("fetcher sends the cookie and the user agent, and reports the response
   assert.equal(res.bytes, new TextEncoder().encode(res.body).byteLength);
 });
 
-Deno.test("fetcher sends a random browser user agent and no cookie by default", async () => {
+Deno.test("fetcher sends the crawler's own user agent and no cookie by default", async () => {
   await using server = serve((req) =>
     Response.json({ cookie: req.headers.get("cookie"), userAgent: req.headers.get("user-agent") })
   );
@@ -97,7 +99,32 @@ Deno.test("fetcher sends a random browser user agent and no cookie by default", 
     (await fetcher.fetch({ url: server.origin, method: "GET" })).body,
   );
   assert.equal(cookie, null);
-  assert.match(userAgent, /^(Mozilla\/5\.0|Opera\/9\.80) \(/);
+  assert.equal(userAgent, DEFAULT_USER_AGENT);
+});
+
+Deno.test("a request's own user agent wins over the fetcher's (a task's random browser one)", async () => {
+  await using server = serve((req) => new Response(req.headers.get("user-agent")));
+  using fetcher = new HttpFetcher();
+  const page = await fetcher.fetch({ url: server.origin, method: "GET", userAgent: "Browser/9" });
+  assert.equal(page.body, "Browser/9");
+});
+
+Deno.test("a 429 or 503 carries its Retry-After for the host's backoff", async () => {
+  await using server = serve(() =>
+    new Response("slow down", { status: 429, headers: { "retry-after": "7" } })
+  );
+  using fetcher = new HttpFetcher();
+  await assert.rejects(fetcher.fetch({ url: server.origin, method: "GET" }), (error) => {
+    assert.ok(error instanceof FetchError);
+    assert.equal(error.status, 429);
+    assert.equal(error.retryAfter, "7");
+    assert.deepEqual(hostOutcomeOf(error, 0), {
+      kind: "throttled",
+      status: 429,
+      retryAfterMs: 7000,
+    });
+    return true;
+  });
 });
 
 Deno.test("fetcher decodes a GBK page to UTF-8", async () => {

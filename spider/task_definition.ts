@@ -5,7 +5,7 @@
  */
 import type { RuleSet } from "./rule_set.ts";
 import type { Task } from "./task.ts";
-import type { LimitOptions } from "./task_options.ts";
+import type { LimitOptions, TaskPolitenessOverrides } from "./task_options.ts";
 
 export interface TaskDefinition {
   name: string;
@@ -23,6 +23,7 @@ export interface TaskDefinition {
   maxDepth?: number;
   cookie?: string;
   limits?: LimitOptions[];
+  politeness?: TaskPolitenessOverrides;
 }
 
 /** No rule set of that name: the task cannot run here. */
@@ -58,6 +59,7 @@ export function buildTask(def: TaskDefinition, ruleSets: ReadonlyMap<string, Rul
       reload: def.reload ?? d.reload ?? false,
       maxDepth: def.maxDepth ?? d.maxDepth ?? DEFAULT_MAX_DEPTH,
       limits: def.limits ?? d.limits ?? [],
+      ...(def.politeness && { politeness: def.politeness }),
     },
   };
 }

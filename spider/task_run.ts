@@ -18,6 +18,7 @@ import type { CrawlRequest } from "./request.ts";
 import { VisitedSet } from "./visited_set.ts";
 import type { Task } from "./task.ts";
 import { TaskActivity } from "./task_activity.ts";
+import { HostCounters } from "./politeness/host_counters.ts";
 
 /** Counters of a run, as shown by progress lines, the status API and metrics. */
 export interface TaskStats {
@@ -31,6 +32,12 @@ export interface TaskStats {
   tooDeep: number;
   /** Links dropped because this worker knew their URL was in the frontier already. */
   duplicates: number;
+  /** Requests not fetched because robots.txt disallows them. */
+  disallowed: number;
+  /** 429/503 answers: the request waits for its host's block and is tried again. */
+  throttled: number;
+  /** Claims put back untried because their host was not due (delay, block, per-host limit). */
+  deferred: number;
   /** Requests of the task waiting in the frontier (every worker's): `frontier.queued`. */
   queued: number;
   /** Requests this worker is fetching or parsing now. */
@@ -69,6 +76,8 @@ export interface TaskRunOptions {
   hurry?: () => void;
   /** How often to look again when nothing is claimable but the crawl is not finished, ms. */
   pollMs?: number;
+  /** Claim only requests whose host is due (politeness, SPEC §8). Default false. */
+  skipHostsNotDue?: boolean;
   now?: number;
 }
 
@@ -79,6 +88,8 @@ export class TaskRun {
   readonly stats: TaskStats;
   /** The last errors and the busiest hosts, for the dashboard. */
   readonly activity: TaskActivity = new TaskActivity();
+  /** This run's requests, 429/503s and disallowed URLs per host (status and metrics). */
+  readonly hosts: HostCounters = new HostCounters();
   /** What the frontier held when the run opened the task's crawl (resumed or new). */
   readonly opened: Promise<Opening>;
   readonly #options: Required<Omit<TaskRunOptions, "crawl" | "fresh" | "now">>;
@@ -111,6 +122,7 @@ export class TaskRun {
       leaseMs: 30_000,
       batch: 16,
       pollMs: 100,
+      skipHostsNotDue: false,
       hurry: () => {},
       ...options,
     };
@@ -121,6 +133,9 @@ export class TaskRun {
       items: 0,
       tooDeep: 0,
       duplicates: 0,
+      disallowed: 0,
+      throttled: 0,
+      deferred: 0,
       queued: 0,
       inFlight: 0,
       frontier: emptyCounts(),
@@ -298,6 +313,7 @@ export class TaskRun {
         owner: this.#options.owner,
         limit: this.#options.batch,
         leaseMs: this.#options.leaseMs,
+        skipHostsNotDue: this.#options.skipHostsNotDue,
       });
       if (this.#state !== "running") {
         await frontier.release(claims);

@@ -23,6 +23,7 @@ import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
 import type { TaskRun, TaskStats } from "../spider/task_run.ts";
 import type { TaskActivitySnapshot } from "../spider/task_activity.ts";
+import type { HostCounts } from "../spider/politeness/host_counters.ts";
 import { delay } from "../async/delay.ts";
 import type { Lease, Store, WatchEvent } from "../store/store.ts";
 import { WatchCompactedError } from "../store/store.ts";
@@ -43,6 +44,9 @@ export type AssignmentState =
   | "unknown"
   /** Paused through the API: assigned here, not running (see `#holdPaused`). */
   | "paused";
+
+/** Hosts listed per task in the status (and metrics): the most requested ones. */
+const STATUS_HOSTS = 50;
 
 /** What this worker knows of one resource assigned to it. */
 export interface Assignment {
@@ -70,6 +74,8 @@ export interface AssignmentStatus {
   activity?: TaskActivitySnapshot;
   /** Declarative tasks: how each rule reads pages (`scan`, `stream`, or `dom` and why). */
   parsePaths?: RuleSet["parsePaths"];
+  /** Per-host counters of the run (SPEC §8), most requested hosts first. */
+  hosts?: HostCounts[];
 }
 
 export interface ClusterWorkerOptions {
@@ -155,6 +161,7 @@ export class ClusterWorker {
       stats: a.run ? { ...a.run.stats } : undefined,
       activity: a.run?.activity.snapshot(),
       parsePaths: a.run?.task.ruleSet.parsePaths,
+      hosts: a.run?.hosts.list(STATUS_HOSTS),
     }));
   }
 

@@ -15,6 +15,10 @@ import { delay } from "../async/delay.ts";
 import type { Fetcher } from "../spider/fetcher.ts";
 import { openSink } from "../storage/open_sink.ts";
 import type { ResultSink } from "../storage/result_sink.ts";
+import { openHostStore } from "../spider/politeness/open_host_store.ts";
+import type { HostStore } from "../spider/politeness/host_store.ts";
+import { Politeness } from "../spider/politeness/politeness.ts";
+import { RobotsCache } from "../spider/politeness/robots_cache.ts";
 import type { Frontier } from "../frontier/frontier.ts";
 import { openFrontier } from "../frontier/open_frontier.ts";
 
@@ -28,6 +32,8 @@ export interface Engine {
   fetchMetrics: FetchMetrics;
   /** Runs declarative rules in workers, with a time limit per page. */
   parsers: ParsePool;
+  /** robots.txt and per-host schedule, kept with the frontier (SPEC §8). */
+  politeness: Politeness;
   /**
    * Stops every task (acknowledging what was fetched, returning the other claims), flushes
    * stored items and releases the fetcher, the frontier and the database.
@@ -75,8 +81,21 @@ export async function createEngine(
     timeoutMs: config.fetcher.timeout,
     proxies: config.fetcher.proxy,
     maxBodyBytes: config.fetcher.maxBodyBytes,
+    userAgent: () => config.fetcher.userAgent,
   });
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
+  const hosts: HostStore = openHostStore(config.frontier.url, {
+    policy: { maxBackoffMs: config.politeness.maxBackoffMs },
+  });
+  const robotsLog = logger.child("robots");
+  const robots = new RobotsCache(hosts, {
+    userAgent: config.fetcher.userAgent,
+    ttlMs: config.politeness.robotsCacheMs,
+    timeoutMs: Math.max(config.fetcher.timeout, 10_000),
+    onBlocked: (host, reason) =>
+      robotsLog.warn("robots.txt unavailable: host blocked until it can be read", { host, reason }),
+  });
+  const politeness = new Politeness(hosts, robots, { userAgent: config.fetcher.userAgent });
   const parsers = new ParsePool({
     workers: config.parse.workers,
     timeoutMs: config.parse.timeoutMs,
@@ -99,6 +118,14 @@ export async function createEngine(
       await randomWait(seconds, { signal });
     },
     parseRule: (rule, ctx, run) => parsers.parse(rule, ctx, { run }),
+    politeness: {
+      gate: politeness,
+      defaults: {
+        robots: true,
+        delayMs: config.politeness.delayMs,
+        perHostConcurrency: config.politeness.perHostConcurrency,
+      },
+    },
   });
   return {
     crawler,
@@ -107,6 +134,7 @@ export async function createEngine(
     fetcher,
     fetchMetrics,
     parsers,
+    politeness,
     async close() {
       await crawler.close();
       parsers.close();
@@ -115,6 +143,7 @@ export async function createEngine(
         await sink.close({ signal: AbortSignal.timeout(SINK_CLOSE_TIMEOUT_MS) });
       } finally {
         fetcher.close?.();
+        await hosts.close();
         await frontier.close();
       }
     },

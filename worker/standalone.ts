@@ -51,6 +51,10 @@ export interface StandaloneSummary {
     fetched: number;
     failed: number;
     items: number;
+    /** Not fetched: robots.txt disallows them. */
+    disallowed: number;
+    /** 429/503 answers, retried after the host's block. */
+    throttled: number;
     /** The task's frontier at the end (every run of its crawl, this one and earlier ones). */
     frontier: FrontierCounts;
   }>;
@@ -142,6 +146,8 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
       fetched: run.stats.fetched,
       failed: run.stats.failed,
       items: run.stats.items,
+      disallowed: run.stats.disallowed,
+      throttled: run.stats.throttled,
       frontier: run.stats.frontier,
     })),
     fetched: sum(runs, "fetched"),
@@ -220,8 +226,10 @@ export function openingLine(task: string, opening: Opening): string {
 
 function summaryLines(s: StandaloneSummary): string[] {
   const lines = s.tasks.map((t) =>
-    `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items} ` +
-    `(frontier: done=${t.frontier.done} failed=${t.frontier.failed} queued=${
+    `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items}` +
+    (t.disallowed ? ` disallowed=${t.disallowed}` : "") +
+    (t.throttled ? ` throttled=${t.throttled}` : "") +
+    ` (frontier: done=${t.frontier.done} failed=${t.frontier.failed} queued=${
       t.frontier.queued + t.frontier.leased
     })` + (t.error ? ` (${t.error})` : "")
   );

@@ -11,6 +11,9 @@ const stats = {
   items: 10,
   tooDeep: 0,
   duplicates: 3,
+  disallowed: 5,
+  throttled: 1,
+  deferred: 0,
   queued: 4,
   inFlight: 2,
   frontier: { queued: 4, leased: 3, done: 20, failed: 1 },
@@ -40,9 +43,16 @@ Deno.test("worker app lists its tasks with their counters", async () => {
 });
 
 Deno.test("worker app exposes Prometheus metrics per task", async () => {
-  const res = await app(true, [{ name: 'say "hi"', id: "1", state: "running", stats }]).request(
-    "/metrics",
-  );
+  const hosts = [{
+    host: "http://a.test:80",
+    requests: 7,
+    throttled: 1,
+    disallowed: 5,
+    delayMs: 1500,
+    blockedUntil: 0,
+  }];
+  const res = await app(true, [{ name: 'say "hi"', id: "1", state: "running", stats, hosts }])
+    .request("/metrics");
   assert.match(res.headers.get("content-type")!, /^text\/plain; version=0.0.4/);
   const families = parsePrometheusText(await res.text());
   const value = (name: string, labels: Record<string, string>) =>
@@ -55,6 +65,14 @@ Deno.test("worker app exposes Prometheus metrics per task", async () => {
   assert.equal(value("crawler_task_items_total", task), 10);
   assert.equal(value("crawler_task_queue_size", task), 4);
   assert.equal(value("crawler_task_leased", task), 2);
+  assert.equal(value("crawler_task_disallowed_total", task), 5);
+  assert.equal(value("crawler_task_throttled_total", task), 1);
+  const host = { ...task, host: "http://a.test:80" };
+  assert.equal(value("crawler_host_requests_total", host), 7);
+  assert.equal(value("crawler_host_throttled_total", host), 1);
+  assert.equal(value("crawler_host_disallowed_total", host), 5);
+  assert.equal(value("crawler_host_delay_seconds", host), 1.5);
+  assert.equal(value("crawler_host_blocked_until_seconds", host), 0);
   // The task's frontier, as every worker of the task sees it.
   assert.equal(value("crawler_task_frontier_requests", { ...task, state: "done" }), 20);
   assert.equal(value("crawler_task_frontier_requests", { ...task, state: "leased" }), 3);

@@ -10,6 +10,11 @@ import { z } from "zod";
 import type { TaskDefinition } from "../task_definition.ts";
 import { compileRuleSet } from "./compile_rule_set.ts";
 import { checkRuleReferences, declarativeSpecShape, hasAbsoluteRoots } from "./spec_schema.ts";
+import {
+  politenessFromSpec,
+  politenessSpecShape,
+  withPoliteness,
+} from "../politeness/politeness_spec.ts";
 
 /** One rate-limit bucket, as in a built-in spec: `eventCount` events per `eventDur` seconds. */
 const limitSchema = z.strictObject({
@@ -33,6 +38,7 @@ export const declarativeTaskSpecSchema = z.strictObject({
   limits: z.array(limitSchema).optional(),
   /** How many workers run the task together (SPEC §7); the master checks it. Default 1. */
   workers: z.number().int().min(1).max(64).optional(),
+  ...politenessSpecShape,
 }).superRefine((spec, ctx) => {
   checkRuleReferences(spec, ctx);
   if (spec.url === undefined && !hasAbsoluteRoots(spec)) {
@@ -94,5 +100,6 @@ export function declarativeTaskDefinition(name: string, spec: DeclarativeTaskSpe
     reload,
     cookie,
     limits: limits?.map((l) => ({ ...l })),
+    ...withPoliteness(politenessFromSpec(spec)),
   };
 }
