@@ -39,8 +39,10 @@ export interface DoubanFixture {
   /** Base URL, e.g. http://127.0.0.1:41234 (the tag page is at `${url}/`). */
   url: string;
   books: FixtureBook[];
-  /** Times each path was requested. */
+  /** Times each page was requested (robots.txt is not a page: see `robotsRequests`). */
   requests: Map<string, number>;
+  /** Times robots.txt was requested (it answers 404: everything allowed). */
+  readonly robotsRequests: number;
   /** Paths in request order. */
   log: string[];
   /** Total distinct pages on the site. */
@@ -129,6 +131,7 @@ export function startDoubanFixture(options: DoubanFixtureOptions = {}): DoubanFi
   const books = makeBooks(opts);
   const byId = new Map(books.map((b) => [b.id, b]));
   const requests = new Map<string, number>();
+  let robotsRequests = 0;
   const log: string[] = [];
   let base = "";
 
@@ -147,6 +150,10 @@ export function startDoubanFixture(options: DoubanFixtureOptions = {}): DoubanFi
 
   const handler = async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
+    if (path === "/robots.txt") {
+      robotsRequests++;
+      return new Response("not found", { status: 404 });
+    }
     const count = (requests.get(path) ?? 0) + 1;
     requests.set(path, count);
     log.push(path);
@@ -174,6 +181,9 @@ export function startDoubanFixture(options: DoubanFixtureOptions = {}): DoubanFi
     url: base,
     books,
     requests,
+    get robotsRequests() {
+      return robotsRequests;
+    },
     log,
     pages: 1 + opts.tags + books.length,
     close: () => server.shutdown(),
