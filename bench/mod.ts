@@ -20,6 +20,9 @@
  * 4. What finding a page's links and fields costs: a DOM, the anchor scan, the streaming pass.
  * 5. The douban fixture crawled through the real CLI in standalone mode.
  * 6. How fast the results sinks (SQLite, Postgres) store and upsert items.
+ * 7. What politeness costs: a site on 20 hosts (loopback ports, 100 pages each, links across
+ *    hosts) crawled with the SQLite frontier, politeness off and on (robots.txt per host, the
+ *    per-host schedule in the frontier's database), best of the rounds.
  *
  *   deno task bench [--profile=all|realistic|generated] [--pages=N] [--links=300]
  *                   [--concurrency=16] [--rounds=3] [--workers=N] [--dom]
@@ -31,6 +34,7 @@ import { benchDoubanStandalone } from "./douban_standalone.ts";
 import { benchVisitedSet } from "./visited_set_memory.ts";
 import { measureParseCost } from "./parse_cost.ts";
 import { benchSinks } from "./sink_write.ts";
+import { benchPoliteness } from "./politeness_cost.ts";
 
 /** Generated profile: the engine's pages/s must be at least this fraction of the bare loop's. */
 const RATIO_TARGET = 0.6;
@@ -356,4 +360,20 @@ console.log(
 
 for (const figure of await benchSinks()) console.log(figure);
 
-if (douban.exitCode !== 0) Deno.exit(1);
+const polite = await benchPoliteness(concurrency, rounds);
+for (
+  const [label, figures] of [["politeness off", polite.off], ["politeness on", polite.on]] as const
+) {
+  console.log(line(`${polite.hosts} hosts, ${label}`, figures));
+}
+console.log(
+  `politeness costs ${((1 - rate(polite.on) / rate(polite.off)) * 100).toFixed(0)}% of pages/s ` +
+    `and ${
+      (((polite.on.cpuSeconds ?? 0) - (polite.off.cpuSeconds ?? 0)) / polite.on.pages * 1e6)
+        .toFixed(0)
+    } µs CPU per page (best of ${rounds} rounds each)`,
+);
+const politeIncomplete = [polite.off, polite.on].some((f) => f.pages !== polite.pages || f.failed);
+if (politeIncomplete) console.error("a politeness crawl did not fetch every page once");
+
+if (douban.exitCode !== 0 || politeIncomplete) Deno.exit(1);
