@@ -367,6 +367,26 @@ export class Crawler {
         log.debug("disallowed by robots.txt", { task: run.name, url: req.url });
         return { kind: "done", claim, children: [] };
       }
+      if (admission.kind === "unavailable") {
+        // Like a fetch that failed: retried, then failed, with the reason in the logs and status.
+        const error = new Error(admission.reason);
+        const retries = this.#options.retries;
+        if (req.attempt < retries) {
+          run.stats.retried++;
+          log.debug("host blocked, retrying", { task: run.name, url: req.url, error });
+        } else {
+          run.stats.failed++;
+          run.activity.failed(req.url, error);
+          log.warn("host blocked", { task: run.name, url: req.url, attempt: req.attempt, error });
+        }
+        return {
+          kind: "failed",
+          claim,
+          error: admission.reason,
+          retries,
+          retryDelayMs: this.#options.retryDelayMs,
+        };
+      }
       if (admission.kind === "later") {
         run.stats.deferred++;
         return {

@@ -12,7 +12,7 @@ import type { RobotsOutcome } from "./robots_rules.ts";
 /** A host's robots.txt as fetched, kept until `expiresAt`. */
 export interface RobotsRecord {
   outcome: RobotsOutcome;
-  /** The text, when the outcome is "parsed". */
+  /** The text, when the outcome is "parsed"; why it could not be read, for "disallow-all". */
   text: string;
   fetchedAt: number;
   /** Epoch ms after which it is fetched again. */

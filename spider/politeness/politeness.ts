@@ -39,7 +39,12 @@ export type Admission =
   | { kind: "go"; permit: HostPermit }
   /** Not due (delay, Retry-After) or at its concurrency limit: ask again in `waitMs`. */
   | { kind: "later"; host: string; waitMs: number }
-  | { kind: "disallowed"; host: string };
+  | { kind: "disallowed"; host: string }
+  /**
+   * The host's robots.txt could not be read (5xx, 429, no answer): nothing of the host may be
+   * fetched until it can (RFC 9309 §2.3.1.4). A failure of the host, not a rule: `reason` says why.
+   */
+  | { kind: "unavailable"; host: string; reason: string };
 
 /** Options for {@linkcode Politeness}. */
 export interface PolitenessOptions {
@@ -77,6 +82,9 @@ export class Politeness {
     let crawlDelayMs = 0;
     if (settings.robots) {
       const rules = await this.#robots.rules(host, signal);
+      if (rules.outcome === "disallow-all") {
+        return { kind: "unavailable", host, reason: `robots.txt of ${host}: ${rules.reason}` };
+      }
       if (!rules.isAllowed(url, this.#token)) {
         await this.#store.addDisallowed(host, 1);
         return { kind: "disallowed", host };

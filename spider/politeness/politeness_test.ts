@@ -54,6 +54,22 @@ Deno.test("politeness: disallowed URLs are refused and counted, Crawl-delay spac
   }
 });
 
+Deno.test("politeness: a host whose robots.txt fails is unavailable, with the reason", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("oops", { status: 500 }),
+  );
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}`;
+    const { gate: g } = gate();
+    const admission = await g.admit(`${url}/page`, polite);
+    assert.equal(admission.kind, "unavailable");
+    if (admission.kind === "unavailable") assert.match(admission.reason, /HTTP 500/);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("politeness: a task with robots off neither reads robots.txt nor obeys it", async () => {
   const host = robotsHost();
   try {

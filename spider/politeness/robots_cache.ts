@@ -81,7 +81,7 @@ export class RobotsCache {
     const lifetime = blocked ? this.#options.retryMs ?? 60_000 : this.#options.ttlMs ?? 86_400_000;
     return {
       outcome: result.outcome,
-      text: result.text,
+      text: blocked ? result.reason ?? "unknown" : result.text,
       fetchedAt,
       expiresAt: fetchedAt + lifetime,
     };

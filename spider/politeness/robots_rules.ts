@@ -32,8 +32,12 @@ const robotsParser = robotsParserModule as unknown as (url: string, text: string
 export class RobotsRules {
   readonly #robot: Robot | undefined;
 
-  private constructor(readonly outcome: RobotsOutcome, robot?: Robot) {
+  /** Why robots.txt could not be read, for "disallow-all" ("" otherwise). */
+  readonly reason: string;
+
+  private constructor(readonly outcome: RobotsOutcome, robot?: Robot, reason = "") {
     this.#robot = robot;
+    this.reason = reason;
   }
 
   /** Rules that allow everything (no robots.txt, or robots checks turned off). */
@@ -41,9 +45,9 @@ export class RobotsRules {
     return new RobotsRules("allow-all");
   }
 
-  /** Rules that allow nothing (robots.txt could not be fetched). */
-  static disallowAll(): RobotsRules {
-    return new RobotsRules("disallow-all");
+  /** Rules that allow nothing: robots.txt could not be fetched, for `reason`. */
+  static disallowAll(reason = "robots.txt unavailable"): RobotsRules {
+    return new RobotsRules("disallow-all", undefined, reason);
   }
 
   /**
@@ -54,10 +58,12 @@ export class RobotsRules {
     return new RobotsRules("parsed", robotsParser(`${origin}/robots.txt`, text));
   }
 
-  /** Rules for a stored outcome and text. */
+  /** Rules for a stored outcome and text (for "disallow-all", the text is the reason). */
   static from(outcome: RobotsOutcome, origin: string, text: string): RobotsRules {
     if (outcome === "parsed") return RobotsRules.parse(origin, text);
-    return outcome === "allow-all" ? RobotsRules.allowAll() : RobotsRules.disallowAll();
+    return outcome === "allow-all"
+      ? RobotsRules.allowAll()
+      : RobotsRules.disallowAll(text || undefined);
   }
 
   /**
