@@ -231,6 +231,82 @@ export class Crawler {
   }
 
   /**
+   * Asks politeness (robots.txt, the host's schedule) about a claim: a host permit to fetch
+   * with, or the claim's outcome without a fetch (disallowed, host blocked, host not due).
+   */
+  async #admit(
+    run: TaskRun,
+    claim: Claim,
+  ): Promise<{ permit?: HostPermit } | { outcome: Outcome | undefined }> {
+    if (!this.#politeness) return {};
+    const req = claim.request;
+    const signal = run.signal;
+    const log = this.#options.logger;
+    let admission;
+    try {
+      admission = await this.#politeness.gate.admit(req.url, this.#settings(run), signal);
+    } catch (error) {
+      if (signal.aborted) return { outcome: undefined };
+      // The host store (the frontier's database) is away: the request waits, not fails.
+      log.warn("politeness check failed; the request waits", {
+        task: run.name,
+        url: req.url,
+        error,
+      });
+      const outcome: Outcome = {
+        kind: "failed",
+        claim,
+        error: String(error),
+        retries: 0,
+        retryDelayMs: 1000,
+        counted: false,
+      };
+      return { outcome };
+    }
+    if (admission.kind === "disallowed") {
+      run.stats.disallowed++;
+      run.hosts.disallowed(admission.host);
+      log.debug("disallowed by robots.txt", { task: run.name, url: req.url });
+      return { outcome: { kind: "done", claim, children: [] } };
+    }
+    if (admission.kind === "unavailable") {
+      // Like a fetch that failed: retried, then failed, with the reason in the logs and status.
+      const error = new Error(admission.reason);
+      const retries = this.#options.retries;
+      if (req.attempt < retries) {
+        run.stats.retried++;
+        log.debug("host blocked, retrying", { task: run.name, url: req.url, error });
+      } else {
+        run.stats.failed++;
+        run.activity.failed(req.url, error);
+        log.warn("host blocked", { task: run.name, url: req.url, attempt: req.attempt, error });
+      }
+      const outcome: Outcome = {
+        kind: "failed",
+        claim,
+        error: admission.reason,
+        retries,
+        retryDelayMs: this.#options.retryDelayMs,
+      };
+      return { outcome };
+    }
+    if (admission.kind === "later") {
+      run.stats.deferred++;
+      const outcome: Outcome = {
+        kind: "failed",
+        claim,
+        error: "host not due",
+        retries: 0,
+        retryDelayMs: admission.waitMs,
+        counted: false,
+      };
+      return { outcome };
+    }
+    run.hosts.requested(admission.permit.host);
+    return { permit: admission.permit };
+  }
+
+  /**
    * Gives a host slot back. If the host store cannot be reached the slot's lease frees it later;
    * that is logged, and the fetch's own result stands.
    */
@@ -336,78 +412,23 @@ export class Crawler {
     const req = claim.request;
     const signal = run.signal;
     const log = this.#options.logger;
-    // The host's turn comes before a fetch slot: a host that is not due gives the claim back
-    // (it waits in the frontier, where every worker's claims skip the host meanwhile) and this
-    // loop goes on with another, holding nothing.
-    let permit: HostPermit | undefined;
-    if (this.#politeness) {
-      let admission;
-      try {
-        admission = await this.#politeness.gate.admit(req.url, this.#settings(run), signal);
-      } catch (error) {
-        if (signal.aborted) return undefined;
-        // The host store (the frontier's database) is away: the request waits, not fails.
-        log.warn("politeness check failed; the request waits", {
-          task: run.name,
-          url: req.url,
-          error,
-        });
-        return {
-          kind: "failed",
-          claim,
-          error: String(error),
-          retries: 0,
-          retryDelayMs: 1000,
-          counted: false,
-        };
-      }
-      if (admission.kind === "disallowed") {
-        run.stats.disallowed++;
-        run.hosts.disallowed(admission.host);
-        log.debug("disallowed by robots.txt", { task: run.name, url: req.url });
-        return { kind: "done", claim, children: [] };
-      }
-      if (admission.kind === "unavailable") {
-        // Like a fetch that failed: retried, then failed, with the reason in the logs and status.
-        const error = new Error(admission.reason);
-        const retries = this.#options.retries;
-        if (req.attempt < retries) {
-          run.stats.retried++;
-          log.debug("host blocked, retrying", { task: run.name, url: req.url, error });
-        } else {
-          run.stats.failed++;
-          run.activity.failed(req.url, error);
-          log.warn("host blocked", { task: run.name, url: req.url, attempt: req.attempt, error });
-        }
-        return {
-          kind: "failed",
-          claim,
-          error: admission.reason,
-          retries,
-          retryDelayMs: this.#options.retryDelayMs,
-        };
-      }
-      if (admission.kind === "later") {
-        run.stats.deferred++;
-        return {
-          kind: "failed",
-          claim,
-          error: "host not due",
-          retries: 0,
-          retryDelayMs: admission.waitMs,
-          counted: false,
-        };
-      }
-      permit = admission.permit;
-      run.hosts.requested(permit.host);
-    }
-    let release: () => void;
+    // A fetch slot first, then the host's turn: a host that is not due gives the claim back at
+    // once (it waits in the frontier, where every worker's claims skip the host meanwhile) and
+    // the slot goes to another claim. Taking the host's slot last keeps it held only while the
+    // fetch runs, so its lease can be as short as a fetch.
+    const release = await this.#slots.acquire(signal);
+    let admitted: { permit?: HostPermit } | { outcome: Outcome | undefined };
     try {
-      release = await this.#slots.acquire(signal);
+      admitted = await this.#admit(run, claim);
     } catch (error) {
-      await this.#releaseHost(run, permit, { kind: "failed" });
+      release();
       throw error;
     }
+    if ("outcome" in admitted) {
+      release();
+      return admitted.outcome;
+    }
+    const permit = admitted.permit;
     let response;
     try {
       response = await this.#options.fetcher.fetch({

@@ -85,7 +85,12 @@ export async function createEngine(
   });
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
   const hosts: HostStore = openHostStore(config.frontier.url, {
-    policy: { maxBackoffMs: config.politeness.maxBackoffMs },
+    policy: {
+      maxBackoffMs: config.politeness.maxBackoffMs,
+      // A host slot is held for one fetch, which the fetcher ends at its timeout: a worker that
+      // froze or died with slots held gives them back that soon after.
+      slotLeaseMs: config.fetcher.timeout + 5000,
+    },
   });
   const robotsLog = logger.child("robots");
   const robots = new RobotsCache(hosts, {
