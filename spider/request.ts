@@ -18,8 +18,6 @@ export interface CrawlRequest {
   tmp?: Record<string, unknown>;
   /** Failed fetches of this request so far (the frontier counts them; it gives up past `retries`). */
   attempt: number;
-  /** Times its host answered 429/503 to it: retried after the host's block, not failed. */
-  throttled?: number;
 }
 
 /** What a rule set's root or a rule asks for; the engine fills in the rest. */
