@@ -3,15 +3,13 @@
  * The crawler's own User-Agent, and the product token robots.txt groups are matched against.
  */
 
-/** The crawler's version, as it appears in its default User-Agent. */
-export const CRAWLER_VERSION = "0.1.0";
+import { VERSION } from "../../version.ts";
 
 /**
  * The default `fetcher.userAgent`: a product token, its version, and where a site owner can
  * read what this crawler is (the usual `name/version (+URL)` form).
  */
-export const DEFAULT_USER_AGENT =
-  `crawler/${CRAWLER_VERSION} (+https://github.com/dreamerjackson/crawler)`;
+export const DEFAULT_USER_AGENT = `crawler/${VERSION} (+https://github.com/dreamerjackson/crawler)`;
 
 /**
  * The product token of a User-Agent, the part robots.txt `User-agent:` lines name
