@@ -126,7 +126,15 @@ Deno.test("GET a resource by name sums what its worker reports, with rate, error
   assert.deepEqual(view.errors, [
     { url: "http://127.0.0.1:1/missing", error: "HTTP 404", at: 7, workerId: "w1" },
   ]);
-  assert.deepEqual(view.hosts, [{ host: "127.0.0.1:1", fetched: 50, failed: 1 }]);
+  assert.deepEqual(view.hosts, [{
+    host: "127.0.0.1:1",
+    fetched: 50,
+    failed: 1,
+    throttled: 0,
+    disallowed: 0,
+    delayMs: 0,
+    blockedUntil: 0,
+  }]);
   assert.deepEqual(view.resource.Spec, spec);
 
   // An older run of the same name (another ID) is not this resource's.
@@ -315,7 +323,15 @@ Deno.test("a task placed on two workers sums both; a worker gone silent keeps it
     assert.equal(view.totals.fetched, 35);
     assert.equal(view.totals.leased, 6);
     assert.deepEqual(view.history, [10]); // 20 pages more in 2 s, over both workers
-    assert.deepEqual(view.hosts, [{ host: "127.0.0.1:1", fetched: 35, failed: 2 }]);
+    assert.deepEqual(view.hosts, [{
+      host: "127.0.0.1:1",
+      fetched: 35,
+      failed: 2,
+      throttled: 0,
+      disallowed: 0,
+      delayMs: 0,
+      blockedUntil: 0,
+    }]);
     assert.deepEqual(view.errors.map((e) => e.workerId).sort(), ["w1", "w2"]);
 
     // The second worker stops answering (its registration stays, as after a kill -9).

@@ -50,6 +50,14 @@ export interface HostView {
   host: string;
   fetched: number;
   failed: number;
+  /** 429/503 answers, summed over the task's workers. */
+  throttled: number;
+  /** URLs robots.txt disallowed, summed over the task's workers. */
+  disallowed: number;
+  /** The delay between requests to the host in force (the largest a worker saw), ms. */
+  delayMs: number;
+  /** Until when the host is blocked (the latest a worker saw), ms since the epoch; 0: not. */
+  blockedUntil: number;
 }
 
 /** A resource with what its workers report: `GET /crawler/resource/<name>`. */
@@ -283,9 +291,23 @@ export class ClusterView {
     const hostMap = new Map<string, HostView>();
     for (const r of reports) {
       for (const h of r?.activity?.hosts ?? []) {
-        const entry = hostMap.get(h.host) ?? { host: h.host, fetched: 0, failed: 0 };
+        const entry = hostMap.get(h.host) ??
+          {
+            host: h.host,
+            fetched: 0,
+            failed: 0,
+            throttled: 0,
+            disallowed: 0,
+            delayMs: 0,
+            blockedUntil: 0,
+          };
         entry.fetched += h.fetched;
         entry.failed += h.failed;
+        entry.throttled += h.throttled ?? 0;
+        entry.disallowed += h.disallowed ?? 0;
+        // The schedule is shared by every worker of the host: the freshest report is the largest.
+        entry.delayMs = Math.max(entry.delayMs, h.delayMs ?? 0);
+        entry.blockedUntil = Math.max(entry.blockedUntil, h.blockedUntil ?? 0);
         hostMap.set(h.host, entry);
       }
     }

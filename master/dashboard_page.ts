@@ -74,6 +74,7 @@ button.danger.armed { background: var(--red); border-color: var(--red); color: #
 .lists li { padding: .15em 0; border-bottom: 1px solid #f0f1f3; }
 .lists li > div { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .lists li .host { display: flex; justify-content: space-between; gap: .5em; }
+.lists li .polite { font-size: .85em; color: #666; }
 .lists li .e { color: var(--red); }
 .lists li .n { color: var(--muted); font-variant-numeric: tabular-nums; margin-right: .4em; }
 .lists .none { color: var(--muted); font-size: .8em; }
@@ -202,6 +203,16 @@ function specSummary(resource) {
   return what + (spec.url ? " · " + spec.url : "");
 }
 
+// A host's politeness state (SPEC §8): delay in force, block, 429/503s, robots.txt refusals.
+function politeness(h) {
+  const parts = [];
+  if (h.delayMs) parts.push("delay " + num(h.delayMs) + " ms");
+  if (h.blockedUntil && h.blockedUntil > Date.now()) parts.push('<span class="e">blocked until ' + esc(clock(h.blockedUntil)) + "</span>");
+  if (h.throttled) parts.push(num(h.throttled) + " × 429/503");
+  if (h.disallowed) parts.push(num(h.disallowed) + " disallowed");
+  return parts.length === 0 ? "" : '<div class="polite" data-field="politeness">' + parts.join(" · ") + "</div>";
+}
+
 function taskCard(t, intervalMs) {
   const c = t.totals;
   const placements = t.placements.length === 0 ? '<span class="pill unassigned">no worker</span>' :
@@ -212,7 +223,8 @@ function taskCard(t, intervalMs) {
     "</span>" + link(e.url) + '</div><div class="e">' + esc(e.error) + "</div></li>").join("") + "</ul>";
   const hosts = t.hosts.length === 0 ? '<div class="none">none yet</div>' : "<ul>" + t.hosts.slice(0, 5).map((h) =>
     '<li><div class="host"><span>' + esc(h.host) + '</span><span class="n">' + num(h.fetched) +
-    (h.failed ? ' · <span class="e">' + num(h.failed) + " failed</span>" : "") + "</span></div></li>").join("") + "</ul>";
+    (h.failed ? ' · <span class="e">' + num(h.failed) + " failed</span>" : "") + "</span></div>" +
+    politeness(h) + "</li>").join("") + "</ul>";
   const pause = t.paused
     ? '<button data-action="resume" data-name="' + esc(t.name) + '">Resume</button>'
     : '<button data-action="pause" data-name="' + esc(t.name) + '">Pause</button>';

@@ -52,6 +52,10 @@ export interface HostActivityMessage {
   host: string;
   fetched: string | number;
   failed: string | number;
+  throttled?: number | string;
+  disallowed?: number | string;
+  delay_ms?: number | string;
+  blocked_until?: number | string;
 }
 
 /** `Placement` on the wire. */

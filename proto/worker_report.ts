@@ -25,6 +25,31 @@ export interface TaskReportStats {
   finishedAt?: number;
 }
 
+/** A host a task fetched from, with its politeness state when the worker has it (SPEC §8). */
+export interface HostReport {
+  host: string;
+  fetched: number;
+  failed: number;
+  /** 429/503 answers from the host. */
+  throttled?: number;
+  /** URLs of the host robots.txt disallowed. */
+  disallowed?: number;
+  /** The delay between requests to the host in force, ms. */
+  delayMs?: number;
+  /** Until when the host is blocked (Retry-After or backoff), ms since the epoch; 0: not. */
+  blockedUntil?: number;
+}
+
+/** The politeness counters a worker keeps per host (`hosts` in its task status). */
+export interface HostPolitenessReport {
+  /** `scheme://host:port`. */
+  host: string;
+  throttled: number;
+  disallowed: number;
+  delayMs: number;
+  blockedUntil: number;
+}
+
 /** One task as a worker reports it. */
 export interface TaskReport {
   name: string;
@@ -37,8 +62,10 @@ export interface TaskReport {
   stats?: TaskReportStats;
   activity?: {
     errors: Array<{ url: string; error: string; at: number }>;
-    hosts: Array<{ host: string; fetched: number; failed: number }>;
+    hosts: HostReport[];
   };
+  /** Per-host politeness counters, merged into `activity.hosts` on the wire. */
+  hosts?: HostPolitenessReport[];
 }
 
 /** A worker's answer to `Status`. */
@@ -69,7 +96,7 @@ export function workerReportToMessage(report: WorkerReport): WorkerStatusMessage
       finished_at: t.stats?.finishedAt ?? 0,
       leased: t.stats?.leased ?? t.stats?.inFlight ?? 0,
       errors: (t.activity?.errors ?? []).map((e) => ({ url: e.url, error: e.error, at: e.at })),
-      hosts: t.activity?.hosts ?? [],
+      hosts: withPoliteness(t.activity?.hosts ?? [], t.hosts ?? []).map(hostToMessage),
     })),
   };
 }
@@ -111,8 +138,57 @@ function errorFromMessage(e: TaskErrorMessage): { url: string; error: string; at
   return { url: e.url, error: e.error, at: Number(e.at) };
 }
 
-function hostFromMessage(
-  h: HostActivityMessage,
-): { host: string; fetched: number; failed: number } {
-  return { host: h.host, fetched: Number(h.fetched), failed: Number(h.failed) };
+function hostFromMessage(h: HostActivityMessage): HostReport {
+  const host: HostReport = { host: h.host, fetched: Number(h.fetched), failed: Number(h.failed) };
+  const throttled = Number(h.throttled ?? 0);
+  const disallowed = Number(h.disallowed ?? 0);
+  const delayMs = Number(h.delay_ms ?? 0);
+  const blockedUntil = Number(h.blocked_until ?? 0);
+  // Only a host the worker has politeness state for carries it.
+  if (throttled || disallowed || delayMs || blockedUntil) {
+    Object.assign(host, { throttled, disallowed, delayMs, blockedUntil });
+  }
+  return host;
+}
+
+function hostToMessage(h: HostReport): HostActivityMessage {
+  return {
+    host: h.host,
+    fetched: h.fetched,
+    failed: h.failed,
+    throttled: h.throttled ?? 0,
+    disallowed: h.disallowed ?? 0,
+    delay_ms: h.delayMs ?? 0,
+    blocked_until: h.blockedUntil ?? 0,
+  };
+}
+
+/**
+ * The busiest hosts with the politeness state of each. Activity names a host as a URL's `host`
+ * (`example.com`, `127.0.0.1:8088`), politeness as `scheme://host:port`; both meet on the URL
+ * `host`, which leaves out default ports.
+ */
+export function withPoliteness(
+  hosts: readonly HostReport[],
+  politeness: readonly HostPolitenessReport[],
+): HostReport[] {
+  const byHost = new Map<string, HostPolitenessReport>();
+  for (const p of politeness) {
+    try {
+      byHost.set(new URL(p.host).host, p);
+    } catch {
+      byHost.set(p.host, p); // not a URL (the "(other)" bucket): matched by name or not at all
+    }
+  }
+  return hosts.map((h) => {
+    const p = byHost.get(h.host);
+    if (!p) return h;
+    return {
+      ...h,
+      throttled: p.throttled,
+      disallowed: p.disallowed,
+      delayMs: p.delayMs,
+      blockedUntil: p.blockedUntil,
+    };
+  });
 }
