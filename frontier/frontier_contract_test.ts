@@ -391,17 +391,25 @@ for (const { name, open } of backends) {
           await f.begin("race", { roots: [] });
           await f.add("race", Array.from({ length: total }, (_, i) => req(`http://p.test/${i}`)));
           const script = new URL("../tests/_frontier_claimer.ts", import.meta.url).pathname;
-          const run = (owner: string) =>
+          const claimers = ["p1", "p2"].map((owner) =>
             new Deno.Command(Deno.execPath(), {
               args: ["run", "--allow-all", script, backend.url!, "race", owner],
+              stdin: "piped",
               stdout: "piped",
               stderr: "inherit",
-            }).output();
-          const results = await Promise.all([run("p1"), run("p2")]);
-          const claimed = results.map((r) => {
-            assert.equal(r.code, 0);
-            return JSON.parse(new TextDecoder().decode(r.stdout)) as string[];
-          });
+            }).spawn()
+          );
+          // Each prints "ready" with its frontier open; both start on one "go".
+          const outputs = claimers.map((child) => readAll(child.stdout));
+          for (const output of outputs) await output.line("ready");
+          const writers = claimers.map((child) => child.stdin.getWriter());
+          await Promise.all(writers.map((w) => w.write(new TextEncoder().encode("go\n"))));
+          await Promise.all(writers.map((w) => w.close()));
+          const claimed = await Promise.all(claimers.map(async (child, i) => {
+            assert.equal((await child.status).code, 0);
+            const lines = (await outputs[i].rest()).trim().split("\n");
+            return JSON.parse(lines[lines.length - 1]) as string[];
+          }));
           const all = claimed.flat();
           assert.equal(new Set(all).size, all.length, "a URL was handed to two processes");
           assert.equal(all.length, total);
@@ -418,4 +426,29 @@ for (const { name, open } of backends) {
       await backend.dispose();
     }
   });
+}
+
+/** Reads a child's stdout: wait for a given line, then the rest once it closes. */
+function readAll(stream: ReadableStream<Uint8Array>) {
+  const decoder = new TextDecoder();
+  const reader = stream.getReader();
+  let text = "";
+  let done = false;
+  const more = async () => {
+    const { value, done: end } = await reader.read();
+    if (end) done = true;
+    else text += decoder.decode(value, { stream: true });
+  };
+  return {
+    async line(expected: string): Promise<void> {
+      while (!text.includes(`${expected}\n`)) {
+        if (done) throw new Error(`claimer exited before printing "${expected}": ${text}`);
+        await more();
+      }
+    },
+    async rest(): Promise<string> {
+      while (!done) await more();
+      return text.slice(text.indexOf("ready\n") + "ready\n".length);
+    },
+  };
 }

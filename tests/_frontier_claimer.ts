@@ -2,7 +2,9 @@
  * @module
  * A claimer process for the frontier contract suite: claims small batches of a task from the
  * frontier at URL, acknowledges each batch, and prints every URL it claimed (JSON) when the
- * task has nothing left.
+ * task has nothing left. It first prints `ready` once the frontier is open and waits for a line on
+ * stdin, so the test can start every claimer at the same instant (a process that starts late
+ * could otherwise find the work all done and prove nothing).
  *
  *   deno run --allow-all tests/_frontier_claimer.ts FRONTIER_URL TASK OWNER
  */
@@ -11,6 +13,8 @@ import { openFrontier } from "../frontier/open_frontier.ts";
 const [url, task, owner] = Deno.args;
 const frontier = await openFrontier(url);
 const claimed: string[] = [];
+await Deno.stdout.write(new TextEncoder().encode("ready\n"));
+await waitForGo();
 try {
   for (;;) {
     const claims = await frontier.claim(task, { owner, limit: 7, leaseMs: 60_000 });
@@ -26,3 +30,11 @@ try {
   await frontier.close();
 }
 console.log(JSON.stringify(claimed));
+
+async function waitForGo(): Promise<void> {
+  const buffer = new Uint8Array(16);
+  for (;;) {
+    const n = await Deno.stdin.read(buffer);
+    if (n === null || buffer.subarray(0, n).includes(10)) return;
+  }
+}
