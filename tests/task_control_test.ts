@@ -81,9 +81,15 @@ ClientTimeOut = 3
     await t.step(
       "a task added through a follower runs; any master reports its progress",
       async () => {
-        const added = await follower.request("/crawler/resource", {
-          method: "POST",
-          json: { name: "books", spec },
+        // A 503 means "retry" (README): the leader may not have taken in the workers' keys yet
+        // even though the registry lists them. Retried with the same client id, as a client should.
+        let added = { status: 0, body: {} as Record<string, unknown> };
+        await waitUntil("the add to be accepted", 10_000, async () => {
+          added = await follower.request("/crawler/resource", {
+            method: "POST",
+            json: { id: "task-control-books", name: "books", spec },
+          });
+          return added.status !== 503;
         });
         assert.equal(added.status, 200, JSON.stringify(added.body));
         holder = workers.find((w) => w.id === added.body.id)!;
