@@ -62,7 +62,11 @@ Deno.test("a crawl on a Postgres frontier waits while the server is down and fin
     } finally {
       db.close();
     }
-    for (const [path, count] of site.requests) assert.equal(count, 1, `${path} fetched ${count}×`);
+    // A page in flight when the server went away can outlive its lease (3 s) before its ack
+    // reaches the server again, and is then fetched once more: at most the fetches in flight.
+    const twice = [...site.requests].filter(([, count]) => count > 1);
+    for (const [path, count] of twice) assert.equal(count, 2, `${path} fetched ${count}×`);
+    assert.ok(twice.length <= 4, `more pages fetched twice than were in flight: ${twice.length}`);
     assert.equal(site.requests.size, site.pages);
   } finally {
     await site.close();
