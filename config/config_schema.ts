@@ -7,6 +7,7 @@ import { z } from "zod";
 import { declarativeSpecSchema, hasAbsoluteRoots } from "../spider/declarative/spec_schema.ts";
 import { politenessTaskConfigShape } from "../spider/politeness/politeness_spec.ts";
 import { DEFAULT_USER_AGENT } from "../spider/politeness/user_agent_token.ts";
+import { defaultMaxConnections } from "../spider/connection_pool.ts";
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -69,11 +70,31 @@ export const configSchema = z.object({
     timeout: positiveInt.default(3000),
     proxy: z.array(z.url()).default([]),
     concurrency: positiveInt.max(1024).default(8),
+    /**
+     * Most sockets open at once, in flight and idle, robots.txt fetches included. Default
+     * `defaultMaxConnections(concurrency)`: 4 × concurrency, at least 32.
+     */
+    maxConnections: positiveInt.optional(),
+    /** ms an unused connection to a host is kept open. */
+    idleTimeout: z.number().int().nonnegative().default(2000),
     maxBodyBytes: positiveInt.default(10 * 1024 * 1024),
     retries: z.number().int().nonnegative().max(10).default(1),
     /** Sent with every request, and the token robots.txt groups are matched against (SPEC §8). */
     userAgent: z.string().trim().min(1).default(DEFAULT_USER_AGENT),
-  }).prefault({}),
+  }).superRefine((fetcher, ctx) => {
+    // Every fetch holds a socket: fewer sockets than fetch slots would cap concurrency silently.
+    if (fetcher.maxConnections !== undefined && fetcher.maxConnections < fetcher.concurrency) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["maxConnections"],
+        message: `must be at least fetcher.concurrency (${fetcher.concurrency}): ` +
+          `every fetch in flight holds a connection`,
+      });
+    }
+  }).transform((fetcher) => ({
+    ...fetcher,
+    maxConnections: fetcher.maxConnections ?? defaultMaxConnections(fetcher.concurrency),
+  })).prefault({}),
   /** Per-host politeness (SPEC §8); a task's `Politeness` overrides the first two. */
   politeness: z.object({
     delayMs: z.number().int().nonnegative().max(3_600_000).default(0),

@@ -21,9 +21,12 @@
  * `PostgresFrontier` (shared across machines). `frontier_contract_test.ts` runs one suite on
  * all three.
  *
- * Politeness (SPEC §8) will keep per-host state beside the requests; every request already
- * records its host, and a claim is one query over due requests, so a host that is not due can
- * later be left out of that query (a `ClaimOptions` field) without changing the callers.
+ * Claims are host-aware (README, "Frontier and politeness"): every crawl keeps a
+ * table of its hosts with the time each is next ready, and a claim walks only the hosts that
+ * are ready, oldest turn first, taking at most `perHost` requests from each. A host handed out
+ * can be held (`hostHoldMs`) until an outcome of it says when the host is next due
+ * (`hostWaitMs`), so a host with a politeness delay is never claimed only to be given back, and
+ * hosts that are not due cost a claim nothing however many requests they have queued.
  */
 import type { CrawlRequest } from "../spider/request.ts";
 
@@ -69,6 +72,13 @@ export interface BeginOptions {
   crawl?: string;
   /** Drop whatever the task has and start a new crawl. Default false. */
   fresh?: boolean;
+  /**
+   * The task's definition as a JSON object of named parts (roots, rules, reload, depth; each a
+   * value or a digest). When the task's crawl was begun with another definition, a new crawl
+   * starts (reason "changed", with the parts that differ) instead of resuming the old one's
+   * URLs. Omitted: not compared.
+   */
+  definition?: string;
   /** Do not deduplicate: every request added is queued (the task's `Reload`). Default false. */
   reload?: boolean;
   /**
@@ -88,12 +98,22 @@ export type NewCrawlReason =
   /** The task's last crawl had finished. */
   | "finished"
   /** The task's crawl had another id (a new resource of the same name). */
-  | "replaced";
+  | "replaced"
+  /** The task's definition changed since its crawl began (`BeginOptions.definition`). */
+  | "changed";
 
 /** What {@linkcode Frontier.begin} found and did. */
 export type Opening =
   & { crawl: string; counts: FrontierCounts; startedAt: number }
-  & ({ mode: "new"; reason: NewCrawlReason } | { mode: "resumed" });
+  & (
+    | {
+      mode: "new";
+      reason: NewCrawlReason;
+      /** With reason "changed": the parts of the definition that differ (`taskDefinition`). */
+      changed?: string[];
+    }
+    | { mode: "resumed" }
+  );
 
 /** Options for {@linkcode Frontier.claim}. */
 export interface ClaimOptions {
@@ -104,11 +124,20 @@ export interface ClaimOptions {
   /** How long the claims hold, ms, unless extended. */
   leaseMs: number;
   /**
-   * Leave out requests whose host is not due in the politeness host table (`crawler_hosts`, in
-   * the same database: SPEC §8), so no worker claims what it could not fetch yet. The memory
-   * frontier has no such table and ignores it. Default false.
+   * Also leave out hosts that the politeness host table (`crawler_hosts`, in the same database)
+   * says are not due, as another task or worker may have used them. The memory frontier has no
+   * such table and ignores it. Default false.
    */
   skipHostsNotDue?: boolean;
+  /** Most requests of one host in one claim. Default: no limit. */
+  perHost?: number;
+  /**
+   * After a host's requests are handed out, the host is not handed out again for this long,
+   * ms, unless an outcome of one of its requests says when it is due (`hostWaitMs`). A caller
+   * that fetches a host one request at a time with a delay holds it for the lease time.
+   * Default 0: the host goes to the back of the ready hosts.
+   */
+  hostHoldMs?: number;
 }
 
 /** A claimed request fetched and parsed: acknowledged together with what it produced. */
@@ -117,6 +146,8 @@ export interface DoneOutcome {
   claim: Claim;
   /** Requests found on the page (already checked against `MaxDepth`). */
   children: readonly CrawlRequest[];
+  /** When the request's host is next due, ms from the commit (see `ClaimOptions.hostHoldMs`). */
+  hostWaitMs?: number;
 }
 
 /** A claimed request that failed. */
@@ -136,6 +167,8 @@ export interface FailedOutcome {
    * `retryDelayMs` without using one of its attempts. Default true.
    */
   counted?: boolean;
+  /** When the request's host is next due, ms from the commit (see `ClaimOptions.hostHoldMs`). */
+  hostWaitMs?: number;
 }
 
 export type Outcome = DoneOutcome | FailedOutcome;
@@ -160,9 +193,11 @@ export interface Frontier {
    */
   add(task: string, requests: readonly CrawlRequest[]): Promise<number>;
   /**
-   * Leases up to `limit` due requests of the task to `owner`: priority requests
-   * (priority > 0) first, then in the order they were added. Requests whose lease expired are
-   * claimable again. Resolves with none when nothing is due.
+   * Leases up to `limit` due requests of the task to `owner`, from ready hosts only, fairly:
+   * hosts whose turn is oldest first, at most `perHost` requests each; hosts with priority
+   * requests (priority > 0) before the others, and within a host priority requests first, then
+   * in the order they were added. Requests whose lease expired are claimable again. Resolves
+   * with none when nothing is due; the claims come priority first, then by id.
    */
   claim(task: string, options: ClaimOptions): Promise<Claim[]>;
   /**
@@ -176,6 +211,11 @@ export interface Frontier {
   extend(claims: readonly Claim[], leaseMs: number): Promise<void>;
   /** Returns still-current claims to the queue at once, no failure counted (a task stopped). */
   release(claims: readonly Claim[]): Promise<void>;
+  /**
+   * How long until a claim of the task may find something, ms: 0 when a host is ready now,
+   * undefined when no host has requests queued (only leased ones, or none).
+   */
+  nextDue(task: string): Promise<number | undefined>;
   /** The task's requests by state (zeros for a task without a crawl). */
   counts(task: string): Promise<FrontierCounts>;
   /** True when nothing of the task is queued or leased (leases expired count as queued). */
@@ -192,4 +232,21 @@ export const STATES: readonly RequestState[] = ["queued", "leased", "done", "fai
 /** All zeros. */
 export function emptyCounts(): FrontierCounts {
   return { queued: 0, leased: 0, done: 0, failed: 0 };
+}
+
+/** The named parts in which two definitions (`BeginOptions.definition`) differ. */
+export function changedParts(before: string, after: string): string[] {
+  const parse = (text: string): Record<string, unknown> => {
+    try {
+      const value = JSON.parse(text);
+      return value !== null && typeof value === "object" ? value : { definition: text };
+    } catch {
+      return { definition: text };
+    }
+  };
+  const a = parse(before);
+  const b = parse(after);
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]))
+    .sort();
 }

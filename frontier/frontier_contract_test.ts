@@ -245,16 +245,130 @@ for (const { name, open } of backends) {
               skipHostsNotDue: true,
             });
             assert.deepEqual(urls(polite), ["http://fast.test/1"]);
-            // Without the option every due request is claimed.
-            assert.deepEqual(urls(await claimAll(f, "hosts")), [
-              "http://slow.test/1",
-              "http://slow.test/2",
-            ]);
+            // The skipped host's requests wait in the queue.
+            assert.equal((await f.counts("hosts")).queued, 2);
           } finally {
             await hosts.close();
           }
         });
       }
+
+      await t.step("claims take turns over ready hosts, at most perHost each", async () => {
+        const page = (host: string, n: number) => req(`http://${host}.test/${n}`);
+        await f.begin("fair", {
+          roots: ["a", "b", "c"].flatMap((h) => [0, 1, 2, 3].map((n) => page(h, n))),
+        });
+        const turn = (limit: number) =>
+          f.claim("fair", { owner: "w1", limit, leaseMs: 60_000, perHost: 1 });
+        // One request of each host, in the order the hosts first had some.
+        assert.deepEqual(
+          urls(await turn(3)),
+          [page("a", 0), page("b", 0), page("c", 0)].map((r) => r.url),
+        );
+        // A limit below the hosts: the hosts served last wait for the next turn.
+        assert.deepEqual(urls(await turn(2)), [page("a", 1), page("b", 1)].map((r) => r.url));
+        // (Claims come out by id; which hosts took the turn is what counts.)
+        assert.deepEqual(
+          urls(await turn(2)).sort(),
+          [page("a", 2), page("c", 1)].map((r) => r.url),
+        );
+        const many = await f.claim("fair", { owner: "w1", limit: 10, leaseMs: 60_000, perHost: 2 });
+        assert.deepEqual(
+          urls(many).sort(),
+          [page("a", 3), page("b", 2), page("b", 3), page("c", 2), page("c", 3)].map((r) => r.url),
+        );
+      });
+
+      await t.step(
+        "a held host waits for its outcome, then as long as the outcome says",
+        async () => {
+          await f.begin("hold", {
+            roots: [req("http://h.test/1"), req("http://h.test/2"), req("http://h.test/3")],
+          });
+          const claimHeld = () =>
+            f.claim("hold", {
+              owner: "w1",
+              limit: 10,
+              leaseMs: 60_000,
+              perHost: 1,
+              hostHoldMs: 60_000,
+            });
+          const [first] = await claimHeld();
+          assert.equal(first.request.url, "http://h.test/1");
+          assert.deepEqual(await claimHeld(), [], "held until its outcome");
+          assert.ok((await f.nextDue("hold"))! > 1000);
+          assert.deepEqual(await f.complete([{ ...done(first), hostWaitMs: 0 }]), [true]);
+          assert.equal(await f.nextDue("hold"), 0);
+          const [second] = await claimHeld();
+          assert.equal(second.request.url, "http://h.test/2");
+          // The outcome says the host is next due in 300 ms (its politeness delay).
+          await f.complete([{ ...done(second), hostWaitMs: 300 }]);
+          const told = Date.now();
+          assert.deepEqual(await claimHeld(), []);
+          let third: Claim[] = [];
+          await eventually(async () => (third = await claimHeld()).length > 0, "the host's turn");
+          assert.ok(Date.now() - told >= 250, "not before the host was due");
+          assert.equal(third[0].request.url, "http://h.test/3");
+          // An outcome without word from politeness ends the hold at once; a release too.
+          await f.add("hold", [req("http://h.test/4")]);
+          await f.release(third);
+          assert.equal((await claimHeld())[0].request.url, "http://h.test/3");
+          assert.equal(await f.nextDue("nothing-here"), undefined);
+        },
+      );
+
+      await t.step("hosts that are not due cost a claim nothing", async () => {
+        // 5,000 hosts held for an hour beside 5 ready ones: a claim reads only the ready ones.
+        const held = Array.from({ length: 5000 }, (_, i) => req(`http://held${i}.test/`));
+        const ready = (task: string) =>
+          Array.from({ length: 200 }, (_, i) => req(`http://r${i % 5}.test/${task}/${i}`));
+        await f.begin("big", { roots: [] });
+        await f.add("big", held);
+        const holding = await f.claim("big", {
+          owner: "w1",
+          limit: 5000,
+          leaseMs: 3_600_000,
+          perHost: 1,
+        });
+        assert.equal(holding.length, 5000);
+        await f.complete(holding.map((claim) => ({
+          kind: "failed",
+          claim,
+          error: "host not due",
+          retries: 0,
+          counted: false,
+          hostWaitMs: 3_600_000,
+        })));
+        await f.add("big", ready("big"));
+        await f.begin("small", { roots: ready("small") });
+        const time = async (task: string) => {
+          const started = performance.now();
+          let n = 0;
+          for (let i = 0; i < 40; i++) {
+            const claims = await f.claim(task, {
+              owner: "w1",
+              limit: 5,
+              leaseMs: 60_000,
+              perHost: 1,
+            });
+            n += claims.length;
+            assert.ok(
+              claims.every((c) => !c.request.url.includes("held")),
+              "a held host was claimed",
+            );
+          }
+          assert.equal(n, 200);
+          return performance.now() - started;
+        };
+        await time("small").then(() => f.begin("small", { roots: ready("small"), fresh: true }));
+        const small = await time("small");
+        const big = await time("big");
+        assert.ok(
+          big < small * 4 + 50,
+          `claims beside 5,000 held hosts took ${big} ms, ${small} ms without`,
+        );
+        assert.equal((await f.counts("big")).queued, 5000);
+      });
 
       await t.step("an expired lease returns the URL; the old claim no longer counts", async () => {
         await f.begin("lease", { roots: [req("http://l.test/")] });
@@ -333,6 +447,21 @@ for (const { name, open } of backends) {
         // An ack for the replaced crawl counts nothing and adds nothing.
         assert.deepEqual(await f.complete([done(root, [req("http://c.test/x")])]), [false]);
         assert.deepEqual(await f.counts("res"), { queued: 1, leased: 0, done: 0, failed: 0 });
+      });
+
+      await t.step("a task whose definition changed starts a new crawl", async () => {
+        const v1 = JSON.stringify({ roots: "a", rules: "r1", reload: false, depth: 5 });
+        const first = await f.begin("def", { roots: [req("http://old.test/")], definition: v1 });
+        assert.equal(first.mode, "new");
+        assert.equal((await f.begin("def", { roots: [], definition: v1 })).mode, "resumed");
+        const v2 = JSON.stringify({ roots: "b", rules: "r1", reload: false, depth: 5 });
+        const changed = await f.begin("def", { roots: [req("http://new.test/")], definition: v2 });
+        assert.equal(changed.mode, "new");
+        assert.equal(changed.mode === "new" && changed.reason, "changed");
+        assert.deepEqual(changed.mode === "new" && changed.changed, ["roots"]);
+        assert.deepEqual(urls(await claimAll(f, "def")), ["http://new.test/"]);
+        // Without a definition nothing is compared: the crawl resumes.
+        assert.equal((await f.begin("def", { roots: [] })).mode, "resumed");
       });
 
       await t.step("drop removes a task's crawl, unless a newer crawl took its place", async () => {

@@ -1,15 +1,19 @@
 /**
  * @module
  * The shared {@linkcode Frontier} on Postgres (`frontier.url = "postgres://…"`), for a task
- * crawled by workers on several machines. Claims pick rows `FOR UPDATE SKIP LOCKED` and lease
- * them in the same statement, so two claimers never get one request and never wait on each
- * other; leases are measured by the server's clock, so the workers' clocks do not matter.
+ * crawled by workers on several machines. The layout is the SQLite frontier's (README,
+ * "Frontier and politeness"): a crawl's hosts with the time each is next ready, its requests
+ * queued per host. A claim is one statement: it locks ready hosts `FOR UPDATE SKIP LOCKED`, takes
+ * each one's first requests, leases them and moves the hosts' turns, so two claimers never get
+ * one request and never wait on each other. Times are the server's clock, so the workers' clocks
+ * do not matter.
  */
 import postgres from "postgres";
 import { ServiceUnavailableError } from "../config/service_unavailable_error.ts";
 import type { CrawlRequest } from "../spider/request.ts";
 import {
   type BeginOptions,
+  changedParts,
   type Claim,
   type ClaimOptions,
   type DropOptions,
@@ -20,8 +24,10 @@ import {
   type Opening,
   type Outcome,
 } from "./frontier.ts";
-import { urlHost, urlKey } from "./url_key.ts";
-import { hostIsDue, HOSTS_TABLE_POSTGRES } from "../spider/politeness/hosts_table.ts";
+import { urlKey } from "./url_key.ts";
+import { keyHash } from "./key_hash.ts";
+import { expandUrl, urlParts } from "./_url_parts.ts";
+import { HOSTS_TABLE_POSTGRES } from "../spider/politeness/hosts_table.ts";
 
 /** Options for {@linkcode openPostgresFrontier}. */
 export interface PostgresFrontierOptions {
@@ -41,40 +47,58 @@ const DONE = 2;
 const FAILED = 3;
 /** The server's clock in ms: one clock for every worker's leases. */
 const NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+/** Expired leases are looked for at most this often per task and process, ms. */
+const EXPIRY_EVERY_MS = 250;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS frontier_crawls (
-  task text PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS frontier_tasks (
+  id bigserial PRIMARY KEY,
+  task text NOT NULL UNIQUE,
   crawl text NOT NULL,
   reload boolean NOT NULL,
-  started_at bigint NOT NULL
+  started_at bigint NOT NULL,
+  definition text
 );
-CREATE TABLE IF NOT EXISTS frontier_requests (
+CREATE TABLE IF NOT EXISTS frontier_hosts (
   id bigserial PRIMARY KEY,
-  task text NOT NULL,
-  key text,
-  url text NOT NULL,
+  crawl bigint NOT NULL,
   host text NOT NULL,
-  method text NOT NULL,
+  origin text NOT NULL,
+  active boolean NOT NULL,
+  high boolean NOT NULL,
+  ready_at bigint NOT NULL,
+  turn bigint NOT NULL DEFAULT 0,
+  UNIQUE (crawl, host)
+);
+CREATE INDEX IF NOT EXISTS frontier_hosts_ready
+  ON frontier_hosts (crawl, high, ready_at, turn) WHERE active;
+CREATE SEQUENCE IF NOT EXISTS frontier_turns;
+CREATE TABLE IF NOT EXISTS frontier_urls (
+  id bigserial PRIMARY KEY,
+  crawl bigint NOT NULL,
+  host bigint NOT NULL,
+  key bigint,
+  url text NOT NULL,
+  state smallint NOT NULL,
+  high boolean NOT NULL,
+  due_at bigint NOT NULL DEFAULT 0,
+  generation integer NOT NULL DEFAULT 0,
+  attempts integer NOT NULL DEFAULT 0,
   depth integer NOT NULL,
   priority integer NOT NULL,
-  high boolean NOT NULL,
   rule text NOT NULL,
+  method text,
   tmp jsonb,
-  state smallint NOT NULL,
-  due_at bigint NOT NULL DEFAULT 0,
-  attempts integer NOT NULL DEFAULT 0,
-  generation integer NOT NULL DEFAULT 0,
   owner text,
   lease_until bigint,
   error text
 );
-CREATE UNIQUE INDEX IF NOT EXISTS frontier_requests_key ON frontier_requests (task, key);
-CREATE INDEX IF NOT EXISTS frontier_requests_queue
-  ON frontier_requests (task, high DESC, id) WHERE state = ${QUEUED};
-CREATE INDEX IF NOT EXISTS frontier_requests_leases
-  ON frontier_requests (task, lease_until) WHERE state = ${LEASED};
-CREATE INDEX IF NOT EXISTS frontier_requests_state ON frontier_requests (task, state);
+CREATE UNIQUE INDEX IF NOT EXISTS frontier_urls_key ON frontier_urls (crawl, key);
+CREATE INDEX IF NOT EXISTS frontier_urls_queue
+  ON frontier_urls (host, high DESC, id) WHERE state = ${QUEUED};
+CREATE INDEX IF NOT EXISTS frontier_urls_leases
+  ON frontier_urls (crawl, lease_until) WHERE state = ${LEASED};
+CREATE INDEX IF NOT EXISTS frontier_urls_state ON frontier_urls (crawl, state);
 `;
 
 /** Postgres errors worth trying the transaction again for: deadlock, serialization. */
@@ -114,24 +138,37 @@ interface ClaimRow {
   id: string;
   generation: number;
   url: string;
-  method: string;
+  method: string | null;
   depth: number;
   priority: number;
   rule: string;
   tmp: Record<string, unknown> | null;
   attempts: number;
   high: boolean;
+  origin: string;
   crawl: string;
 }
 
-interface CrawlRow {
+interface TaskRow {
+  id: string;
   crawl: string;
   reload: boolean;
   started_at: string;
+  definition: string | null;
 }
+
+/** The hosts of `leased` rows go back to the ready ones (a hold ends), marked as having some. */
+const ACTIVATE = `
+  UPDATE frontier_hosts h SET active = true, high = h.high OR a.high,
+    ready_at = CASE WHEN $2::int = 1 THEN least(h.ready_at, ${NOW}) ELSE h.ready_at END
+  FROM (SELECT host, bool_or(high <> 0) AS high FROM unnest($1::bigint[], $3::int[]) AS r(host, high)
+        GROUP BY host) a
+  WHERE h.id = a.host`;
 
 export class PostgresFrontier implements Frontier {
   readonly #sql: Sql;
+  /** When each task's expired leases were last looked for (performance.now() ms). */
+  readonly #expiredAt = new Map<string, number>();
 
   constructor(sql: Sql) {
     this.#sql = sql;
@@ -141,77 +178,148 @@ export class PostgresFrontier implements Frontier {
     return this.#transaction(async (tx): Promise<Opening> => {
       // One begin per task at a time: two workers starting together start one crawl.
       await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`frontier task ${task}`]);
-      const current = await crawlOf(tx, task, "FOR UPDATE");
-      const active = current !== undefined && await isActive(tx, task);
+      const current = await taskOf(tx, task, "FOR UPDATE");
       let reason: NewCrawlReason | undefined;
       if (!current) reason = "first";
       else if (options.fresh) reason = "fresh";
       else if (options.crawl !== undefined && options.crawl !== current.crawl) reason = "replaced";
-      else if (options.crawl === undefined && !active) reason = "finished";
+      else if (
+        options.definition !== undefined && current.definition !== null &&
+        options.definition !== current.definition
+      ) reason = "changed";
+      else if (options.crawl === undefined && !(await isActive(tx, current.id))) {
+        reason = "finished";
+      }
       const reload = options.reload ?? false;
       if (reason === undefined) {
-        await tx.unsafe("UPDATE frontier_crawls SET reload = $2 WHERE task = $1", [task, reload]);
+        const id = current!.id;
+        await tx.unsafe(
+          `UPDATE frontier_tasks SET reload = $2, definition = coalesce($3, definition)
+           WHERE id = $1`,
+          [id, reload, options.definition ?? null],
+        );
         if (options.owner !== undefined) {
-          await tx.unsafe(
-            `UPDATE frontier_requests SET state = ${QUEUED}, owner = NULL, lease_until = NULL
-             WHERE task = $1 AND state = ${LEASED} AND owner = $2`,
-            [task, options.owner],
+          const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
+            `UPDATE frontier_urls SET state = ${QUEUED}, owner = NULL, lease_until = NULL
+             WHERE crawl = $1 AND state = ${LEASED} AND owner = $2 RETURNING host, high`,
+            [id, options.owner],
           );
+          await activate(tx, rows, true);
         }
         return {
           mode: "resumed",
           crawl: current!.crawl,
           startedAt: Number(current!.started_at),
-          counts: await countsOf(tx, task),
+          counts: await countsOf(tx, id),
         };
       }
+      if (current) await deleteCrawl(tx, current.id);
       const crawl = options.crawl ?? crypto.randomUUID();
       const startedAt = Date.now();
-      await tx.unsafe("DELETE FROM frontier_requests WHERE task = $1", [task]);
-      await tx.unsafe(
-        `INSERT INTO frontier_crawls (task, crawl, reload, started_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (task) DO UPDATE SET crawl = excluded.crawl, reload = excluded.reload,
-           started_at = excluded.started_at`,
-        [task, crawl, reload, startedAt],
+      const [row] = await tx.unsafe<Array<{ id: string }>>(
+        `INSERT INTO frontier_tasks (task, crawl, reload, started_at, definition)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+        [task, crawl, reload, startedAt, options.definition ?? null],
       );
-      await insert(tx, task, reload, options.roots);
-      return { mode: "new", reason, crawl, startedAt, counts: await countsOf(tx, task) };
+      await insert(tx, row.id, reload, options.roots);
+      return {
+        mode: "new",
+        reason,
+        ...(reason === "changed"
+          ? { changed: changedParts(current!.definition!, options.definition!) }
+          : {}),
+        crawl,
+        startedAt,
+        counts: await countsOf(tx, row.id),
+      };
     });
   }
 
   add(task: string, requests: readonly CrawlRequest[]): Promise<number> {
     return this.#transaction(async (tx) => {
-      const crawl = await crawlOf(tx, task, "FOR SHARE");
-      if (!crawl) throw new Error(`task "${task}" has no crawl: begin it first`);
-      return await insert(tx, task, crawl.reload, requests);
+      const current = await taskOf(tx, task, "FOR SHARE");
+      if (!current) throw new Error(`task "${task}" has no crawl: begin it first`);
+      return await insert(tx, current.id, current.reload, requests);
     });
   }
 
   async claim(task: string, options: ClaimOptions): Promise<Claim[]> {
     return await this.#retrying(async () => {
-      await this.#sql.unsafe(
-        `UPDATE frontier_requests SET state = ${QUEUED}, owner = NULL, lease_until = NULL
-         WHERE id IN (
-           SELECT id FROM frontier_requests
-           WHERE task = $1 AND state = ${LEASED} AND lease_until < ${NOW}
-           FOR UPDATE SKIP LOCKED)`,
-        [task],
-      );
+      const expiredAt = this.#expiredAt.get(task) ?? -Infinity;
+      if (performance.now() - expiredAt >= EXPIRY_EVERY_MS) {
+        this.#expiredAt.set(task, performance.now());
+        if (this.#expiredAt.size > 1000) this.#expiredAt.clear();
+        await this.#transaction(async (tx) => {
+          const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
+            `UPDATE frontier_urls SET state = ${QUEUED}, owner = NULL, lease_until = NULL
+             WHERE id IN (
+               SELECT id FROM frontier_urls
+               WHERE crawl = (SELECT id FROM frontier_tasks WHERE task = $1)
+                 AND state = ${LEASED} AND lease_until < ${NOW}
+               FOR UPDATE SKIP LOCKED)
+             RETURNING host, high`,
+            [task],
+          );
+          await activate(tx, rows, true);
+        });
+      }
+      const skip = options.skipHostsNotDue === true;
+      const hostsOf = (high: boolean) => `
+        SELECT h.id, h.origin, h.ready_at, h.turn, ${
+        skip ? "(SELECT p.due_at FROM crawler_hosts p WHERE p.host = h.host)" : "NULL::bigint"
+      } AS polite_at
+        FROM frontier_hosts h
+        WHERE h.crawl = (SELECT id FROM task) AND h.active AND h.high = ${high}
+          AND h.ready_at <= ${NOW}
+        ORDER BY h.ready_at, h.turn, h.id LIMIT $2
+        FOR UPDATE OF h SKIP LOCKED`;
       const rows = await this.#sql.unsafe<ClaimRow[]>(
-        `WITH picked AS (
-           SELECT id FROM frontier_requests
-           WHERE task = $1 AND state = ${QUEUED} AND due_at <= ${NOW}
-             ${options.skipHostsNotDue ? `AND ${hostIsDue("frontier_requests", NOW)}` : ""}
-           ORDER BY high DESC, id
-           LIMIT $2
-           FOR UPDATE SKIP LOCKED)
-         UPDATE frontier_requests f
-         SET state = ${LEASED}, generation = f.generation + 1, owner = $3,
-           lease_until = ${NOW} + $4
-         FROM picked WHERE f.id = picked.id
-         RETURNING f.id, f.generation, f.url, f.method, f.depth, f.priority, f.rule, f.tmp,
-           f.attempts, f.high, (SELECT crawl FROM frontier_crawls c WHERE c.task = $1) AS crawl`,
-        [task, options.limit, options.owner, Math.round(options.leaseMs)],
+        `WITH task AS (SELECT id, crawl FROM frontier_tasks WHERE task = $1),
+         high_hosts AS (${hostsOf(true)}),
+         other_hosts AS (${hostsOf(false)}),
+         hosts AS (
+           SELECT *, 0 AS pass FROM high_hosts UNION ALL SELECT *, 1 AS pass FROM other_hosts),
+         open AS (SELECT * FROM hosts WHERE polite_at IS NULL OR polite_at <= ${NOW}),
+         picked AS (
+           SELECT u.id, open.origin FROM open CROSS JOIN LATERAL (
+             SELECT id FROM frontier_urls
+             WHERE host = open.id AND state = ${QUEUED} AND due_at <= ${NOW}
+             ORDER BY high DESC, id LIMIT $3
+             FOR UPDATE SKIP LOCKED) u
+           ORDER BY open.pass, open.ready_at, open.turn, open.id
+           LIMIT $2),
+         leased AS (
+           UPDATE frontier_urls f
+           SET state = ${LEASED}, generation = f.generation + 1, owner = $4,
+             lease_until = ${NOW} + $5
+           FROM picked WHERE f.id = picked.id
+           RETURNING f.id, f.host, f.generation, f.url, f.method, f.depth, f.priority, f.rule,
+             f.tmp, f.attempts, f.high, picked.origin),
+         moved AS (
+           UPDATE frontier_hosts h SET
+             turn = CASE WHEN h.id IN (SELECT host FROM leased)
+               THEN nextval('frontier_turns') ELSE h.turn END,
+             ready_at = CASE
+               WHEN h.id IN (SELECT host FROM leased) THEN ${NOW} + $6
+               WHEN hosts.polite_at > ${NOW} THEN hosts.polite_at
+               ELSE coalesce((SELECT min(u.due_at) FROM frontier_urls u
+                              WHERE u.host = h.id AND u.state = ${QUEUED}), h.ready_at) END,
+             active = h.id IN (SELECT host FROM leased) OR EXISTS (
+               SELECT 1 FROM frontier_urls u WHERE u.host = h.id AND u.state = ${QUEUED}),
+             high = h.high AND EXISTS (
+               SELECT 1 FROM frontier_urls u
+               WHERE u.host = h.id AND u.state = ${QUEUED} AND u.high
+                 AND u.id NOT IN (SELECT id FROM leased))
+           FROM hosts WHERE h.id = hosts.id)
+         SELECT leased.*, (SELECT crawl FROM task) AS crawl FROM leased`,
+        [
+          task,
+          options.limit,
+          Math.max(1, options.perHost ?? options.limit),
+          options.owner,
+          Math.round(options.leaseMs),
+          Math.max(0, Math.round(options.hostHoldMs ?? 0)),
+        ],
       );
       rows.sort((a, b) => Number(b.high) - Number(a.high) || Number(a.id) - Number(b.id));
       return rows.filter((row) => row.crawl !== null).map((row) => toClaim(task, row));
@@ -221,36 +329,38 @@ export class PostgresFrontier implements Frontier {
   complete(outcomes: readonly Outcome[]): Promise<boolean[]> {
     if (outcomes.length === 0) return Promise.resolve([]);
     return this.#transaction(async (tx) => {
-      const tasks = [...new Set(outcomes.map((o) => o.claim.task))].sort();
-      const crawls = new Map<string, CrawlRow>();
-      for (const task of tasks) {
+      const names = [...new Set(outcomes.map((o) => o.claim.task))].sort();
+      const tasks = new Map<string, TaskRow>();
+      for (const name of names) {
         // Shared lock: a begin or drop of the task waits until these acks are in.
-        const crawl = await crawlOf(tx, task, "FOR SHARE");
-        if (crawl) crawls.set(task, crawl);
+        const current = await taskOf(tx, name, "FOR SHARE");
+        if (current) tasks.set(name, current);
       }
-      const current = (o: Outcome) => crawls.get(o.claim.task)?.crawl === o.claim.crawl;
+      const current = (o: Outcome) => tasks.get(o.claim.task)?.crawl === o.claim.crawl;
       const done = outcomes.filter((o) => o.kind === "done" && current(o));
-      const counted = new Set<number>();
+      /** Claim id → the host of its request, for the claims that counted. */
+      const counted = new Map<number, string>();
       if (done.length > 0) {
-        const rows = await tx.unsafe<Array<{ id: string }>>(
-          `UPDATE frontier_requests f SET state = ${DONE}, owner = NULL, lease_until = NULL
+        const rows = await tx.unsafe<Array<{ id: string; host: string }>>(
+          `UPDATE frontier_urls f SET state = ${DONE}, owner = NULL, lease_until = NULL
            FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
            WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}
-           RETURNING f.id`,
+           RETURNING f.id, f.host`,
           [done.map((o) => o.claim.id), done.map((o) => o.claim.generation)],
         );
-        for (const row of rows) counted.add(Number(row.id));
+        for (const row of rows) counted.set(Number(row.id), row.host);
       }
+      const requeued: Array<{ host: string; high: boolean }> = [];
       for (const outcome of outcomes) {
         if (outcome.kind !== "failed" || !current(outcome)) continue;
         const { claim } = outcome;
         const uncounted = outcome.counted === false;
         const retry = uncounted || claim.request.attempt + 1 <= outcome.retries;
-        const rows = await tx.unsafe(
-          `UPDATE frontier_requests SET state = $1, attempts = attempts + $6,
+        const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
+          `UPDATE frontier_urls SET state = $1, attempts = attempts + $6,
              due_at = ${NOW} + $2, error = $3, owner = NULL, lease_until = NULL
            WHERE id = $4 AND generation = $5 AND state = ${LEASED}
-           RETURNING id`,
+           RETURNING host, high`,
           [
             retry ? QUEUED : FAILED,
             Math.round(outcome.retryDelayMs ?? 0),
@@ -260,15 +370,36 @@ export class PostgresFrontier implements Frontier {
             uncounted ? 0 : 1,
           ],
         );
-        if (rows.length > 0) counted.add(claim.id);
+        if (rows.length > 0) {
+          counted.set(claim.id, rows[0].host);
+          if (retry) requeued.push(rows[0]);
+        }
       }
-      for (const task of tasks) {
-        const crawl = crawls.get(task);
-        if (!crawl) continue;
+      await activate(tx, requeued, false);
+      // The hosts' next turns, as the outcomes tell (the latest word per host wins); without
+      // word from politeness a hold ends now.
+      const waits = new Map<string, number>();
+      for (const outcome of outcomes) {
+        const host = counted.get(outcome.claim.id);
+        if (host !== undefined && current(outcome)) {
+          waits.set(host, Math.round(outcome.hostWaitMs ?? -1));
+        }
+      }
+      if (waits.size > 0) {
+        await tx.unsafe(
+          `UPDATE frontier_hosts h SET ready_at = CASE WHEN w.wait < 0
+             THEN least(h.ready_at, ${NOW}) ELSE ${NOW} + w.wait END
+           FROM unnest($1::bigint[], $2::bigint[]) AS w(host, wait) WHERE h.id = w.host`,
+          [[...waits.keys()], [...waits.values()]],
+        );
+      }
+      for (const name of names) {
+        const task = tasks.get(name);
+        if (!task) continue;
         const children = done
-          .filter((o) => o.claim.task === task && (counted.has(o.claim.id) || !crawl.reload))
+          .filter((o) => o.claim.task === name && (counted.has(o.claim.id) || !task.reload))
           .flatMap((o) => (o as Extract<Outcome, { kind: "done" }>).children);
-        await insert(tx, task, crawl.reload, children);
+        await insert(tx, task.id, task.reload, children);
       }
       return outcomes.map((o) => current(o) && counted.has(o.claim.id));
     });
@@ -278,7 +409,7 @@ export class PostgresFrontier implements Frontier {
     if (claims.length === 0) return;
     await this.#retrying(() =>
       this.#sql.unsafe(
-        `UPDATE frontier_requests f SET lease_until = ${NOW} + $3
+        `UPDATE frontier_urls f SET lease_until = ${NOW} + $3
          FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
          WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}`,
         [claims.map((c) => c.id), claims.map((c) => c.generation), Math.round(leaseMs)],
@@ -288,31 +419,58 @@ export class PostgresFrontier implements Frontier {
 
   async release(claims: readonly Claim[]): Promise<void> {
     if (claims.length === 0) return;
-    await this.#retrying(() =>
-      this.#sql.unsafe(
-        `UPDATE frontier_requests f SET state = ${QUEUED}, owner = NULL, lease_until = NULL
+    await this.#transaction(async (tx) => {
+      const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
+        `UPDATE frontier_urls f SET state = ${QUEUED}, owner = NULL, lease_until = NULL
          FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
-         WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}`,
+         WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}
+         RETURNING f.host, f.high`,
         [claims.map((c) => c.id), claims.map((c) => c.generation)],
-      )
-    );
+      );
+      await activate(tx, rows, true);
+    });
+  }
+
+  nextDue(task: string): Promise<number | undefined> {
+    return this.#retrying(async () => {
+      const [row] = await this.#sql.unsafe<Array<{ next: string | null }>>(
+        `WITH task AS (SELECT id FROM frontier_tasks WHERE task = $1)
+         SELECT least(
+           (SELECT min(ready_at) FROM frontier_hosts
+            WHERE crawl = (SELECT id FROM task) AND active AND high),
+           (SELECT min(ready_at) FROM frontier_hosts
+            WHERE crawl = (SELECT id FROM task) AND active AND NOT high),
+           (SELECT min(lease_until) FROM frontier_urls
+            WHERE crawl = (SELECT id FROM task) AND state = ${LEASED})
+         ) - ${NOW} AS next`,
+        [task],
+      );
+      return row?.next === null || row?.next === undefined
+        ? undefined
+        : Math.max(0, Number(row.next));
+    });
   }
 
   counts(task: string): Promise<FrontierCounts> {
-    return this.#retrying(() => countsOf(this.#sql, task));
+    return this.#retrying(async () => {
+      const current = await taskOf(this.#sql, task);
+      return current ? await countsOf(this.#sql, current.id) : emptyCounts();
+    });
   }
 
   finished(task: string): Promise<boolean> {
-    return this.#retrying(async () => !(await isActive(this.#sql, task)));
+    return this.#retrying(async () => {
+      const current = await taskOf(this.#sql, task);
+      return !current || !(await isActive(this.#sql, current.id));
+    });
   }
 
   drop(task: string, options: DropOptions = {}): Promise<void> {
     return this.#transaction(async (tx) => {
       await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`frontier task ${task}`]);
-      const crawl = await crawlOf(tx, task, "FOR UPDATE");
-      if (!crawl || (options.crawl !== undefined && options.crawl !== crawl.crawl)) return;
-      await tx.unsafe("DELETE FROM frontier_requests WHERE task = $1", [task]);
-      await tx.unsafe("DELETE FROM frontier_crawls WHERE task = $1", [task]);
+      const current = await taskOf(tx, task, "FOR UPDATE");
+      if (!current || (options.crawl !== undefined && options.crawl !== current.crawl)) return;
+      await deleteCrawl(tx, current.id);
     });
   }
 
@@ -320,8 +478,17 @@ export class PostgresFrontier implements Frontier {
     await this.#sql.end({ timeout: 5 });
   }
 
+  /**
+   * Runs `body` in a transaction that commits durably whatever the server's default: what an
+   * acknowledgement adds must not vanish in a crash after the engine counted it.
+   */
   #transaction<T>(body: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.#retrying(() => this.#sql.begin((tx) => body(tx)) as Promise<T>);
+    return this.#retrying(() =>
+      this.#sql.begin(async (tx) => {
+        await tx.unsafe("SET LOCAL synchronous_commit = on");
+        return await body(tx);
+      }) as Promise<T>
+    );
   }
 
   /** Runs `work`, again after a deadlock or serialization failure (Postgres undid it). */
@@ -337,27 +504,47 @@ export class PostgresFrontier implements Frontier {
   }
 }
 
-async function crawlOf(
+async function taskOf(
   tx: Sql | Tx,
   task: string,
-  lock: "FOR UPDATE" | "FOR SHARE",
-): Promise<CrawlRow | undefined> {
-  const rows = await tx.unsafe<CrawlRow[]>(
-    `SELECT crawl, reload, started_at FROM frontier_crawls WHERE task = $1 ${lock}`,
+  lock: "FOR UPDATE" | "FOR SHARE" | "" = "",
+): Promise<TaskRow | undefined> {
+  const rows = await tx.unsafe<TaskRow[]>(
+    `SELECT id, crawl, reload, started_at, definition FROM frontier_tasks WHERE task = $1 ${lock}`,
     [task],
   );
   return rows[0];
 }
 
-async function isActive(tx: Sql | Tx, task: string): Promise<boolean> {
+async function deleteCrawl(tx: Tx, crawl: string): Promise<void> {
+  await tx.unsafe("DELETE FROM frontier_urls WHERE crawl = $1", [crawl]);
+  await tx.unsafe("DELETE FROM frontier_hosts WHERE crawl = $1", [crawl]);
+  await tx.unsafe("DELETE FROM frontier_tasks WHERE id = $1", [crawl]);
+}
+
+/** Marks hosts that got queued requests as having some; `endHold` also makes them ready now. */
+async function activate(
+  tx: Tx,
+  rows: ReadonlyArray<{ host: string; high: boolean }>,
+  endHold: boolean,
+): Promise<void> {
+  if (rows.length === 0) return;
+  await tx.unsafe(ACTIVATE, [
+    rows.map((r) => r.host),
+    endHold ? 1 : 0,
+    rows.map((r) => r.high ? 1 : 0),
+  ]);
+}
+
+async function isActive(tx: Sql | Tx, crawl: string): Promise<boolean> {
   const rows = await tx.unsafe(
-    `SELECT 1 FROM frontier_requests WHERE task = $1 AND state IN (${QUEUED}, ${LEASED}) LIMIT 1`,
-    [task],
+    `SELECT 1 FROM frontier_urls WHERE crawl = $1 AND state IN (${QUEUED}, ${LEASED}) LIMIT 1`,
+    [crawl],
   );
   return rows.length > 0;
 }
 
-async function countsOf(tx: Sql | Tx, task: string): Promise<FrontierCounts> {
+async function countsOf(tx: Sql | Tx, crawl: string): Promise<FrontierCounts> {
   const rows = await tx.unsafe<Array<Record<keyof FrontierCounts, string>>>(
     `SELECT
        count(*) FILTER (WHERE state = ${QUEUED}
@@ -365,8 +552,8 @@ async function countsOf(tx: Sql | Tx, task: string): Promise<FrontierCounts> {
        count(*) FILTER (WHERE state = ${LEASED} AND lease_until >= ${NOW}) AS leased,
        count(*) FILTER (WHERE state = ${DONE}) AS done,
        count(*) FILTER (WHERE state = ${FAILED}) AS failed
-     FROM frontier_requests WHERE task = $1`,
-    [task],
+     FROM frontier_urls WHERE crawl = $1`,
+    [crawl],
   );
   const counts = emptyCounts();
   for (const key of Object.keys(counts) as Array<keyof FrontierCounts>) {
@@ -378,43 +565,71 @@ async function countsOf(tx: Sql | Tx, task: string): Promise<FrontierCounts> {
 /** Inserts requests, skipping known keys; resolves with how many were new. */
 async function insert(
   tx: Tx,
-  task: string,
+  crawl: string,
   reload: boolean,
   requests: readonly CrawlRequest[],
 ): Promise<number> {
   if (requests.length === 0) return 0;
-  // In the order found, so the queue stays first in, first out. Two workers inserting one new
-  // URL pair in opposite orders can deadlock; Postgres then undoes one and it is retried.
-  const rows = requests.map((req) => ({ req, key: reload ? null : urlKey(req.url, req.method) }));
+  const parts = requests.map((req) => urlParts(req.url));
+  // The crawl's hosts first, in one order for every transaction (two inserting the same new
+  // hosts in opposite orders would deadlock); DO UPDATE so an existing row is returned too.
+  const origins = new Map<string, string>();
+  for (const p of parts) if (!origins.has(p.host)) origins.set(p.host, p.origin);
+  const names = [...origins.keys()].sort();
+  const hostRows = await tx.unsafe<Array<{ id: string; host: string; origin: string }>>(
+    `INSERT INTO frontier_hosts (crawl, host, origin, active, high, ready_at)
+     SELECT $1, h, o, false, false, 0 FROM unnest($2::text[], $3::text[]) AS x(h, o)
+     ORDER BY h
+     ON CONFLICT (crawl, host) DO UPDATE SET host = excluded.host
+     RETURNING id, host, origin`,
+    [crawl, names, names.map((n) => origins.get(n)!)],
+  );
+  const hosts = new Map(hostRows.map((row) => [row.host, row]));
+  // In the order found, so each host's queue stays first in, first out. Two workers inserting
+  // one new URL pair in opposite orders can deadlock; Postgres then undoes one and it is retried.
+  const rows = requests.map((req, i) => {
+    const host = hosts.get(parts[i].host)!;
+    const origin = host.origin;
+    const url = origin !== "" && req.url.startsWith(origin) && req.url[origin.length] === "/"
+      ? req.url.slice(origin.length)
+      : req.url;
+    return { req, host: host.id, url, key: reload ? null : keyHash(urlKey(req.url, req.method)) };
+  });
   const column = <T extends Param>(f: (row: (typeof rows)[number]) => T) => rows.map(f);
-  const result = await tx.unsafe(
-    `INSERT INTO frontier_requests
-       (task, key, url, host, method, depth, priority, high, rule, tmp, state)
-     SELECT $1, k, u, h, m, d, p, p > 0, r, t::jsonb, ${QUEUED}
-     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::integer[], $7::integer[],
-       $8::text[], $9::text[]) WITH ORDINALITY AS x(k, u, h, m, d, p, r, t, n)
-     ORDER BY n
-     ON CONFLICT (task, key) DO NOTHING
-     RETURNING id`,
+  const [result] = await tx.unsafe<Array<{ n: number }>>(
+    `WITH ins AS (
+       INSERT INTO frontier_urls
+         (crawl, host, key, url, state, high, depth, priority, rule, method, tmp)
+       SELECT $1, hs, k, u, ${QUEUED}, p > 0, d, p, r, m, t::jsonb
+       FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::integer[], $6::integer[],
+         $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS x(hs, k, u, d, p, r, m, t, n)
+       ORDER BY n
+       ON CONFLICT (crawl, key) DO NOTHING
+       RETURNING host, high),
+     act AS (
+       UPDATE frontier_hosts h SET active = true, high = h.high OR a.high
+       FROM (SELECT host, bool_or(high) AS high FROM ins GROUP BY host) a
+       WHERE h.id = a.host AND (NOT h.active OR (a.high AND NOT h.high)))
+     SELECT count(*)::int AS n FROM ins`,
     [
-      task,
-      column((r) => r.key),
-      column((r) => r.req.url),
-      column((r) => urlHost(r.req.url)),
-      column((r) => r.req.method),
+      crawl,
+      column((r) => r.host),
+      column((r) => r.key === null ? null : r.key.toString()),
+      column((r) => r.url),
       column((r) => r.req.depth),
       column((r) => r.req.priority),
       column((r) => r.req.ruleName),
+      column((r) => r.req.method === "GET" ? null : r.req.method),
       column((r) => r.req.tmp === undefined ? null : JSON.stringify(r.req.tmp)),
     ] as unknown as Param[],
   );
-  return result.length;
+  return result.n;
 }
 
 function toClaim(task: string, row: ClaimRow): Claim {
   const request: CrawlRequest = {
-    url: row.url,
-    method: row.method,
+    url: expandUrl(row.url, row.origin),
+    method: row.method ?? "GET",
     depth: row.depth,
     priority: row.priority,
     ruleName: row.rule,

@@ -24,6 +24,8 @@ export interface TaskCounters {
   queued: number;
   /** Requests claimed and not settled yet (in flight). */
   leased: number;
+  /** Why a placement has made no progress for a minute with work queued, if one has not. */
+  stalled?: string;
 }
 
 /** One worker a task is placed on, as last heard from. */
@@ -280,7 +282,7 @@ export class ClusterView {
     const totals = { ...ZERO };
     for (const p of placements) {
       if (!p.counters) continue;
-      for (const key of Object.keys(totals) as Array<keyof TaskCounters>) {
+      for (const key of Object.keys(totals) as Array<Exclude<keyof TaskCounters, "stalled">>) {
         totals[key] += p.counters[key];
       }
     }
@@ -429,6 +431,7 @@ function countersOf(task: TaskReport): TaskCounters {
     items: s.items,
     queued: s.queued,
     leased: s.leased ?? s.inFlight,
+    ...(s.stalled ? { stalled: s.stalled } : {}),
   };
 }
 

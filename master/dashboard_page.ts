@@ -213,6 +213,13 @@ function politeness(h) {
   return parts.length === 0 ? "" : '<div class="polite" data-field="politeness">' + parts.join(" · ") + "</div>";
 }
 
+// A placement that has not moved for a minute with work queued says why.
+function stalledLine(placements) {
+  const reasons = placements.filter((p) => p.counters && p.counters.stalled)
+    .map((p) => p.workerId + ": " + p.counters.stalled);
+  return reasons.length === 0 ? "" : '<div class="e" data-field="stalled">stalled: ' + esc(reasons.join("; ")) + "</div>";
+}
+
 function taskCard(t, intervalMs) {
   const c = t.totals;
   const placements = t.placements.length === 0 ? '<span class="pill unassigned">no worker</span>' :
@@ -232,6 +239,7 @@ function taskCard(t, intervalMs) {
     '<div class="task-head"><span class="task-name">' + esc(t.name) + '</span><span class="pill ' + cls(t.state) + '" data-field="state">' + esc(t.state) + "</span>" +
     '<span class="actions">' + pause + deleteButton(t.name) + "</span></div>" +
     '<div class="task-sub">' + esc(specSummary(t.resource)) + "</div>" +
+    stalledLine(t.placements) +
     '<div class="counters">' +
       counter("fetched", '<span data-field="fetched">' + num(c.fetched) + "</span>") +
       counter("queued", num(c.queued)) + counter("leased", num(c.leased)) +

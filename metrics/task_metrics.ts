@@ -16,7 +16,7 @@ export interface TaskSnapshot {
   hosts?: HostCounts[];
 }
 
-const COUNTERS: Array<[name: string, help: string, key: Exclude<keyof TaskStats, "frontier">]> = [
+const COUNTERS: Array<[name: string, help: string, key: NumericStat]> = [
   ["crawler_task_pages_fetched_total", "Pages fetched, per task.", "fetched"],
   ["crawler_task_pages_failed_total", "Pages that failed for good, per task.", "failed"],
   ["crawler_task_retries_total", "Fetches tried again after a retriable failure.", "retried"],
@@ -30,9 +30,17 @@ const COUNTERS: Array<[name: string, help: string, key: Exclude<keyof TaskStats,
   ],
   ["crawler_task_throttled_total", "429/503 answers waited out and tried again.", "throttled"],
   ["crawler_task_deferred_total", "Claims given back untried: their host was not due.", "deferred"],
+  [
+    "crawler_task_resource_exhausted_total",
+    "Fetches that found the process out of file descriptors (or ports, memory): tried again.",
+    "exhausted",
+  ],
 ];
 
-const GAUGES: Array<[name: string, help: string, key: Exclude<keyof TaskStats, "frontier">]> = [
+/** The counters of `TaskStats` that are numbers. */
+type NumericStat = Exclude<keyof TaskStats, "frontier" | "stalled">;
+
+const GAUGES: Array<[name: string, help: string, key: NumericStat]> = [
   ["crawler_task_queue_size", "Requests waiting in the task's frontier.", "queued"],
   ["crawler_task_leased", "Requests taken from the frontier and not yet done.", "inFlight"],
 ];

@@ -137,6 +137,7 @@ export interface TaskStatusMessage {
   errors?: TaskErrorMessage[];
   hosts?: HostActivityMessage[];
   leased?: string | number;
+  stalled?: string;
 }
 
 /** `WorkerStatus` on the wire. */

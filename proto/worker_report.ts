@@ -23,6 +23,8 @@ export interface TaskReportStats {
   /** Milliseconds since the epoch. */
   startedAt: number;
   finishedAt?: number;
+  /** Why the task has made no progress for a minute with work queued (`stalled: <reason>`). */
+  stalled?: string;
 }
 
 /** A host a task fetched from, with its politeness state when the worker has it (SPEC §8). */
@@ -95,6 +97,7 @@ export function workerReportToMessage(report: WorkerReport): WorkerStatusMessage
       started_at: t.stats?.startedAt ?? 0,
       finished_at: t.stats?.finishedAt ?? 0,
       leased: t.stats?.leased ?? t.stats?.inFlight ?? 0,
+      stalled: t.stats?.stalled ?? "",
       errors: (t.activity?.errors ?? []).map((e) => ({ url: e.url, error: e.error, at: e.at })),
       hosts: withPoliteness(t.activity?.hosts ?? [], t.hosts ?? []).map(hostToMessage),
     })),
@@ -123,6 +126,7 @@ export function workerReportFromMessage(message: WorkerStatusMessage): WorkerRep
           leased: Number(t.leased ?? t.in_flight),
           startedAt,
           ...(finishedAt > 0 ? { finishedAt } : {}),
+          ...(t.stalled ? { stalled: t.stalled } : {}),
         };
         report.activity = {
           errors: (t.errors ?? []).map(errorFromMessage),

@@ -7,7 +7,9 @@
  * stores the items and then acknowledges the batch in the frontier.
  */
 import type { Logger } from "../log/logger.ts";
-import { type Fetcher, FetchError } from "./fetcher.ts";
+import { type Fetcher, FetchError, ResourceExhaustedError } from "./fetcher.ts";
+import { HostTurns } from "./host_turns.ts";
+import { urlHost } from "../frontier/url_key.ts";
 import { ParseContext } from "./parse_context.ts";
 import type { ParseResult, Rule } from "./rule_set.ts";
 import type { Item } from "./item.ts";
@@ -30,6 +32,17 @@ import type { HostOutcome } from "./politeness/host_state.ts";
 
 /** How many 429/503 answers one request may meet (each waited out) before it counts as failed. */
 const MAX_THROTTLED = 5;
+/** A host fetched at most this often keeps its connection between turns, ms of delay. */
+const KEEP_ALIVE_MAX_DELAY_MS = 1000;
+/** How long a request waits after the process ran out of descriptors or memory, ms. */
+const EXHAUSTED_BACKOFF_MS = 2000;
+/** Running out of one resource is logged at most this often, ms. */
+const EXHAUSTED_LOG_EVERY_MS = 60_000;
+
+/** What a fetch learned of its host's next turn, for the claim's outcome. */
+interface HostNote {
+  waitMs?: number;
+}
 
 /** Where items go. `save` buffers; the sink flushes on its own schedule and at `flush()`. */
 export interface ItemSink {
@@ -104,6 +117,10 @@ export class Crawler {
   readonly #commits: GroupCommit;
   /** Frontier removals of deleted tasks under way. */
   readonly #drops = new Set<Promise<void>>();
+  /** Requests of one host running in this process at once. */
+  readonly #hostTurns = new HostTurns();
+  /** When running out of each resource was last logged (performance.now() ms). */
+  readonly #exhaustedLogged = new Map<string, number>();
 
   constructor(options: CrawlerOptions) {
     this.#options = {
@@ -149,6 +166,9 @@ export class Crawler {
     const name = task.options.name;
     if (this.#runs.has(name)) throw new TaskRunningError(name);
     const loops = Math.min(this.#options.concurrency, 64);
+    // With politeness, claims take a host's turn as its limits allow: with a delay, one
+    // request, the host held until the outcome says when it is due again.
+    const polite = this.#politeness ? this.#settingsOf(task) : undefined;
     const run = new TaskRun(task, this.#options.createLimiter(task.options.limits), {
       frontier: this.#options.frontier,
       logger: this.#options.logger,
@@ -158,19 +178,29 @@ export class Crawler {
       crawl: options.crawl,
       fresh: options.fresh,
       hurry: () => this.#commits.hurry(),
-      skipHostsNotDue: this.#politeness !== undefined,
+      skipHostsNotDue: polite !== undefined,
+      perHost: polite ? (polite.delayMs > 0 ? 1 : polite.perHostConcurrency) : undefined,
+      hostHoldMs: polite && polite.delayMs > 0 ? this.#options.leaseMs : 0,
     });
     this.#runs.set(name, run);
     run.done.then((state) => this.#onDone(run, state));
     const log = this.#options.logger;
-    run.opened.then((opening) =>
+    run.opened.then((opening) => {
+      if (opening.mode === "new" && opening.reason === "changed") {
+        log.info(
+          `task "${name}" changed (${opening.changed?.join(", ") ?? "definition"}): ` +
+            "starting a new crawl",
+          { task: name },
+        );
+      }
       log.info("task started", {
         task: name,
         url: task.options.url,
         crawl: opening.crawl,
         mode: opening.mode,
         frontier: opening.counts,
-      }), () => {/* the run reports it: it ends stopped */});
+      });
+    }, () => {/* the run reports it: it ends stopped */});
     const ended = Array.from({ length: loops }, () => this.#loop(run));
     this.#closing.set(
       run,
@@ -247,12 +277,22 @@ export class Crawler {
       admission = await this.#politeness.gate.admit(req.url, this.#settings(run), signal);
     } catch (error) {
       if (signal.aborted) return { outcome: undefined };
-      // The host store (the frontier's database) is away: the request waits, not fails.
-      log.warn("politeness check failed; the request waits", {
-        task: run.name,
-        url: req.url,
-        error,
-      });
+      if (error instanceof ResourceExhaustedError) {
+        // robots.txt could not be fetched: the process, not the host, ran out of descriptors.
+        run.troubled(error.message);
+        this.#exhausted(run, error);
+      } else {
+        // The host store (the frontier's database) is away: the request waits, not fails.
+        const reason = `politeness: ${(error as Error)?.message ?? error}`;
+        if (run.trouble !== reason) {
+          log.warn("politeness check failed; the request waits", {
+            task: run.name,
+            url: req.url,
+            error,
+          });
+        }
+        run.troubled(reason);
+      }
       const outcome: Outcome = {
         kind: "failed",
         claim,
@@ -299,6 +339,7 @@ export class Crawler {
         retries: 0,
         retryDelayMs: admission.waitMs,
         counted: false,
+        hostWaitMs: admission.waitMs,
       };
       return { outcome };
     }
@@ -310,23 +351,49 @@ export class Crawler {
    * Gives a host slot back. If the host store cannot be reached the slot's lease frees it later;
    * that is logged, and the fetch's own result stands.
    */
-  async #releaseHost(run: TaskRun, permit: HostPermit | undefined, outcome: HostOutcome) {
-    if (!permit) return;
+  async #releaseHost(
+    run: TaskRun,
+    permit: HostPermit | undefined,
+    outcome: HostOutcome,
+  ): Promise<number | undefined> {
+    if (!permit) return undefined;
     try {
       const after = await permit.release(outcome);
       if (after) run.hosts.observed(after, outcome.kind === "throttled");
+      return after?.dueInMs;
     } catch (error) {
       this.#options.logger.warn("releasing a host slot failed; its lease will free it", {
         task: run.name,
         host: permit.host,
         error,
       });
+      return undefined;
     }
+  }
+
+  /**
+   * The process ran out of something (file descriptors): counted, logged once a minute with its
+   * cause; the fetcher has already shed its idle connections.
+   */
+  #exhausted(run: TaskRun, error: ResourceExhaustedError): void {
+    run.stats.exhausted++;
+    const last = this.#exhaustedLogged.get(error.resource) ?? -Infinity;
+    if (performance.now() - last < EXHAUSTED_LOG_EVERY_MS) return;
+    this.#exhaustedLogged.set(error.resource, performance.now());
+    this.#options.logger.warn(`out of ${error.resource}: requests wait and are tried again`, {
+      task: run.name,
+      error,
+      cause: error.cause,
+    });
   }
 
   /** A task's politeness: its own settings over the config's. */
   #settings(run: TaskRun): TaskPoliteness {
-    const own = run.task.options.politeness ?? {};
+    return this.#settingsOf(run.task);
+  }
+
+  #settingsOf(task: Task): TaskPoliteness {
+    const own = task.options.politeness ?? {};
     const defaults = this.#politeness?.defaults ?? DEFAULT_TASK_POLITENESS;
     return {
       robots: own.robots ?? defaults.robots,
@@ -384,8 +451,12 @@ export class Crawler {
       const claim = await run.next();
       if (!claim) return;
       let outcome: Outcome | undefined;
+      const host: HostNote = {};
       try {
-        outcome = await this.#process(run, claim);
+        outcome = await this.#process(run, claim, host);
+        if (outcome && host.waitMs !== undefined) {
+          outcome = { ...outcome, hostWaitMs: host.waitMs };
+        }
       } catch (error) {
         if (!signal.aborted) {
           run.stats.failed++;
@@ -408,7 +479,27 @@ export class Crawler {
   }
 
   /** Fetches and parses one claimed request; undefined if the run was stopped meanwhile. */
-  async #process(run: TaskRun, claim: Claim): Promise<Outcome | undefined> {
+  async #process(run: TaskRun, claim: Claim, host: HostNote): Promise<Outcome | undefined> {
+    const req = claim.request;
+    const signal = run.signal;
+    // A host's requests held here wait for one another, not for a fetch slot: a claim whose
+    // host is at its limit in this process waits its turn instead of going back untried.
+    const settings = this.#settings(run);
+    const hostTurn = this.#politeness
+      ? await this.#hostTurns.acquire(
+        urlHost(req.url),
+        settings.delayMs > 0 ? 1 : settings.perHostConcurrency,
+        signal,
+      )
+      : undefined;
+    try {
+      return await this.#fetchAndParse(run, claim, host);
+    } finally {
+      hostTurn?.();
+    }
+  }
+
+  async #fetchAndParse(run: TaskRun, claim: Claim, host: HostNote): Promise<Outcome | undefined> {
     const req = claim.request;
     const signal = run.signal;
     const log = this.#options.logger;
@@ -436,14 +527,35 @@ export class Crawler {
         method: req.method,
         cookie: run.task.options.cookie,
         userAgent: run.task.options.politeness?.randomUserAgent ? randomUserAgent() : undefined,
+        // A host whose next turn is seconds away need not keep its connection open till then.
+        keepAlive: !permit || permit.delayMs < KEEP_ALIVE_MAX_DELAY_MS,
         signal,
       });
-      await this.#releaseHost(run, permit, { kind: "ok" });
+      host.waitMs = await this.#releaseHost(run, permit, { kind: "ok" });
+      run.progressed();
     } catch (error) {
-      const host = hostOutcomeOf(error);
-      await this.#releaseHost(run, permit, signal.aborted ? { kind: "failed" } : host);
+      const seen = hostOutcomeOf(error);
+      host.waitMs = await this.#releaseHost(
+        run,
+        permit,
+        signal.aborted ? { kind: "failed" } : seen,
+      );
       if (signal.aborted) return undefined;
-      if (host.kind === "throttled" && permit) {
+      if (error instanceof ResourceExhaustedError) {
+        // Not the page's fault: it waits untried while the process frees what ran out.
+        run.troubled(error.message);
+        this.#exhausted(run, error);
+        return {
+          kind: "failed",
+          claim,
+          error: error.message,
+          retries: 0,
+          retryDelayMs: EXHAUSTED_BACKOFF_MS,
+          counted: false,
+        };
+      }
+      run.progressed();
+      if (seen.kind === "throttled" && permit) {
         // The host asked us to wait: the request waits with it (the host is not due until then)
         // and is tried again, up to MAX_THROTTLED times before it counts as failed.
         const retries = this.#options.retries + MAX_THROTTLED;
@@ -452,8 +564,8 @@ export class Crawler {
           log.info("host asked to slow down", {
             task: run.name,
             url: req.url,
-            status: host.status,
-            retryAfterMs: host.retryAfterMs,
+            status: seen.status,
+            retryAfterMs: seen.retryAfterMs,
           });
           return { kind: "failed", claim, error: String((error as Error)?.message), retries };
         }

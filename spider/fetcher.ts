@@ -2,33 +2,47 @@
  * @module
  * Fetching a page for the crawl: the `Fetcher` interface the engine calls, and `HttpFetcher`,
  * its HTTP implementation (the Go project's BrowserFetch): timeout, cookie, the crawler's
- * User-Agent (or a request's own), round-robin proxies, a body size cap, and the body decoded
- * from its charset.
+ * User-Agent (or a request's own), round-robin proxies, a body size cap, the body decoded
+ * from its charset, and a bounded number of connections.
  */
 import { decodeBody } from "./charset.ts";
+import {
+  ConnectionPool,
+  type ConnectionPoolStats,
+  defaultMaxConnections,
+} from "./connection_pool.ts";
 import { DEFAULT_USER_AGENT } from "./politeness/user_agent_token.ts";
 
 /** One page to fetch. */
 export interface FetchRequest {
+  /** The absolute http(s) URL. */
   url: string;
+  /** The HTTP method, `GET` for pages. */
   method: string;
   /** Sent as the `Cookie` header (the task's `Cookie`). */
   cookie?: string;
   /** The User-Agent for this request, instead of the fetcher's own. */
   userAgent?: string;
-  /** Aborting it aborts the fetch at once, body download included. */
+  /** Aborting it aborts the fetch at once, body download included, or the wait for a socket. */
   signal?: AbortSignal;
+  /**
+   * False when the host will not be fetched again soon (its next turn is far off): the
+   * connection is closed after this response instead of kept idle. Default true.
+   */
+  keepAlive?: boolean;
 }
 
 /** A fetched page. */
 export interface FetchResponse {
   /** The final URL, after redirects: the base for resolving the page's relative links. */
   url: string;
+  /** The HTTP status (2xx). */
   status: number;
   /** The body decoded to a string (the HTTP fetcher decodes it on first read). */
   readonly body: string;
   /** The body as received, when the fetcher keeps it: a parse worker can decode it itself. */
   raw?: Uint8Array;
+  /** The `Content-Type` header, if any. */
   contentType: string | null;
   /** Size of the body as received, before decoding. */
   bytes: number;
@@ -41,7 +55,7 @@ export interface Fetcher {
    * the request signal's reason when the caller aborted it.
    */
   fetch(req: FetchRequest): Promise<FetchResponse>;
-  /** Releases what the fetcher holds (proxy connections). */
+  /** Releases what the fetcher holds (its connections). */
   close?(): void;
 }
 
@@ -53,6 +67,7 @@ export interface FetchErrorOptions {
   status?: number;
   /** The `Retry-After` header of a 429 or 503, for the host's backoff. */
   retryAfter?: string;
+  /** The error this one wraps. */
   cause?: unknown;
 }
 
@@ -61,10 +76,14 @@ export interface FetchErrorOptions {
  * timeouts, 5xx, 408 and 429; false for other statuses, bad URLs and oversized bodies.
  */
 export class FetchError extends Error {
+  /** Whether the same request may succeed if tried again. */
   readonly retriable: boolean;
+  /** HTTP status, when the server answered. */
   readonly status?: number;
+  /** The `Retry-After` header of a 429 or 503. */
   readonly retryAfter?: string;
 
+  /** A failed fetch; `options.cause` is the error it wraps. */
   constructor(message: string, options: FetchErrorOptions) {
     super(message, { cause: options.cause });
     this.name = "FetchError";
@@ -74,12 +93,85 @@ export class FetchError extends Error {
   }
 }
 
+/** What a process can run out of while fetching. */
+export type ExhaustedResource = "file descriptors" | "local ports" | "memory";
+
+/** Options for {@linkcode ResourceExhaustedError}. */
+export interface ResourceExhaustedErrorOptions {
+  /** What ran out. */
+  resource: ExhaustedResource;
+  /** The error the runtime gave. */
+  cause: unknown;
+}
+
+/**
+ * A fetch that failed because this process (or the machine) ran out of something, not because
+ * of the host: retriable, after backing off. The fetcher has already closed its idle
+ * connections when it throws this.
+ */
+export class ResourceExhaustedError extends FetchError {
+  /** What ran out. */
+  readonly resource: ExhaustedResource;
+
+  /** Always retriable; `options.cause` is the runtime's error. */
+  constructor(message: string, options: ResourceExhaustedErrorOptions) {
+    super(message, { retriable: true, cause: options.cause });
+    this.name = "ResourceExhaustedError";
+    this.resource = options.resource;
+  }
+}
+
+/**
+ * Patterns of the runtime's errors by the resource they report. Deno's fetch rejects with
+ * `TypeError: fetch failed` whose cause reads e.g. `error sending request for url (…): client
+ * error (Connect): tcp open error: Too many open files (os error 24)`; file APIs set `code`.
+ */
+const EXHAUSTION_PATTERNS: ReadonlyArray<[RegExp, ExhaustedResource]> = [
+  [/too many open files|\bE[MN]FILE\b|\(os error 2[34]\)/i, "file descriptors"],
+  [/cannot assign requested address|\bEADDRNOTAVAIL\b|\(os error 99\)/i, "local ports"],
+  [
+    /cannot allocate memory|no buffer space available|\bENO(MEM|BUFS)\b|\(os error (12|105)\)/i,
+    "memory",
+  ],
+];
+
+/**
+ * The resource `error` (or an error in its `cause` chain) says the process ran out of, if any.
+ *
+ * @example
+ * ```ts
+ * exhaustedResourceOf(new TypeError("fetch failed", {
+ *   cause: new Error("tcp open error: Too many open files (os error 24)"),
+ * })); // "file descriptors"
+ * ```
+ */
+export function exhaustedResourceOf(error: unknown): ExhaustedResource | undefined {
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    const text = e instanceof Error
+      ? `${e.message} ${(e as { code?: unknown }).code ?? ""}`
+      : String(e);
+    for (const [pattern, resource] of EXHAUSTION_PATTERNS) {
+      if (pattern.test(text)) return resource;
+    }
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
+}
+
 /** Options for {@linkcode HttpFetcher}. */
 export interface HttpFetcherOptions {
   /** Time limit for a whole fetch, body included, in ms; 0 or Infinity for none. Default 3000. */
   timeoutMs?: number;
   /** Proxy URLs (`http://[user:pass@]host:port`), used in turn, one per request. Default none. */
   proxies?: readonly string[];
+  /**
+   * Most sockets open at once, in flight and idle (to proxies, when there are any); a fetch
+   * that needs one more waits for one to be released. Default 32
+   * (`defaultMaxConnections(8)`; the worker passes `fetcher.maxConnections`).
+   */
+  maxConnections?: number;
+  /** A host's connections unused this long are closed, ms. Default 2000. */
+  idleTimeoutMs?: number;
   /**
    * Largest body accepted, in bytes; a larger one fails the fetch with a non-retriable
    * `FetchError` rather than being cut, since a truncated page would parse into silently
@@ -92,7 +184,7 @@ export interface HttpFetcherOptions {
    * the Go project's random browser strings.
    */
   userAgent?: () => string;
-  /** The fetch to use. Default: the global `fetch`. */
+  /** The fetch to use (called with the pool's `client`). Default: the global `fetch`. */
   fetch?: typeof fetch;
 }
 
@@ -102,13 +194,15 @@ const RETRIABLE_STATUSES = new Set([408, 429]);
 /**
  * Fetches pages over HTTP(S), as the Go project's BrowserFetch did.
  *
- * Proxies get one `Deno.HttpClient` each, created here and released by `close()`; requests go
- * through them in turn. Without proxies the runtime's shared client (and its connection pool)
- * is used.
+ * Connections come from a {@linkcode ConnectionPool}: one `Deno.HttpClient` per origin from a
+ * small LRU, at most `maxConnections` sockets in all, idle ones closed after `idleTimeoutMs`.
+ * With proxies, one client per proxy, used in turn. `close()` releases them all. Running out of
+ * file descriptors (or ports, or memory) throws a {@linkcode ResourceExhaustedError} after
+ * closing every idle connection.
  *
  * @example
  * ```ts
- * const fetcher = new HttpFetcher({ timeoutMs: 5000, proxies: ["http://127.0.0.1:8888"] });
+ * const fetcher = new HttpFetcher({ timeoutMs: 5000, maxConnections: 64 });
  * try {
  *   const page = await fetcher.fetch({ url, method: "GET", cookie, signal });
  * } finally {
@@ -121,16 +215,21 @@ export class HttpFetcher implements Fetcher {
   readonly #maxBodyBytes: number;
   readonly #userAgent: () => string;
   readonly #fetch: typeof fetch;
-  readonly #clients: Deno.HttpClient[];
-  #nextClient = 0;
+  readonly #pool: ConnectionPool;
   #closed = false;
 
+  /** A fetcher with no connection open yet; throws a `TypeError` for an invalid proxy URL. */
   constructor(options: HttpFetcherOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 3000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
     this.#userAgent = options.userAgent ?? (() => DEFAULT_USER_AGENT);
     this.#fetch = options.fetch ?? fetch;
-    this.#clients = (options.proxies ?? []).map(createProxyClient);
+    this.#pool = new ConnectionPool({
+      maxConnections: options.maxConnections ?? defaultMaxConnections(8),
+      idleTimeoutMs: options.idleTimeoutMs,
+      proxies: options.proxies,
+      fetch: this.#fetch,
+    });
   }
 
   async fetch(req: FetchRequest): Promise<FetchResponse> {
@@ -138,9 +237,13 @@ export class HttpFetcher implements Fetcher {
     req.signal?.throwIfAborted();
     const target = parseTarget(req.url);
     const headers = requestHeaders(req.userAgent ?? this.#userAgent(), req.cookie);
-    const client = this.#clients.length > 0
-      ? this.#clients[this.#nextClient++ % this.#clients.length]
-      : undefined;
+    // The wait for a socket is not part of the fetch's time limit: under load every fetch
+    // would time out waiting, which says nothing about the host.
+    const lease = await this.#pool.acquire(target, {
+      keepAlive: req.keepAlive,
+      signal: req.signal,
+    });
+    let redirected = false;
 
     // One signal for the fetch, aborted by the caller or by the timeout. Linked by hand, not with
     // AbortSignal.any: in Deno that keeps ~350 bytes per call alive on the caller's signal,
@@ -163,8 +266,9 @@ export class HttpFetcher implements Fetcher {
         headers,
         signal,
         redirect: "follow",
-        ...(client ? { client } : {}),
+        client: lease.client,
       });
+      redirected = response.redirected;
       if (!response.ok) {
         await discard(response);
         throw new FetchError(`HTTP ${response.status} from ${req.url}`, {
@@ -191,6 +295,8 @@ export class HttpFetcher implements Fetcher {
       // The caller's abort wins over everything: it is not a failure of the fetch.
       if (req.signal?.aborted) throw req.signal.reason;
       if (error instanceof FetchError) throw error;
+      const resource = exhaustedResourceOf(error);
+      if (resource) throw this.#exhausted(`fetching ${req.url}`, resource, error);
       if (timedOut) {
         throw new FetchError(`fetching ${req.url} timed out after ${this.#timeoutMs} ms`, {
           retriable: true,
@@ -204,30 +310,60 @@ export class HttpFetcher implements Fetcher {
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener("abort", onAbort);
+      lease.release({ redirected });
     }
   }
 
-  /** Closes the proxy clients. Fetches after this throw. */
+  /**
+   * A `fetch` that goes through this fetcher's connections and their bound, for the crawl's
+   * other requests (robots.txt). Its responses hold a socket until their body is read or
+   * cancelled. Running out of file descriptors rejects with a `ResourceExhaustedError`, as
+   * `fetch()` does.
+   *
+   * @example
+   * ```ts
+   * const robots = new RobotsCache(hosts, { userAgent, fetch: fetcher.fetchFunction() });
+   * ```
+   */
+  fetchFunction(): typeof fetch {
+    return async (input, init) => {
+      try {
+        return await this.#pool.fetch(input, init);
+      } catch (error) {
+        const resource = exhaustedResourceOf(error);
+        if (!resource) throw error;
+        const url = input instanceof Request ? input.url : String(input);
+        throw this.#exhausted(`fetching ${url}`, resource, error);
+      }
+    };
+  }
+
+  /** The connections held now (see `ConnectionPoolStats`). */
+  connectionStats(): ConnectionPoolStats {
+    return this.#pool.stats();
+  }
+
+  /** Closes every connection. Fetches after this throw. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const client of this.#clients) client.close();
+    this.#pool.close();
   }
 
+  /** Same as `close()`, for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
-}
 
-function createProxyClient(proxy: string): Deno.HttpClient {
-  let url: URL;
-  try {
-    url = new URL(proxy);
-  } catch (error) {
-    throw new TypeError(`invalid proxy URL ${JSON.stringify(proxy)}`, { cause: error });
+  /** The error for running out of `resource`, after closing the idle connections it may free. */
+  #exhausted(what: string, resource: ExhaustedResource, cause: unknown): ResourceExhaustedError {
+    const shed = this.#pool.shed();
+    return new ResourceExhaustedError(
+      `${what} failed: out of ${resource} (${shed} idle connections closed): ` +
+        causeChain(cause),
+      { resource, cause },
+    );
   }
-  // Deno takes credentials from the proxy URL itself (user:pass@ becomes Proxy-Authorization).
-  return Deno.createHttpClient({ proxy: { url: url.href } });
 }
 
 /** The URL to fetch; a URL no retry can fix fails here, not as a network error. */
@@ -305,6 +441,16 @@ async function discard(response: Response): Promise<void> {
   } catch {
     // Nothing to release if the stream already failed; the status is the error we report.
   }
+}
+
+/** The messages of `error` and its causes: "fetch failed: error sending request …". */
+function causeChain(error: unknown): string {
+  const messages: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    messages.push(messageOf(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return messages.join(": ");
 }
 
 function messageOf(error: unknown): string {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_USER_AGENT } from "./politeness/user_agent_token.ts";
 import { hostOutcomeOf } from "./politeness/host_outcome.ts";
-import { FetchError, HttpFetcher } from "./fetcher.ts";
+import { exhaustedResourceOf, FetchError, HttpFetcher, ResourceExhaustedError } from "./fetcher.ts";
 
 type Handler = (req: Request) => Response | Promise<Response>;
 
@@ -39,6 +39,67 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Polls `condition` until it holds, failing with `what` after `timeoutMs`. */
+async function pollUntil(what: string, condition: () => boolean, timeoutMs = 5000) {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** The sockets this process has open (Linux: the entries of /proc/self/fd that are sockets). */
+function openSockets(): number {
+  let sockets = 0;
+  for (const entry of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith("socket:")) sockets++;
+    } catch {
+      // Closed since it was listed (the directory's own descriptor among them).
+    }
+  }
+  return sockets;
+}
+
+/** Listens on every address and answers only loopback peers; prints its port. */
+const LOOPBACK_SITE = `
+Deno.serve({ hostname: "0.0.0.0", port: 0, onListen: ({ port }) => console.log(port) }, (req, info) =>
+  info.remoteAddr.hostname.startsWith("127.")
+    ? new Response("page of " + new URL(req.url).host)
+    : new Response("loopback only", { status: 403 }));
+`;
+
+/**
+ * A site of many hosts: one server, in a child process so that the sockets of this process are
+ * the client's only, fetched at loopback addresses 127.1.x.y (Linux routes 127/8 to lo), each a
+ * host (an origin) of its own.
+ */
+async function loopbackSite() {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", LOOPBACK_SITE],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!out.includes("\n")) {
+    const { done, value } = await lines.read();
+    if (done) throw new Error(`the site exited before listening: ${JSON.stringify(out)}`);
+    out += value;
+  }
+  const port = Number(out.trim());
+  return {
+    /** The `i`th host's origin, for i below 62,500. */
+    origin: (i: number) => `http://127.1.${1 + Math.floor(i / 250)}.${1 + (i % 250)}:${port}`,
+    async [Symbol.asyncDispose]() {
+      await lines.cancel();
+      child.kill();
+      await child.status;
+    },
+  };
 }
 
 /** The GBK bytes of "豆瓣读书：你好，世界" (TextEncoder only encodes UTF-8). */
@@ -362,4 +423,175 @@ Deno.test("fetcher cannot be used after close", async () => {
   fetcher.close();
   fetcher.close(); // closing twice is harmless
   await assert.rejects(fetcher.fetch({ url: "http://127.0.0.1:8888/", method: "GET" }), /close/);
+});
+
+Deno.test("fetcher holds at most maxConnections sockets over 2,000 hosts, and none once idle", async () => {
+  await using site = await loopbackSite();
+  const before = openSockets();
+  const HOSTS = 2000;
+  const MAX = 64;
+  using fetcher = new HttpFetcher({ maxConnections: MAX, idleTimeoutMs: 300, timeoutMs: 10_000 });
+  const robotsFetch = fetcher.fetchFunction();
+  let next = 0;
+  let peakSockets = 0;
+  let peakCharged = 0;
+  let fetches = 0;
+  const sample = () => {
+    const { inFlight, charged, closing } = fetcher.connectionStats();
+    peakCharged = Math.max(peakCharged, inFlight + charged + closing);
+    // Reading /proc costs ~0.5 ms: every 4th fetch still counts a thousand times at the bound.
+    if (fetches++ % 4 === 0) peakSockets = Math.max(peakSockets, openSockets() - before);
+  };
+  // More hosts at once than sockets allowed: some wait for one. Each host is fetched as a crawl
+  // does, robots.txt and then a page (on the connection robots.txt opened); the sockets are
+  // counted as fetches end, while the other 95 are under way.
+  const loop = async () => {
+    while (next < HOSTS) {
+      const origin = site.origin(next++);
+      const expected = `page of ${new URL(origin).host}`;
+      const robots = await robotsFetch(`${origin}/robots.txt`);
+      assert.equal(await robots.text(), expected);
+      sample();
+      const page = await fetcher.fetch({ url: `${origin}/page`, method: "GET" });
+      assert.equal(page.body, expected);
+      sample();
+    }
+  };
+  await Promise.all(Array.from({ length: 96 }, loop));
+  assert.ok(peakCharged <= MAX, `the pool counted ${peakCharged} sockets`);
+  // The runtime opens a couple of sockets of its own with its first fetch (2 on Deno 2.9).
+  assert.ok(peakSockets <= MAX + 4, `${peakSockets} sockets open at once`);
+  assert.ok(peakSockets > MAX / 2, `the bound was reached (${peakSockets} at most)`);
+  await pollUntil(
+    "every connection closed after the idle timeout",
+    () => fetcher.connectionStats().clients === 0 && openSockets() === before,
+  );
+});
+
+Deno.test("a fetch with keepAlive: false leaves no idle socket behind", async () => {
+  await using site = await loopbackSite();
+  const before = openSockets();
+  using fetcher = new HttpFetcher({ idleTimeoutMs: 60_000 });
+  for (let i = 0; i < 10; i++) {
+    await fetcher.fetch({ url: site.origin(i), method: "GET", keepAlive: false });
+  }
+  await pollUntil(
+    "no socket left",
+    () => openSockets() === before && fetcher.connectionStats().closing === 0,
+  );
+  assert.deepEqual(fetcher.connectionStats(), {
+    clients: 0,
+    inFlight: 0,
+    charged: 0,
+    closing: 0,
+    waiting: 0,
+  });
+  // With keep-alive (the default) each host's socket stays open, idle, for its next turn.
+  for (let i = 0; i < 10; i++) await fetcher.fetch({ url: site.origin(i), method: "GET" });
+  assert.equal(openSockets() - before, 10);
+  assert.deepEqual(fetcher.connectionStats(), {
+    clients: 10,
+    inFlight: 0,
+    charged: 10,
+    closing: 0,
+    waiting: 0,
+  });
+  // The last fetch of a host closes the connection it reused.
+  await fetcher.fetch({ url: site.origin(0), method: "GET", keepAlive: false });
+  assert.equal(fetcher.connectionStats().clients, 9);
+  await pollUntil("the host's socket closed", () => openSockets() - before === 9);
+});
+
+Deno.test("a fetch waiting for a connection is given up when the caller aborts", async () => {
+  const release = Promise.withResolvers<void>();
+  let requests = 0;
+  await using server = serve(async () => {
+    requests++;
+    await release.promise;
+    return new Response("slow");
+  });
+  using fetcher = new HttpFetcher({ maxConnections: 1, timeoutMs: 10_000 });
+  const first = fetcher.fetch({ url: `${server.origin}/first`, method: "GET" });
+  await pollUntil("the first request reached the server", () => requests === 1);
+  const controller = new AbortController();
+  const reason = new Error("task stopped");
+  const waiting = fetcher.fetch({
+    url: `http://localhost:${server.addr.port}/second`,
+    method: "GET",
+    signal: controller.signal,
+  });
+  assert.equal(fetcher.connectionStats().waiting, 1);
+  controller.abort(reason);
+  await assert.rejects(waiting, (e) => e === reason);
+  assert.equal(fetcher.connectionStats().waiting, 0);
+  release.resolve();
+  assert.equal((await first).body, "slow");
+  assert.equal(requests, 1, "the aborted fetch never reached the server");
+});
+
+/** Deno's fetch error when the process is out of file descriptors (seen under `ulimit -n 64`). */
+function emfile(url: string): TypeError {
+  return new TypeError("fetch failed", {
+    cause: new Error(
+      `error sending request for url (${url}): client error (Connect): tcp open error: ` +
+        "Too many open files (os error 24)",
+    ),
+  });
+}
+
+Deno.test("running out of file descriptors is a retriable ResourceExhaustedError that sheds idle connections", async () => {
+  const fetchFn = (input: string | URL | Request) => {
+    const url = String(input);
+    return Promise.resolve().then(() => {
+      if (url.includes("full.test")) throw emfile(url);
+      return new Response("fine");
+    });
+  };
+  using fetcher = new HttpFetcher({ fetch: fetchFn as typeof fetch });
+  await fetcher.fetch({ url: "http://a.test/", method: "GET" });
+  await fetcher.fetch({ url: "http://b.test/", method: "GET" });
+  assert.equal(fetcher.connectionStats().clients, 2);
+
+  const error = await fetcher.fetch({ url: "http://full.test/", method: "GET" }).catch((e) => e);
+  assert.ok(error instanceof ResourceExhaustedError, String(error));
+  assert.ok(error instanceof FetchError);
+  assert.equal(error.retriable, true);
+  assert.equal(error.resource, "file descriptors");
+  assert.ok(error.cause instanceof TypeError);
+  assert.match(error.message, /out of file descriptors.*Too many open files/);
+  assert.equal(fetcher.connectionStats().clients, 0, "idle connections shed");
+
+  // robots.txt fetches through the fetcher are classified and shed the same way.
+  await fetcher.fetch({ url: "http://a.test/", method: "GET" });
+  const robots = fetcher.fetchFunction();
+  await assert.rejects(
+    robots("http://full.test/robots.txt"),
+    (e) => e instanceof ResourceExhaustedError && e.resource === "file descriptors",
+  );
+  const { clients, inFlight, charged } = fetcher.connectionStats();
+  assert.deepEqual({ clients, inFlight, charged }, { clients: 0, inFlight: 0, charged: 0 });
+});
+
+Deno.test("exhausted resources are told from the runtime's errors, other errors are not", () => {
+  const coded = (message: string, code: string) => Object.assign(new Error(message), { code });
+  assert.equal(exhaustedResourceOf(emfile("http://a.test/")), "file descriptors");
+  assert.equal(
+    exhaustedResourceOf(coded("Too many open files in system (os error 23)", "ENFILE")),
+    "file descriptors",
+  );
+  assert.equal(exhaustedResourceOf(coded("open '/x' failed", "EMFILE")), "file descriptors");
+  assert.equal(
+    exhaustedResourceOf(
+      new Error("tcp connect error: Cannot assign requested address (os error 99)"),
+    ),
+    "local ports",
+  );
+  assert.equal(exhaustedResourceOf(new Error("Cannot allocate memory (os error 12)")), "memory");
+  assert.equal(
+    exhaustedResourceOf(new TypeError("fetch failed", { cause: new Error("Connection refused") })),
+    undefined,
+  );
+  assert.equal(exhaustedResourceOf(new Error("tcp connect error (os error 240)")), undefined);
+  assert.equal(exhaustedResourceOf("Too many open files"), "file descriptors");
+  assert.equal(exhaustedResourceOf(undefined), undefined);
 });

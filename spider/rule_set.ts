@@ -41,4 +41,9 @@ export interface RuleSet {
    * or `dom` with the reason the DOM is needed.
    */
   parsePaths?: Readonly<Record<string, { path: string; reason?: string }>>;
+  /**
+   * What the rules are, for telling a changed task (a declarative spec's JSON). Without it the
+   * rule set is known by its name and rule names.
+   */
+  fingerprint?: string;
 }

@@ -16,6 +16,7 @@ import {
 } from "../frontier/frontier.ts";
 import type { CrawlRequest } from "./request.ts";
 import { VisitedSet } from "./visited_set.ts";
+import { keyHash } from "../frontier/key_hash.ts";
 import type { Task } from "./task.ts";
 import { TaskActivity } from "./task_activity.ts";
 import { HostCounters } from "./politeness/host_counters.ts";
@@ -38,8 +39,15 @@ export interface TaskStats {
   throttled: number;
   /** Claims put back untried because their host was not due (delay, block, per-host limit). */
   deferred: number;
+  /** Fetches that found the process out of a resource (file descriptors): tried again later. */
+  exhausted: number;
   /** Requests of the task waiting in the frontier (every worker's): `frontier.queued`. */
   queued: number;
+  /**
+   * Why the run has made no progress for a minute although work is queued (a frontier that
+   * cannot be written, descriptors run out, no host due): absent while it makes progress.
+   */
+  stalled?: string;
   /** Requests this worker is fetching or parsing now. */
   inFlight: number;
   /**
@@ -78,6 +86,12 @@ export interface TaskRunOptions {
   pollMs?: number;
   /** Claim only requests whose host is due (politeness, SPEC §8). Default false. */
   skipHostsNotDue?: boolean;
+  /** Most requests of one host in one claim (`ClaimOptions.perHost`). Default: no limit. */
+  perHost?: number;
+  /** How long a host handed out is held for its outcome (`ClaimOptions.hostHoldMs`). Default 0. */
+  hostHoldMs?: number;
+  /** How long without progress, with work queued, before the run says it is stalled, ms. */
+  stallMs?: number;
   now?: number;
 }
 
@@ -92,7 +106,15 @@ export class TaskRun {
   readonly hosts: HostCounters = new HostCounters();
   /** What the frontier held when the run opened the task's crawl (resumed or new). */
   readonly opened: Promise<Opening>;
-  readonly #options: Required<Omit<TaskRunOptions, "crawl" | "fresh" | "now">>;
+  readonly #options: Required<
+    Omit<TaskRunOptions, "crawl" | "fresh" | "now" | "perHost" | "hostHoldMs">
+  >;
+  readonly #perHost: number | undefined;
+  readonly #hostHoldMs: number;
+  /** When the run last fetched or settled a claim (performance.now() ms). */
+  #progressAt = performance.now();
+  /** The last thing that went wrong, for `stalled`. */
+  #trouble: string | undefined;
   readonly #controller: AbortController = new AbortController();
   /** URLs this run knows are in the frontier: links to them are not sent again. A cache. */
   readonly #known = new VisitedSet({ maxSize: KNOWN_MAX });
@@ -123,9 +145,12 @@ export class TaskRun {
       batch: 16,
       pollMs: 100,
       skipHostsNotDue: false,
+      stallMs: 60_000,
       hurry: () => {},
       ...options,
     };
+    this.#perHost = options.perHost;
+    this.#hostHoldMs = options.hostHoldMs ?? 0;
     this.stats = {
       fetched: 0,
       failed: 0,
@@ -136,6 +161,7 @@ export class TaskRun {
       disallowed: 0,
       throttled: 0,
       deferred: 0,
+      exhausted: 0,
       queued: 0,
       inFlight: 0,
       frontier: emptyCounts(),
@@ -206,6 +232,7 @@ export class TaskRun {
 
   /** A claim handed out by `next` was fetched and its outcome is now durable (or was dropped). */
   settled(claim: Claim): void {
+    this.progressed();
     this.#held.delete(claim.id);
     this.#pending--;
     this.#wake?.();
@@ -224,6 +251,45 @@ export class TaskRun {
   /** True (once) if `retry` was asked for this request. */
   takeRetry(req: CrawlRequest): boolean {
     return this.#refetch.delete(req);
+  }
+
+  /** The run moved forward (a page fetched, an outcome stored): it is not stalled. */
+  progressed(): void {
+    this.#progressAt = performance.now();
+    this.#trouble = undefined;
+    if (this.stats.stalled !== undefined) {
+      this.#options.logger.info("task making progress again", { task: this.name });
+      delete this.stats.stalled;
+    }
+  }
+
+  /**
+   * Something kept the run from moving (its message is kept as the reason should the run
+   * stall). A reason already shown is logged once, not at every failure.
+   */
+  troubled(reason: string): void {
+    this.#trouble = reason;
+  }
+
+  /** The last trouble since the run last made progress (see `troubled`). */
+  get trouble(): string | undefined {
+    return this.#trouble;
+  }
+
+  /** Checks for a stall: a minute without progress while work is queued. */
+  #checkStall(): void {
+    if (performance.now() - this.#progressAt < this.#options.stallMs) return;
+    const { queued } = this.stats.frontier;
+    if (queued === 0 && this.stats.inFlight === 0) return;
+    const reason = this.#trouble ?? (queued > 0 ? "no host is due" : "waiting for fetches");
+    if (this.stats.stalled === reason) return;
+    this.stats.stalled = reason;
+    this.#options.logger.warn(`task stalled: ${reason}`, {
+      task: this.name,
+      queued,
+      inFlight: this.stats.inFlight,
+      sinceMs: Math.round(performance.now() - this.#progressAt),
+    });
   }
 
   /** True while the run's fetch loops wait for something to claim. */
@@ -277,6 +343,7 @@ export class TaskRun {
       try {
         const opening = await frontier.begin(this.name, {
           roots,
+          definition: definitionOf(task, roots),
           crawl: options.crawl,
           fresh: options.fresh,
           reload: task.options.reload,
@@ -286,6 +353,7 @@ export class TaskRun {
         this.stats.queued = opening.counts.queued;
         this.#every(Math.max(50, this.#options.leaseMs / 3), () => this.#extend());
         this.#every(1000, async () => {
+          this.#checkStall();
           // Counting a big crawl's rows is not free: at most a tenth of the time goes to it.
           if (performance.now() < this.#countsDue) return;
           const started = performance.now();
@@ -314,6 +382,8 @@ export class TaskRun {
         limit: this.#options.batch,
         leaseMs: this.#options.leaseMs,
         skipHostsNotDue: this.#options.skipHostsNotDue,
+        perHost: this.#perHost,
+        hostHoldMs: this.#hostHoldMs,
       });
       if (this.#state !== "running") {
         await frontier.release(claims);
@@ -334,10 +404,21 @@ export class TaskRun {
         // Our own acknowledgements will queue more: ask for them now rather than poll.
         this.#options.hurry();
       }
-      await this.#sleep(this.#options.pollMs);
+      // Nothing ready: sleep until the first host is due (an acknowledgement of ours wakes
+      // us sooner), looking again at least every second for other workers' additions.
+      const dueMs = await frontier.nextDue(this.name);
+      await this.#sleep(
+        dueMs === undefined
+          ? (this.#pending > 0 ? 1000 : this.#options.pollMs)
+          : Math.min(1000, Math.max(this.#options.pollMs / 10, dueMs)),
+      );
     } catch (error) {
       if (this.#state !== "running") return;
-      logger.warn("claiming from the frontier failed; retrying", { task: this.name, error });
+      const reason = `frontier: ${(error as Error)?.message ?? error}`;
+      if (this.#trouble !== reason) {
+        logger.warn("claiming from the frontier failed; retrying", { task: this.name, error });
+      }
+      this.troubled(reason);
       await this.#sleep(1000);
     }
   }
@@ -386,6 +467,22 @@ export class TaskRun {
     this.#controller.abort(reason ?? new DOMException(`task ${state}`, "AbortError"));
     this.#resolveDone(state);
   }
+}
+
+/**
+ * The task's definition as the frontier compares it (`BeginOptions.definition`): its roots,
+ * rules, reload and depth, so a task changed between two runs starts a new crawl.
+ */
+function definitionOf(task: Task, roots: readonly CrawlRequest[]): string {
+  const { ruleSet } = task;
+  const rules = ruleSet.fingerprint ??
+    `${ruleSet.name}:${Object.keys(ruleSet.rules).sort().join(",")}`;
+  return JSON.stringify({
+    roots: roots.map((r) => `${r.method} ${r.url} ${r.ruleName}`).join("\n"),
+    rules: keyHash(rules).toString(16),
+    reload: task.options.reload,
+    depth: task.options.maxDepth,
+  });
 }
 
 /** The run's cache key of a request: its URL as found, with a method other than GET. */

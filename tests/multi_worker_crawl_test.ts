@@ -180,7 +180,8 @@ ClientTimeOut = 3
   /** The task's frontier requests by state (0 queued, 1 leased, 2 done, 3 failed). */
   const frontierStates = async (task: string) => {
     const rows = await frontierDb.unsafe(
-      "SELECT state, count(*)::int AS n FROM frontier_requests WHERE task = $1 GROUP BY state",
+      `SELECT state, count(*)::int AS n FROM frontier_urls
+       WHERE crawl = (SELECT id FROM frontier_tasks WHERE task = $1) GROUP BY state`,
       [task],
     );
     return new Map(rows.map((row) => [Number(row.state), Number(row.n)]));
@@ -281,7 +282,11 @@ ClientTimeOut = 3
       await victim.stop("SIGKILL");
       // The dead worker's leases stay in the frontier until another claimer takes them back.
       const leased = await frontierDb.unsafe(
-        "SELECT url FROM frontier_requests WHERE task = $1 AND state = $2 AND owner = $3",
+        // A row keeps its URL less its host's origin (frontier/_url_parts.ts).
+        `SELECT CASE WHEN left(u.url, 1) = '/' THEN h.origin || u.url ELSE u.url END AS url
+         FROM frontier_urls u JOIN frontier_hosts h ON h.id = u.host
+         WHERE u.crawl = (SELECT id FROM frontier_tasks WHERE task = $1)
+           AND u.state = $2 AND u.owner = $3`,
         ["failover", LEASED, victim.id],
       );
       const leasedAtKill = new Set(leased.map((row) => String(row.url)));
@@ -349,8 +354,10 @@ ClientTimeOut = 3
       });
       await waitUntil("the task's frontier rows removed", 5000, async () => {
         const [row] = await frontierDb.unsafe(
-          `SELECT (SELECT count(*) FROM frontier_requests WHERE task = $1)::int
-                + (SELECT count(*) FROM frontier_crawls WHERE task = $1)::int AS n`,
+          `SELECT (SELECT count(*) FROM frontier_tasks WHERE task = $1)::int
+                + (SELECT count(*) FROM frontier_urls u
+                   WHERE NOT EXISTS (SELECT 1 FROM frontier_tasks t WHERE t.id = u.crawl))::int
+                AS n`,
           ["gone"],
         );
         return Number(row.n) === 0;

@@ -53,11 +53,11 @@ function readRows(dir: string): Array<Record<string, unknown>> {
 function frontierPaths(dir: string, state: number): Set<string> {
   const db = new DatabaseSync(`${dir}/frontier.db`);
   try {
-    const rows = db.prepare("SELECT url FROM frontier_requests WHERE state = ?").all(
-      state,
-    ) as Array<
-      { url: string }
-    >;
+    // A row keeps its URL less its host's origin (frontier/_url_parts.ts).
+    const rows = db.prepare(
+      `SELECT CASE WHEN substr(u.url, 1, 1) = '/' THEN h.origin || u.url ELSE u.url END AS url
+       FROM frontier_urls u JOIN frontier_hosts h ON h.id = u.host WHERE u.state = ?`,
+    ).all(state) as Array<{ url: string }>;
     return new Set(rows.map((r) => new URL(r.url).pathname));
   } finally {
     db.close();
@@ -165,7 +165,7 @@ function frontierDone(dir: string): number {
     Deno.statSync(`${dir}/frontier.db`);
     const db = new DatabaseSync(`${dir}/frontier.db`);
     try {
-      return (db.prepare("SELECT count(*) AS n FROM frontier_requests WHERE state = 2").get() as {
+      return (db.prepare("SELECT count(*) AS n FROM frontier_urls WHERE state = 2").get() as {
         n: number;
       }).n;
     } finally {

@@ -80,6 +80,8 @@ export async function createEngine(
   const fetcher = new HttpFetcher({
     timeoutMs: config.fetcher.timeout,
     proxies: config.fetcher.proxy,
+    maxConnections: config.fetcher.maxConnections,
+    idleTimeoutMs: config.fetcher.idleTimeout,
     maxBodyBytes: config.fetcher.maxBodyBytes,
     userAgent: () => config.fetcher.userAgent,
   });
@@ -97,6 +99,9 @@ export async function createEngine(
     userAgent: config.fetcher.userAgent,
     ttlMs: config.politeness.robotsCacheMs,
     timeoutMs: Math.max(config.fetcher.timeout, 10_000),
+    // Through the fetcher's connections: robots.txt fetches count against the same bound, and
+    // the page fetches that follow reuse the host's connection.
+    fetch: fetcher.fetchFunction(),
     onBlocked: (host, reason) =>
       robotsLog.warn("robots.txt unavailable: host blocked until it can be read", { host, reason }),
   });

@@ -13,6 +13,8 @@ export interface ProgressSample {
   inFlight: number;
   failed: number;
   items: number;
+  /** Why the crawl has not moved for a minute (`TaskStats.stalled`), if it has not. */
+  stalled?: string;
 }
 
 /** How far back the rates look, in seconds: recent enough to follow a crawl's pace. */
@@ -49,7 +51,7 @@ export class ProgressMeter {
       count(sample.queued + sample.inFlight)
     }  failed ${count(sample.failed)}  items ${count(sample.items)}  ${
       rate.toFixed(1)
-    } pages/s  ${eta}`;
+    } pages/s  ${eta}${sample.stalled ? `  stalled: ${sample.stalled}` : ""}`;
   }
 }
 

@@ -184,6 +184,7 @@ function progressSample(runs: TaskRun[], started: number) {
     inFlight: sum(runs, "inFlight"),
     failed: sum(runs, "failed"),
     items: sum(runs, "items"),
+    stalled: runs.map((run) => run.stats.stalled).find((reason) => reason !== undefined),
   };
 }
 
@@ -220,6 +221,9 @@ export function openingLine(task: string, opening: Opening): string {
     fresh: "--fresh: starting a new crawl",
     finished: "the last crawl had finished; starting a new crawl",
     replaced: "starting a new crawl",
+    changed: `the task changed${
+      opening.changed?.length ? ` (${opening.changed.join(", ")})` : ""
+    }: starting a new crawl`,
   }[opening.reason];
   return `task ${task}: ${why}`;
 }

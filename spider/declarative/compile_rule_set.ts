@@ -63,5 +63,6 @@ export function compileRuleSet(name: string, spec: DeclarativeSpec): RuleSet {
       })),
     rules,
     parsePaths,
+    fingerprint: json,
   };
 }

@@ -11,5 +11,6 @@ export function snapshotOf(state: HostState, now: number): HostSnapshot {
     delayMs: state.delayMs,
     blockedUntil: state.blockedUntil > now ? state.blockedUntil : 0,
     inFlight: state.slots.filter((slot) => slot.until > now).length,
+    dueInMs: Math.max(0, state.nextAt - now, state.blockedUntil - now),
   };
 }

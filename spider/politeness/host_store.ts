@@ -31,6 +31,8 @@ export interface HostSnapshot {
   /** Epoch ms the host is blocked until (Retry-After), or 0. */
   blockedUntil: number;
   inFlight: number;
+  /** How long until the host may be asked again (its delay and any block), ms; 0 if now. */
+  dueInMs?: number;
 }
 
 /**

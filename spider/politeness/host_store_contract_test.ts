@@ -167,6 +167,8 @@ for (const { name, backend } of implementations) {
             delayMs: 0,
             blockedUntil: clock.now + 2000,
             inFlight: 0,
+            // The claim after a block waits for it: what the frontier holds the host for.
+            dueInMs: 2000,
           },
         );
         clock.now += 2000;

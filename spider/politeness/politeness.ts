@@ -30,6 +30,8 @@ export const DEFAULT_TASK_POLITENESS: Readonly<TaskPoliteness> = {
 /** A granted fetch; `release` must be called once the response (or error) is in. */
 export interface HostPermit {
   readonly host: string;
+  /** The delay in force for the host, ms (the task's, or its robots.txt Crawl-delay). */
+  readonly delayMs: number;
   /** Gives the slot back; answers the host's state after it (`undefined` if already released). */
   release(outcome: HostOutcome): Promise<HostSnapshot | undefined>;
 }
@@ -77,7 +79,10 @@ export class Politeness {
     try {
       host = hostKey(url);
     } catch {
-      return { kind: "go", permit: { host: "", release: () => Promise.resolve(undefined) } };
+      return {
+        kind: "go",
+        permit: { host: "", delayMs: 0, release: () => Promise.resolve(undefined) },
+      };
     }
     let crawlDelayMs = 0;
     if (settings.robots) {
@@ -108,6 +113,7 @@ export class Politeness {
       kind: "go",
       permit: {
         host,
+        delayMs: limits.delayMs,
         release(outcome: HostOutcome): Promise<HostSnapshot | undefined> {
           if (released) return Promise.resolve(undefined);
           released = true;

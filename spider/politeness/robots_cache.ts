@@ -21,6 +21,8 @@ export interface RobotsCacheOptions {
   now?: () => number;
   /** The fetch to use. Default: the global `fetch`. */
   fetch?: typeof fetch;
+  /** Hosts whose parsed rules are kept in the process (the least recently used go). Default 2048. */
+  maxParsed?: number;
   /** Told when a host's robots.txt could not be fetched (it is then blocked). */
   onBlocked?: (host: string, reason: string) => void;
 }
@@ -45,7 +47,12 @@ export class RobotsCache {
    */
   rules(host: string, signal?: AbortSignal): Promise<RobotsRules> {
     const cached = this.#parsed.get(host);
-    if (cached && cached.expiresAt > this.#now()) return Promise.resolve(cached.rules);
+    if (cached && cached.expiresAt > this.#now()) {
+      // Most recently used last: the first entry is the one to forget.
+      this.#parsed.delete(host);
+      this.#parsed.set(host, cached);
+      return Promise.resolve(cached.rules);
+    }
     let pending = this.#pending.get(host);
     if (!pending) {
       pending = this.#load(host, signal).finally(() => this.#pending.delete(host));
@@ -61,9 +68,12 @@ export class RobotsCache {
       await this.#store.saveRobots(host, record);
     }
     const rules = RobotsRules.from(record.outcome, host, record.text);
+    this.#parsed.delete(host);
     this.#parsed.set(host, { rules, expiresAt: record.expiresAt });
-    // Keep the process' map bounded by what is live: expired entries go on the next load.
-    if (this.#parsed.size > 10_000) this.#evictExpired();
+    // A broad crawl meets more hosts than it should hold parsed: the store has them all.
+    while (this.#parsed.size > (this.#options.maxParsed ?? 2048)) {
+      this.#parsed.delete(this.#parsed.keys().next().value!);
+    }
     return rules;
   }
 
@@ -85,10 +95,5 @@ export class RobotsCache {
       fetchedAt,
       expiresAt: fetchedAt + lifetime,
     };
-  }
-
-  #evictExpired(): void {
-    const now = this.#now();
-    for (const [host, entry] of this.#parsed) if (entry.expiresAt <= now) this.#parsed.delete(host);
   }
 }

@@ -4,6 +4,7 @@
  * the body cut at 500 KiB, and the status deciding the outcome.
  */
 import type { RobotsOutcome } from "./robots_rules.ts";
+import { ResourceExhaustedError } from "../fetcher.ts";
 
 /** What a robots.txt fetch found: the outcome and, when parsed, the text. */
 export interface RobotsFetchResult {
@@ -76,6 +77,8 @@ export async function fetchRobots(
     }
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
+    // Our process ran out of descriptors: nothing is known of the host, which is not to blame.
+    if (error instanceof ResourceExhaustedError) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     return { outcome: "disallow-all", text: "", reason };
   }
