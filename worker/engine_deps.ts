@@ -21,6 +21,7 @@ import { Politeness } from "../spider/politeness/politeness.ts";
 import { RobotsCache } from "../spider/politeness/robots_cache.ts";
 import type { Frontier } from "../frontier/frontier.ts";
 import { openFrontier } from "../frontier/open_frontier.ts";
+import { openFileLimit, socketBudget } from "../spider/open_file_limit.ts";
 
 export interface Engine {
   crawler: Crawler;
@@ -80,7 +81,7 @@ export async function createEngine(
   const fetcher = new HttpFetcher({
     timeoutMs: config.fetcher.timeout,
     proxies: config.fetcher.proxy,
-    maxConnections: config.fetcher.maxConnections,
+    maxConnections: withinFileLimit(config.fetcher.maxConnections, logger),
     idleTimeoutMs: config.fetcher.idleTimeout,
     maxBodyBytes: config.fetcher.maxBodyBytes,
     userAgent: () => config.fetcher.userAgent,
@@ -158,6 +159,22 @@ export async function createEngine(
       }
     },
   };
+}
+
+/**
+ * `maxConnections`, lowered (with a WARN naming the key) when the process may not open that many
+ * descriptors: sockets over the limit would fail the crawl's fetches and database files alike.
+ */
+function withinFileLimit(maxConnections: number, logger: Logger): number {
+  const limit = openFileLimit();
+  const budget = socketBudget(limit);
+  if (budget === undefined || maxConnections <= budget) return maxConnections;
+  logger.warn("fetcher.maxConnections lowered to half the open-file limit", {
+    maxConnections,
+    openFileLimit: limit,
+    lowered: budget,
+  });
+  return budget;
 }
 
 /** How often a fetch held at the gate asks again, ms. */
