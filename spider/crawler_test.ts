@@ -8,6 +8,9 @@ import { MultiLimiter } from "./rate_limiter.ts";
 import { silentLogger } from "../log/logger.ts";
 import { MemoryFrontier } from "../frontier/memory_frontier.ts";
 import type { Outcome } from "../frontier/frontier.ts";
+import { MemoryHostStore } from "./politeness/memory_host_store.ts";
+import { RobotsCache } from "./politeness/robots_cache.ts";
+import { Politeness } from "./politeness/politeness.ts";
 
 /** An in-memory site: each page lists the paths it links to. */
 class SiteFetcher implements Fetcher {
@@ -333,4 +336,89 @@ Deno.test("stopping a task with drop removes its crawl from the frontier", async
   assert.equal(await run.done, "stopped");
   assert.deepEqual(await frontier.counts("deleted"), { queued: 0, leased: 0, done: 0, failed: 0 });
   await assert.rejects(frontier.add("deleted", []), /no crawl/);
+});
+
+/** A site over `hosts` hosts of `pages` pages each, every page linking across hosts. */
+function multiHostSite(hosts: number, pages: number): Record<string, string[]> {
+  const site: Record<string, string[]> = {};
+  for (let h = 0; h < hosts; h++) {
+    for (let p = 0; p < pages; p++) {
+      site[`h${h}/p${p}`] = [
+        `http://h${h}.test/p${p + 1}`,
+        `http://h${(h + 1) % hosts}.test/p${p}`,
+      ].filter((url) => Number(url.slice(url.lastIndexOf("p") + 1)) < pages);
+    }
+  }
+  return site;
+}
+
+/** Serves `multiHostSite` pages by host and path, recording when each host was asked. */
+class HostsFetcher implements Fetcher {
+  readonly times = new Map<string, number[]>();
+  readonly fetched: string[] = [];
+  inFlight = new Map<string, number>();
+  maxInFlight = 0;
+
+  constructor(readonly site: Record<string, string[]>, readonly ms = 5) {}
+
+  async fetch(req: FetchRequest): Promise<FetchResponse> {
+    const url = new URL(req.url);
+    const host = url.hostname.split(".")[0];
+    this.fetched.push(req.url);
+    (this.times.get(host) ?? this.times.set(host, []).get(host)!).push(performance.now());
+    this.inFlight.set(host, (this.inFlight.get(host) ?? 0) + 1);
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight.get(host)!);
+    await new Promise((r) => setTimeout(r, this.ms));
+    this.inFlight.set(host, this.inFlight.get(host)! - 1);
+    const links = this.site[`${host}${url.pathname}`] ?? [];
+    const body = links.map((l) => `<a href="${l}">x</a>`).join("");
+    return { url: req.url, status: 200, body, contentType: "text/html", bytes: body.length };
+  }
+}
+
+function politeCrawler(fetcher: Fetcher, polite: { delayMs: number; perHostConcurrency: number }) {
+  const store = new MemoryHostStore();
+  const notFound = () => Promise.resolve(new Response("", { status: 404 }));
+  const robots = new RobotsCache(store, { userAgent: "crawler", fetch: notFound });
+  return new Crawler({
+    fetcher,
+    sink: new MemorySink(),
+    logger: silentLogger,
+    concurrency: 8,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: () => Promise.resolve(),
+    politeness: {
+      gate: new Politeness(store, robots, { userAgent: "crawler" }),
+      defaults: { robots: true, ...polite },
+    },
+  });
+}
+
+Deno.test("claims give no request back: hosts with a delay are claimed only when due", async () => {
+  const site = multiHostSite(6, 4);
+  const fetcher = new HostsFetcher(site);
+  const c = politeCrawler(fetcher, { delayMs: 60, perHostConcurrency: 8 });
+  const run = c.start(task("polite", { url: "http://h0.test/p0", maxDepth: 20 }));
+  assert.equal(await run.done, "finished");
+  assert.equal(fetcher.fetched.length, 24);
+  assert.equal(new Set(fetcher.fetched).size, 24, "each page once");
+  assert.equal(run.stats.deferred, 0, "no claim went back untried");
+  for (const [host, times] of fetcher.times) {
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    // The delay counts from the previous answer, so gaps are at least the delay.
+    assert.ok(gaps.every((gap) => gap >= 59), `${host}: ${gaps}`);
+  }
+  await c.close();
+});
+
+Deno.test("more fetch slots than a host's concurrency: the extra claims wait, none goes back", async () => {
+  const site = multiHostSite(1, 60);
+  const fetcher = new HostsFetcher(site, 2);
+  const c = politeCrawler(fetcher, { delayMs: 0, perHostConcurrency: 2 });
+  const run = c.start(task("one-host", { url: "http://h0.test/p0", maxDepth: 100 }));
+  assert.equal(await run.done, "finished");
+  assert.equal(fetcher.fetched.length, 60);
+  assert.equal(run.stats.deferred, 0, "no claim went back untried");
+  assert.ok(fetcher.maxInFlight <= 2, `${fetcher.maxInFlight} requests to the host at once`);
+  await c.close();
 });
