@@ -42,3 +42,62 @@ export interface CrawlFigures {
   /** CPU seconds of the whole crawl process, start-up included (Linux only). */
   cpuSeconds?: number;
 }
+
+/** What {@linkcode sampleProcess} saw of another process. */
+export interface ProcessPeaks {
+  /** Most open file descriptors at one sample (sockets, files, pipes: `/proc/PID/fd`). */
+  maxFds: number;
+  /** Peak resident memory, bytes (the kernel's own high-water mark, `VmHWM`). */
+  peakRssBytes: number;
+  /** Resident memory at the last sample, bytes. */
+  rssBytes: number;
+  /** Open file descriptors at the last sample. */
+  fds: number;
+  samples: number;
+}
+
+/**
+ * Samples another process every `intervalMs` (default 200): its open file descriptors and its
+ * resident memory, from `/proc` (Linux only; elsewhere every figure stays 0). A sample that
+ * finds the process gone is skipped, so the peaks are those of its life. `stop()` ends the
+ * sampling and returns the peaks.
+ */
+export function sampleProcess(
+  pid: number,
+  options: { intervalMs?: number } = {},
+): { readonly peaks: ProcessPeaks; stop(): ProcessPeaks } {
+  const peaks: ProcessPeaks = { maxFds: 0, peakRssBytes: 0, rssBytes: 0, fds: 0, samples: 0 };
+  let busy = false;
+  const sample = async () => {
+    if (busy) return; // a slow /proc read (tens of thousands of sockets) skips a tick
+    busy = true;
+    try {
+      let fds = 0;
+      for await (const _ of Deno.readDir(`/proc/${pid}/fd`)) fds++;
+      const status = await Deno.readTextFile(`/proc/${pid}/status`);
+      const kib = (key: string) =>
+        Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+      peaks.fds = fds;
+      peaks.maxFds = Math.max(peaks.maxFds, fds);
+      peaks.rssBytes = (kib("VmRSS") || 0) * 1024;
+      peaks.peakRssBytes = Math.max(peaks.peakRssBytes, (kib("VmHWM") || 0) * 1024);
+      peaks.samples++;
+    } catch (error) {
+      // The process has exited (or this is not Linux): nothing more to see.
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => {
+    sample().catch((error) => console.error(`sampling process ${pid}:`, error));
+  }, options.intervalMs ?? 200);
+  sample().catch((error) => console.error(`sampling process ${pid}:`, error));
+  return {
+    peaks,
+    stop() {
+      clearInterval(timer);
+      return { ...peaks };
+    },
+  };
+}

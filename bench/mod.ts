@@ -24,8 +24,19 @@
  *    hosts) crawled with the SQLite frontier, politeness off and on (robots.txt per host, the
  *    per-host schedule in the frontier's database), best of the rounds.
  *
+ * 8. Only when asked, as they take minutes: `--profile=broad` (`broad_profile.ts`), a broad crawl
+ *    through the CLI over many hosts on loopback addresses, a reference run without delay on a
+ *    few hundred hosts, then the broad run with a delay, then one host at concurrency 8 and 16;
+ *    `--profile=frontier-scale` (`claim_latency.ts`), claim latency on a Postgres frontier of
+ *    1,000,000 URLs over 100,000 hosts, 90 % of them not due.
+ *
  *   deno task bench [--profile=all|realistic|generated] [--pages=N] [--links=300]
  *                   [--concurrency=16] [--rounds=3] [--workers=N] [--dom]
+ *   deno task bench --profile=broad [--hosts=50000] [--pages=6] [--delay=2000]
+ *                   [--concurrency=64] [--ref-hosts=500] [--one-host-pages=3000] [--rounds=3]
+ *                   [--stall=60] [--timeout=1800]
+ *   deno task bench --profile=frontier-scale [--urls=1000000] [--hosts=100000] [--claimers=4]
+ *                   [--claims=300] [--limit=64] [--seconds=120]
  */
 import { benchFrontierScaling } from "./frontier_scaling.ts";
 import { startPostgres } from "../tests/postgres_server.ts";
@@ -35,6 +46,8 @@ import { benchVisitedSet } from "./visited_set_memory.ts";
 import { measureParseCost } from "./parse_cost.ts";
 import { benchSinks } from "./sink_write.ts";
 import { benchPoliteness } from "./politeness_cost.ts";
+import { benchBroad } from "./broad_profile.ts";
+import { benchClaimLatency } from "./claim_latency.ts";
 
 /** Generated profile: the engine's pages/s must be at least this fraction of the bare loop's. */
 const RATIO_TARGET = 0.6;
@@ -55,8 +68,8 @@ function flag(name: string, fallback: number): number {
 }
 
 const profile = Deno.args.find((a) => a.startsWith("--profile="))?.slice(10) ?? "all";
-if (!["all", "realistic", "generated"].includes(profile)) {
-  throw new Error("--profile: expected all, realistic or generated");
+if (!["all", "realistic", "generated", "broad", "frontier-scale"].includes(profile)) {
+  throw new Error("--profile: expected all, realistic, generated, broad or frontier-scale");
 }
 const pagesArg = Deno.args.find((a) => a.startsWith("--pages="));
 const links = flag("links", 300);
@@ -67,6 +80,41 @@ const workersArg = Deno.args.find((a) => a.startsWith("--workers="));
 const SQLITE_FRONTIER_TARGET = 0.85;
 const withDom = Deno.args.includes("--dom");
 const here = (file: string) => new URL(file, import.meta.url).pathname;
+
+// The broad and frontier-scale profiles run alone: each takes minutes.
+if (profile === "broad") {
+  const complete = await benchBroad({
+    hosts: flag("hosts", 50_000),
+    pages: flag("pages", 6),
+    delayMs: flag("delay", 2000),
+    concurrency: flag("concurrency", 64),
+    refHosts: flag("ref-hosts", 500),
+    oneHostPages: flag("one-host-pages", 3000),
+    rounds,
+    stallSeconds: flag("stall", 60),
+    timeoutSeconds: flag("timeout", 1800),
+  });
+  if (!complete) console.error("a broad-profile crawl did not finish with every page fetched once");
+  Deno.exit(complete ? 0 : 1);
+}
+if (profile === "frontier-scale") {
+  const postgres = await startPostgres();
+  let sound = false;
+  try {
+    sound = await benchClaimLatency({
+      postgresUrl: postgres.url,
+      urls: flag("urls", 1_000_000),
+      hosts: flag("hosts", 100_000),
+      claimers: flag("claimers", 4),
+      claimsPerClaimer: flag("claims", 300),
+      limit: flag("limit", 64),
+      maxSeconds: flag("seconds", 120),
+    });
+  } finally {
+    await postgres.dispose();
+  }
+  Deno.exit(sound ? 0 : 1);
+}
 
 /** Starts the site server; resolves once it listens. */
 async function startSite(
