@@ -19,6 +19,11 @@ export function urlParts(url: string): UrlParts {
   return { host, origin: host ? ORIGIN.exec(url)?.[0] ?? "" : "" };
 }
 
+/** The origin a host row stores: "" when it is spelled as the host key (most hosts). */
+export function storedOrigin(parts: UrlParts): string {
+  return parts.origin === parts.host ? "" : parts.origin;
+}
+
 /**
  * The text a row stores for `url` of a host whose origin is `origin`: the path onwards when the
  * URL starts with that origin and a "/", else the whole URL (which never starts with "/").

@@ -26,7 +26,7 @@ import {
 } from "./frontier.ts";
 import { urlKey } from "./url_key.ts";
 import { keyHash } from "./key_hash.ts";
-import { expandUrl, urlParts } from "./_url_parts.ts";
+import { expandUrl, storedOrigin, urlParts } from "./_url_parts.ts";
 import { HOSTS_TABLE_POSTGRES } from "../spider/politeness/hosts_table.ts";
 
 /** Options for {@linkcode openPostgresFrontier}. */
@@ -265,7 +265,7 @@ export class PostgresFrontier implements Frontier {
       }
       const skip = options.skipHostsNotDue === true;
       const hostsOf = (high: boolean) => `
-        SELECT h.id, h.origin, h.ready_at, h.turn, ${
+        SELECT h.id, CASE WHEN h.origin = '' THEN h.host ELSE h.origin END AS origin, h.ready_at, h.turn, ${
         skip ? "(SELECT p.due_at FROM crawler_hosts p WHERE p.host = h.host)" : "NULL::bigint"
       } AS polite_at
         FROM frontier_hosts h
@@ -581,8 +581,8 @@ async function insert(
      SELECT $1, h, o, false, false, 0 FROM unnest($2::text[], $3::text[]) AS x(h, o)
      ORDER BY h
      ON CONFLICT (crawl, host) DO UPDATE SET host = excluded.host
-     RETURNING id, host, origin`,
-    [crawl, names, names.map((n) => origins.get(n)!)],
+     RETURNING id, host, CASE WHEN origin = '' THEN host ELSE origin END AS origin`,
+    [crawl, names, names.map((n) => storedOrigin({ host: n, origin: origins.get(n)! }))],
   );
   const hosts = new Map(hostRows.map((row) => [row.host, row]));
   // In the order found, so each host's queue stays first in, first out. Two workers inserting

@@ -31,7 +31,7 @@ import {
 } from "./frontier.ts";
 import { urlKey } from "./url_key.ts";
 import { keyHash } from "./key_hash.ts";
-import { compactUrl, expandUrl, urlParts } from "./_url_parts.ts";
+import { compactUrl, expandUrl, storedOrigin, urlParts } from "./_url_parts.ts";
 import { HOSTS_TABLE_SQLITE } from "../spider/politeness/hosts_table.ts";
 
 /** Options for {@linkcode SqliteFrontier}. */
@@ -125,6 +125,9 @@ interface HostRow {
   id: number;
   origin: string;
 }
+
+/** A host's origin as read: "" stored for an origin spelled as the host key. */
+const ORIGIN = "CASE WHEN origin = '' THEN host ELSE origin END AS origin";
 
 /** Host rows remembered per frontier: ids are never reused, so an entry never goes stale. */
 const HOST_CACHE_MAX = 4096;
@@ -243,7 +246,7 @@ export class SqliteFrontier implements Frontier {
         for (const high of [1, 0]) {
           while (rows.length < options.limit) {
             const hosts = this.#statement(
-              `SELECT h.id, h.origin, h.ready_at${
+              `SELECT h.id, CASE WHEN h.origin = '' THEN h.host ELSE h.origin END AS origin, h.ready_at${
                 options.skipHostsNotDue ? ", p.due_at AS polite_at" : ""
               }
                FROM frontier_hosts h${
@@ -512,12 +515,13 @@ export class SqliteFrontier implements Frontier {
       this.#hosts.set(cacheKey, row);
       return row;
     }
-    row = this.#statement("SELECT id, origin FROM frontier_hosts WHERE crawl = ? AND host = ?")
-      .get(crawl, parts.host) as HostRow | undefined;
+    row = this.#statement(
+      `SELECT id, ${ORIGIN} FROM frontier_hosts WHERE crawl = ? AND host = ?`,
+    ).get(crawl, parts.host) as HostRow | undefined;
     row ??= this.#statement(
       `INSERT INTO frontier_hosts (crawl, host, origin, active, high, ready_at)
-       VALUES (?, ?, ?, 0, 0, 0) RETURNING id, origin`,
-    ).get(crawl, parts.host, parts.origin) as unknown as HostRow;
+       VALUES (?, ?, ?, 0, 0, 0) RETURNING id, ${ORIGIN}`,
+    ).get(crawl, parts.host, storedOrigin(parts)) as unknown as HostRow;
     this.#hosts.set(cacheKey, { id: row.id, origin: row.origin });
     if (this.#hosts.size > HOST_CACHE_MAX) {
       this.#hosts.delete(this.#hosts.keys().next().value!);

@@ -19,7 +19,7 @@ import type { HostSnapshot, HostStore, RobotsRecord } from "./host_store.ts";
 import type { HostStoreOptions } from "./memory_host_store.ts";
 import type { RobotsOutcome } from "./robots_rules.ts";
 import { snapshotOf } from "./_snapshot.ts";
-import { hostRow } from "./_host_row.ts";
+import { decodeHostState, hostRow } from "./_host_row.ts";
 import { HOSTS_TABLE_POSTGRES } from "./hosts_table.ts";
 
 /** The server's clock in ms: one clock for every worker, as the frontier's leases use. */
@@ -131,11 +131,13 @@ export class PostgresHostStore implements HostStore {
   async snapshot(hosts?: readonly string[]): Promise<HostSnapshot[]> {
     await this.#schema();
     const rows = hosts
-      ? await this.#sql<{ state: string }[]>`
-          SELECT state FROM crawler_hosts WHERE host = ANY(${hosts as string[]}) ORDER BY host`
-      : await this.#sql<{ state: string }[]>`SELECT state FROM crawler_hosts ORDER BY host`;
+      ? await this.#sql<{ host: string; state: string }[]>`
+          SELECT host, state FROM crawler_hosts WHERE host = ANY(${hosts as string[]})
+          ORDER BY host`
+      : await this.#sql<{ host: string; state: string }[]>`
+          SELECT host, state FROM crawler_hosts ORDER BY host`;
     const now = await this.#clock();
-    return rows.map((row) => snapshotOf(JSON.parse(row.state) as HostState, now));
+    return rows.map((row) => snapshotOf(decodeHostState(row.host, row.state), now));
   }
 
   /** Epoch ms on the database's clock (or the test clock). */
@@ -169,7 +171,7 @@ export class PostgresHostStore implements HostStore {
           ON CONFLICT (host) DO NOTHING`;
         continue;
       }
-      const state = JSON.parse(row.state) as HostState;
+      const state = decodeHostState(host, row.state);
       const result = change(state, this.#now?.() ?? Number(row.now));
       const next = hostRow(state);
       const updated = await sql`

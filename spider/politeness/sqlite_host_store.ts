@@ -20,7 +20,7 @@ import type { HostSnapshot, HostStore, RobotsRecord } from "./host_store.ts";
 import type { HostStoreOptions } from "./memory_host_store.ts";
 import type { RobotsOutcome } from "./robots_rules.ts";
 import { snapshotOf } from "./_snapshot.ts";
-import { hostRow } from "./_host_row.ts";
+import { decodeHostState, hostRow } from "./_host_row.ts";
 import { HOSTS_TABLE_SQLITE } from "./hosts_table.ts";
 
 const SCHEMA = `${HOSTS_TABLE_SQLITE}
@@ -103,15 +103,17 @@ export class SqliteHostStore implements HostStore {
   }
 
   snapshot(hosts?: readonly string[]): Promise<HostSnapshot[]> {
-    const rows = this.#statement("SELECT state FROM crawler_hosts ORDER BY host").all() as {
-      state: string;
-    }[];
-    const wanted = hosts ? new Set(hosts) : undefined;
+    type Row = { host: string; state: string };
+    const rows = hosts
+      ? [...new Set(hosts)].sort().flatMap((
+        host,
+      ) => (this.#statement("SELECT host, state FROM crawler_hosts WHERE host = ?").all(
+        host,
+      ) as Row[]))
+      : this.#statement("SELECT host, state FROM crawler_hosts ORDER BY host").all() as Row[];
     const now = this.#now();
     return Promise.resolve(
-      rows.map((row) => JSON.parse(row.state) as HostState)
-        .filter((state) => !wanted || wanted.has(state.host))
-        .map((state) => snapshotOf(state, now)),
+      rows.map((row) => snapshotOf(decodeHostState(row.host, row.state), now)),
     );
   }
 
@@ -134,7 +136,7 @@ export class SqliteHostStore implements HostStore {
       const row = this.#statement("SELECT state FROM crawler_hosts WHERE host = ?").get(host) as
         | { state: string }
         | undefined;
-      const state = row ? JSON.parse(row.state) as HostState : newHostState(host);
+      const state = row ? decodeHostState(host, row.state) : newHostState(host);
       const result = change(state, this.#now());
       const next = hostRow(state);
       this.#statement(
