@@ -167,6 +167,11 @@ export const configSchema = z.object({
     RebalanceMaxMoves: positiveInt.default(10),
     /** A round moves tasks only when the busiest and idlest workers differ by more than this. */
     RebalanceThreshold: positiveInt.default(1),
+    /**
+     * Seconds the leader remembers a write's `Idempotency-Key` (and what it answered): a retry
+     * with the key within this window is answered as the first attempt was.
+     */
+    IdempotencyWindow: z.number().positive().default(600),
   }).prefault({}),
 }).superRefine((config, ctx) => {
   // Several workers can only share a task through a frontier they all reach (SPEC §7).

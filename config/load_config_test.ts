@@ -135,8 +135,14 @@ Deno.test("Tasks[].Workers above 1 needs a shared frontier: the error names the 
   assert.equal(shared.Tasks[0].Workers, 2);
   const master = parseConfig("").MasterServer;
   assert.deepEqual(
-    [master.WorkerGrace, master.Rebalance, master.RebalanceInterval, master.RebalanceMaxMoves],
-    [3, true, 2, 10],
+    [
+      master.WorkerGrace,
+      master.Rebalance,
+      master.RebalanceInterval,
+      master.RebalanceMaxMoves,
+      master.IdempotencyWindow,
+    ],
+    [3, true, 2, 10, 600],
   );
 });
 

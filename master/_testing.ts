@@ -1,6 +1,7 @@
 /**
  * @module
- * Helpers for the master's tests: bounded waits and workers registered straight in a store.
+ * Helpers for the master's tests: bounded waits, workers registered straight in a store, and
+ * the dashboard's API client run outside a browser.
  */
 import { workerKey } from "../proto/keys.ts";
 import { encodeWorkerRegistration } from "../proto/worker_registration.ts";
@@ -8,6 +9,7 @@ import { silentLogger } from "../log/logger.ts";
 import { type EmbeddedStore, openEmbeddedStore } from "../store/embedded_store.ts";
 import type { Lease, Store } from "../store/store.ts";
 import { delay } from "../async/delay.ts";
+import { DASHBOARD_API_CLIENT } from "./dashboard_page.ts";
 
 /** Polls `predicate` every `intervalMs` until it holds; throws after `timeoutMs`. */
 export async function waitUntil(
@@ -58,4 +60,37 @@ export function freePort(): number {
 export async function openTestStore(): Promise<EmbeddedStore & AsyncDisposable> {
   const store = await openEmbeddedStore({ logger: silentLogger });
   return Object.assign(store, { [Symbol.asyncDispose]: () => store.close() });
+}
+
+/** The dashboard's `api(method, path, body)`: the parsed JSON answer, or throws its error. */
+export type DashboardApi = (
+  method: string,
+  path: string,
+  body?: string,
+) => Promise<Record<string, unknown>>;
+
+/**
+ * The dashboard's own API client (`DASHBOARD_API_CLIENT`, the code the page runs) evaluated
+ * with `fetch` standing in for the browser's, so tests drive writes exactly as the page makes
+ * them: one `Idempotency-Key` per write, retried after a 503 or no answer. `token` is what the
+ * page would have in `sessionStorage`.
+ */
+export function dashboardApiClient(
+  fetch: (path: string, init: RequestInit) => Promise<Response>,
+  options: { token?: string } = {},
+): DashboardApi {
+  class AuthNeeded extends Error {}
+  const sessionStorage = { getItem: () => options.token ?? null };
+  const askToken = () => {
+    throw new Error("the dashboard's API client asked for a token");
+  };
+  const make = new Function(
+    "fetch",
+    "sessionStorage",
+    "TOKEN_KEY",
+    "askToken",
+    "AuthNeeded",
+    `${DASHBOARD_API_CLIENT}\nreturn api;`,
+  );
+  return make(fetch, sessionStorage, "crawler.token", askToken, AuthNeeded) as DashboardApi;
 }

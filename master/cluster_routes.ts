@@ -6,12 +6,12 @@
  * through the app's one `onError` mapping.
  */
 import type { Hono } from "hono";
-import { bearerToken } from "../auth/token.ts";
 import { dashboardPage } from "./dashboard_page.ts";
 import { resourceNameSchema } from "../proto/api_bodies.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import type { Master } from "./master.ts";
 import { parseRequest } from "./validation.ts";
+import { writeOptionsOf } from "./http_app.ts";
 
 /** Dependencies of {@linkcode addClusterRoutes}. */
 export interface ClusterRouteDeps {
@@ -37,9 +37,9 @@ export function addClusterRoutes(app: Hono, deps: ClusterRouteDeps): void {
   for (const action of ["pause", "resume"] as const) {
     app.post(`/crawler/resource/:name/${action}`, async (c) => {
       const name = nameOf(c.req.param("name"));
-      // The caller's token goes with the write when a follower forwards it to the leader.
-      const token = bearerToken(c.req.header("authorization"));
-      const resource = await master.setPaused({ name }, action === "pause", { token });
+      // The caller's token and key go with the write when a follower forwards it to the leader.
+      const options = writeOptionsOf((header) => c.req.header(header));
+      const resource = await master.setPaused({ name }, action === "pause", options);
       return c.json({ resource });
     });
   }

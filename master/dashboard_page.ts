@@ -14,11 +14,62 @@ export const DASHBOARD_EXAMPLE_SPEC = {
   spec: { rule: "douban_book_list", url: "http://127.0.0.1:8088/", waitTime: 0, limits: [] },
 };
 
+/**
+ * The page's API client, plain browser JavaScript inlined into its script: `api(method, path,
+ * body)` answers the parsed JSON or throws with the API's error message. Every write carries an
+ * `Idempotency-Key` made once for it, and a 503 or a missing answer (the outcome is unknown) is
+ * sent again with the same key until it is answered or 30 s pass, so a write is never applied
+ * twice nor refused with 409/404 because an earlier try of it was applied. It expects `fetch`,
+ * `sessionStorage`, `TOKEN_KEY`, `askToken` and `AuthNeeded` in scope; tests evaluate it with
+ * their own (`new Function(...names, DASHBOARD_API_CLIENT + "return api;")`).
+ */
+export const DASHBOARD_API_CLIENT = `
+// A write's outcome is unknown after a 503 or no answer: it is sent again, with the same
+// Idempotency-Key, until it gets an answer or WRITE_RETRY_MS pass. The key is made once per
+// write (getRandomValues: randomUUID needs https), so the leader answers a retry of a write it
+// already made as it answered the first time, instead of 409 or 404.
+const WRITE_RETRY_MS = 30000;
+function newIdempotencyKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function api(method, path, body) {
+  const write = method !== "GET";
+  const key = write ? newIdempotencyKey() : undefined;
+  const deadline = Date.now() + WRITE_RETRY_MS;
+  for (let attempt = 0; ; attempt++) {
+    const headers = {};
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers.authorization = "Bearer " + token;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (key) headers["idempotency-key"] = key;
+    const wait = Math.min(1000, 200 * 2 ** attempt);
+    let response;
+    try {
+      response = await fetch(path, { method, headers, body });
+    } catch (error) {
+      if (write && Date.now() + wait < deadline) { await new Promise((r) => setTimeout(r, wait)); continue; }
+      throw error;
+    }
+    if (response.status === 401) { askToken(token ? "That token was refused." : ""); throw new AuthNeeded("token needed"); }
+    const text = await response.text();
+    let data = {};
+    try { data = text ? JSON.parse(text) : {}; } catch { data = { error: text }; }
+    if (write && response.status === 503 && Date.now() + wait < deadline) { await new Promise((r) => setTimeout(r, wait)); continue; }
+    if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
+    return data;
+  }
+}
+`;
+
 /** The page's HTML. It talks to the API of the origin it is served from. */
 export function dashboardPage(): string {
   const example = JSON.stringify(DASHBOARD_EXAMPLE_SPEC, null, 2)
     .replaceAll("&", "&amp;").replaceAll("<", "&lt;");
-  return PAGE.replace("%EXAMPLE%", () => example);
+  return PAGE.replace("%EXAMPLE%", () => example).replace(
+    "%API_CLIENT%",
+    () => DASHBOARD_API_CLIENT.trim(),
+  );
 }
 
 const PAGE = `<!DOCTYPE html>
@@ -140,19 +191,7 @@ const clock = (ms) => new Date(ms).toLocaleTimeString("en-GB");
 
 class AuthNeeded extends Error {}
 
-async function api(method, path, body) {
-  const headers = {};
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  if (token) headers.authorization = "Bearer " + token;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const response = await fetch(path, { method, headers, body });
-  if (response.status === 401) { askToken(token ? "That token was refused." : ""); throw new AuthNeeded("token needed"); }
-  const text = await response.text();
-  let data = {};
-  try { data = text ? JSON.parse(text) : {}; } catch { data = { error: text }; }
-  if (!response.ok) throw new Error(data.error || ("HTTP " + response.status));
-  return data;
-}
+%API_CLIENT%
 
 function askToken(message) {
   $("token-error").textContent = message || "";

@@ -32,6 +32,17 @@ export class ConflictError extends Error {
 }
 
 /**
+ * The request's idempotency key was used, within the retention window, with a request that
+ * differs (another body, or another operation): a key names one write. HTTP 422.
+ */
+export class IdempotencyKeyReusedError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "IdempotencyKeyReusedError";
+  }
+}
+
+/**
  * This master cannot act as leader and cannot reach one: no leader is known, leadership is
  * changing, or the leader did not answer. Retry later, or ask another master. HTTP 503.
  */
@@ -95,6 +106,12 @@ const KINDS: readonly ErrorKind[] = [
   kind("InvalidArgumentError", 400, GrpcStatus.INVALID_ARGUMENT, InvalidArgumentError),
   kind("NotFoundError", 404, GrpcStatus.NOT_FOUND, NotFoundError),
   kind("ConflictError", 409, GrpcStatus.ALREADY_EXISTS, ConflictError),
+  kind(
+    "IdempotencyKeyReusedError",
+    422,
+    GrpcStatus.FAILED_PRECONDITION,
+    IdempotencyKeyReusedError,
+  ),
   kind("NotLeaderError", 503, GrpcStatus.UNAVAILABLE, NotLeaderError),
   kind("NoWorkerError", 503, GrpcStatus.UNAVAILABLE, NoWorkerError),
   kind("BodyTooLargeError", 413, GrpcStatus.RESOURCE_EXHAUSTED, BodyTooLargeError),
@@ -154,6 +171,15 @@ export function errorReply(error: unknown): ErrorReply {
     message: "internal error",
     kind: undefined,
   };
+}
+
+/**
+ * The error of kind `kindName` (an error type's name, as `errorReply` gives it) with `message`,
+ * or undefined for a name not in the table. The leader rebuilds the refusal it recorded for an
+ * idempotency key with it.
+ */
+export function errorOfKind(kindName: string, message: string): Error | undefined {
+  return KINDS.find((k) => k.name === kindName)?.create(message);
 }
 
 /**

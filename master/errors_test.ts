@@ -5,7 +5,9 @@ import {
   BodyTooLargeError,
   ConflictError,
   errorFromGrpc,
+  errorOfKind,
   errorReply,
+  IdempotencyKeyReusedError,
   InvalidArgumentError,
   NotFoundError,
   NotLeaderError,
@@ -18,6 +20,7 @@ Deno.test("each error type maps to one HTTP status and one gRPC code with its me
     [new InvalidArgumentError("name: required"), 400, status.INVALID_ARGUMENT],
     [new NotFoundError('resource "x" does not exist'), 404, status.NOT_FOUND],
     [new ConflictError('resource "x" already exists'), 409, status.ALREADY_EXISTS],
+    [new IdempotencyKeyReusedError("key k: another request"), 422, status.FAILED_PRECONDITION],
     [new NotLeaderError("no leader"), 503, status.UNAVAILABLE],
     [new NoWorkerError(), 503, status.UNAVAILABLE],
     [new BodyTooLargeError("too big"), 413, status.RESOURCE_EXHAUSTED],
@@ -45,7 +48,12 @@ Deno.test("unexpected errors are a 500 that does not leak their details", () => 
 
 Deno.test("an error relayed over gRPC comes back as the same type and message", () => {
   for (
-    const error of [new ConflictError("taken"), new NoWorkerError(), new NotFoundError("gone")]
+    const error of [
+      new ConflictError("taken"),
+      new NoWorkerError(),
+      new NotFoundError("gone"),
+      new IdempotencyKeyReusedError("key k: another request"),
+    ]
   ) {
     const reply = errorReply(error);
     const back = errorFromGrpc(reply.grpcCode, reply.message, reply.kind);
@@ -73,4 +81,11 @@ Deno.test("a leader that cannot be reached is a NotLeaderError; bare codes map b
     errorReply(errorFromGrpc(status.INTERNAL, "internal error", UNEXPECTED_ERROR_KIND)).status,
     500,
   );
+});
+
+Deno.test("an error is rebuilt from its kind and message, as a recorded answer is replayed", () => {
+  const rebuilt = errorOfKind("ConflictError", 'resource "x" already exists');
+  assert.ok(rebuilt instanceof ConflictError);
+  assert.equal(rebuilt.message, 'resource "x" already exists');
+  assert.equal(errorOfKind("NoSuchError", "x"), undefined);
 });

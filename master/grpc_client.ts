@@ -23,6 +23,7 @@ import {
   type ResourceSpecMessage,
   type WorkerInfoMessage,
 } from "../proto/crawler_grpc.ts";
+import { IDEMPOTENCY_KEY_METADATA_KEY, newIdempotencyKey } from "../proto/idempotency.ts";
 import { type ResourceSpec, resourceSpecSchema } from "../proto/resource_spec.ts";
 import { setTokenMetadata } from "../auth/grpc_token.ts";
 import { ERROR_KIND_METADATA_KEY, errorFromGrpc } from "./errors.ts";
@@ -41,6 +42,12 @@ export interface GrpcCallOptions {
   forwardedBy?: string;
   /** The bearer token of this call (a forwarded caller's). Default: the client's `token`. */
   token?: string;
+  /**
+   * A write's idempotency key (gRPC metadata `idempotency-key`). Pass the same one when you
+   * retry a write whose outcome is unknown (UNAVAILABLE, no answer): it is then answered as the
+   * first attempt was, not applied twice. Default: a new key per call (reads send none).
+   */
+  idempotencyKey?: string;
 }
 
 /** Options for {@linkcode MasterGrpcClient}. */
@@ -61,7 +68,8 @@ type UnaryMethod = (
 ) => grpc.ClientUnaryCall;
 
 /**
- * A client of one master's gRPC API, with the HTTP API's shapes.
+ * A client of one master's gRPC API, with the HTTP API's shapes. Every write carries an
+ * idempotency key (a new one unless the call names one), so a retry with the same key is safe.
  *
  * @example
  * ```ts
@@ -107,7 +115,7 @@ export class MasterGrpcClient {
       creation_time: "0",
       spec: request.spec ? JSON.stringify(request.spec) : "",
     };
-    const node = await this.#call<NodeSpecMessage>("AddResource", message, options);
+    const node = await this.#call<NodeSpecMessage>("AddResource", message, keyed(options));
     return { id: node.id, Address: node.Address };
   }
 
@@ -116,7 +124,7 @@ export class MasterGrpcClient {
     request: DeleteResourceRequest,
     options: GrpcCallOptions = {},
   ): Promise<void> {
-    await this.#call<EmptyMessage>("DeleteResource", { name: request.name }, options);
+    await this.#call<EmptyMessage>("DeleteResource", { name: request.name }, keyed(options));
   }
 
   /** `ListResources`: every resource, as the HTTP API lists them (one page: see `page`). */
@@ -152,7 +160,11 @@ export class MasterGrpcClient {
     options: GrpcCallOptions = {},
   ): Promise<ResourceSpec> {
     const method = paused ? "PauseResource" : "ResumeResource";
-    const answer = await this.#call<ResourceSpecMessage>(method, { name: request.name }, options);
+    const answer = await this.#call<ResourceSpecMessage>(
+      method,
+      { name: request.name },
+      keyed(options),
+    );
     return resourceFromMessage(answer);
   }
 
@@ -192,6 +204,9 @@ export class MasterGrpcClient {
       const metadata = new grpc.Metadata();
       if (options.forwardedBy) metadata.set(FORWARDED_BY_METADATA_KEY, options.forwardedBy);
       setTokenMetadata(metadata, options.token ?? this.#token);
+      if (options.idempotencyKey !== undefined) {
+        metadata.set(IDEMPOTENCY_KEY_METADATA_KEY, options.idempotencyKey);
+      }
       const fn = (this.#client as unknown as Record<string, UnaryMethod>)[method];
       const onAbort = () => call.cancel();
       const call = fn.call(
@@ -270,6 +285,11 @@ export class GrpcLeaderClient implements LeaderClient {
     }
     return this.#client.client;
   }
+}
+
+/** A write's call options, with an idempotency key: the caller's, else a new one. */
+function keyed(options: GrpcCallOptions): GrpcCallOptions {
+  return { ...options, idempotencyKey: options.idempotencyKey ?? newIdempotencyKey() };
 }
 
 function toMasterError(error: grpc.ServiceError, address: string): Error {

@@ -19,6 +19,7 @@ import {
   type TaskCountersMessage,
   type WorkerInfoMessage,
 } from "../proto/crawler_grpc.ts";
+import { IDEMPOTENCY_KEY_METADATA_KEY } from "../proto/idempotency.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
 import {
   ERROR_KIND_METADATA_KEY,
@@ -62,7 +63,7 @@ export interface RunningGrpcServer {
 
 type Handler<Req, Res> = (
   request: Req,
-  context: { forwardedBy?: string; signal: AbortSignal; token?: string },
+  context: { forwardedBy?: string; signal: AbortSignal; token?: string; idempotencyKey?: string },
 ) => Promise<Res>;
 
 /** Starts the gRPC server and resolves once it listens. */
@@ -86,18 +87,21 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<Runni
     const fullMethod = `${CRAWLER_MASTER_SERVICE}.${method}`;
     const forwarded = call.metadata.get(FORWARDED_BY_METADATA_KEY)[0];
     const forwardedBy = typeof forwarded === "string" ? forwarded : undefined;
+    const key = call.metadata.get(IDEMPOTENCY_KEY_METADATA_KEY)[0];
+    const idempotencyKey = typeof key === "string" ? key : undefined;
     // Like the Go project's logWrapper: every call is logged with its parameters.
     logger.info("receive request", {
       method: fullMethod,
       params: call.request,
       ...(forwardedBy ? { forwardedBy } : {}),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
     });
     const controller = new AbortController();
     const onCancelled = () => controller.abort(new Error("the caller cancelled the call"));
     call.once("cancelled", onCancelled);
     // The caller's token goes with a write this master forwards to the leader.
     const token = tokenFromMetadata(call.metadata);
-    handler(call.request, { forwardedBy, signal: controller.signal, token }).then(
+    handler(call.request, { forwardedBy, signal: controller.signal, token, idempotencyKey }).then(
       (response) => {
         call.off("cancelled", onCancelled);
         metrics?.countGrpc(fullMethod, "OK");

@@ -16,6 +16,7 @@ import type {
   ResourceListResponse,
   WorkerListResponse,
 } from "../proto/api_bodies.ts";
+import { IDEMPOTENCY_KEY_HEADER } from "../proto/idempotency.ts";
 import { BodyTooLargeError, errorReply, InvalidArgumentError } from "./errors.ts";
 import type { Master } from "./master.ts";
 import type { MasterGauges, MasterMetrics } from "./metrics.ts";
@@ -103,9 +104,9 @@ export function createApp(deps: AppDeps): Hono {
       ],
     }),
   );
-  // The caller's token goes with a write a follower forwards to the leader.
-  const callerToken = (c: { req: { header(name: string): string | undefined } }) =>
-    bearerToken(c.req.header("authorization"));
+  // The caller's token and idempotency key go with a write a follower forwards to the leader.
+  const writeOptions = (c: { req: { header(name: string): string | undefined } }) =>
+    writeOptionsOf(c.req.header.bind(c.req));
 
   const limit = bodyLimit({
     maxSize,
@@ -131,12 +132,12 @@ export function createApp(deps: AppDeps): Hono {
     const body = await readJson("POST", c.req.raw);
     // No `c.req.raw.signal`: Deno aborts it after every response (legacy behaviour, with a
     // warning); forwarded calls are bounded by their own deadline instead.
-    return c.json(await master.addResource(body, { token: callerToken(c) }));
+    return c.json(await master.addResource(body, writeOptions(c)));
   });
 
   app.delete(RESOURCE_ROUTE, limit, async (c) => {
     const body = await readJson("DELETE", c.req.raw);
-    await master.deleteResource(body, { token: callerToken(c) });
+    await master.deleteResource(body, writeOptions(c));
     return c.json({});
   });
 
@@ -217,6 +218,21 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   return app;
+}
+
+/**
+ * A write's options from its request headers: the caller's bearer token and its
+ * `Idempotency-Key`, which a follower sends on to the leader.
+ */
+export function writeOptionsOf(
+  header: (name: string) => string | undefined,
+): { token?: string; idempotencyKey?: string } {
+  const token = bearerToken(header("authorization"));
+  const key = header(IDEMPOTENCY_KEY_HEADER);
+  return {
+    ...(token === undefined ? {} : { token }),
+    ...(key === undefined ? {} : { idempotencyKey: key }),
+  };
 }
 
 function next(after: string | undefined): { next?: string } {

@@ -11,6 +11,7 @@ import { parsePrometheusText } from "../metrics/_prometheus_text.ts";
 import { registerWorker, waitUntil } from "./_testing.ts";
 
 const MASTER_ID = "master1-127.0.0.1:9091";
+const spec = { rule: "douban_book_list" };
 
 interface Fixture extends AsyncDisposable {
   store: EmbeddedStore;
@@ -143,24 +144,78 @@ Deno.test("a body over 64 KiB is 413, declared or streamed", async () => {
   );
 });
 
-Deno.test("adding a name that exists is 409; deleting one that does not is 404; a repeated delete is 200", async () => {
+Deno.test("without an idempotency key adding a name that exists is 409 and deleting a missing one 404, whatever the id", async () => {
   await using f = await leaderApp({ presets: [] });
-  const body = JSON.stringify({ name: "douban_book_list" });
+  // The Go lesson's client sends the same `id` with every add: it identifies nothing.
+  const body = JSON.stringify({ id: "zjx", name: "douban_book_list" });
   assert.equal((await send(f.app, "POST", body)).status, 200);
   const again = await send(f.app, "POST", body);
   assert.equal(again.status, 409);
   assert.equal((await json(again)).error, 'resource "douban_book_list" already exists');
 
-  const deleted = await send(f.app, "DELETE", body);
+  const deleted = await send(f.app, "DELETE", JSON.stringify({ name: "douban_book_list" }));
   assert.equal(deleted.status, 200);
   assert.deepEqual(await json(deleted), {});
   assert.equal(await f.store.get(resourceKey("douban_book_list")), undefined);
-  // The same delete again (a client retrying after a lost answer) is told it is done.
-  const repeated = await send(f.app, "DELETE", body);
-  assert.deepEqual([repeated.status, await json(repeated)], [200, {}]);
+  // Deleted a moment ago or never added: a delete of a missing name is 404 either way.
+  const repeated = await send(f.app, "DELETE", JSON.stringify({ name: "douban_book_list" }));
+  assert.deepEqual([repeated.status, await json(repeated)], [404, {
+    error: 'resource "douban_book_list" does not exist',
+  }]);
   const missing = await send(f.app, "DELETE", JSON.stringify({ name: "never_added" }));
   assert.equal(missing.status, 404);
   assert.equal((await json(missing)).error, 'resource "never_added" does not exist');
+});
+
+Deno.test("a write repeated with its Idempotency-Key answers what the first answered; a key reused with another body is 422", async () => {
+  await using f = await leaderApp({
+    presets: [],
+    workers: ["crawler.worker-1", "crawler.worker-2"],
+  });
+  const keyed = (key: string) => ({ "Idempotency-Key": key });
+  const add = JSON.stringify({ id: "zjx", name: "douban_book_list" });
+  const first = await send(f.app, "POST", add, keyed("add-1"));
+  assert.equal(first.status, 200);
+  const placed = await json(first);
+  // Another add moves "least loaded" on: a repeat must answer the first placement, not a new one.
+  assert.equal((await send(f.app, "POST", JSON.stringify({ name: "books_b", spec }))).status, 200);
+  const repeated = await send(f.app, "POST", add, keyed("add-1"));
+  assert.deepEqual([repeated.status, await json(repeated)], [200, placed]);
+  // Without the key, or with another one, the same body is a new add: a conflict.
+  assert.equal((await send(f.app, "POST", add)).status, 409);
+  assert.equal((await send(f.app, "POST", add, keyed("add-2"))).status, 409);
+  // The refusal is what "add-2" answered: it stays the answer after the name is gone.
+  const remove = JSON.stringify({ name: "douban_book_list" });
+  const deleted = await send(f.app, "DELETE", remove, keyed("delete-1"));
+  assert.deepEqual([deleted.status, await json(deleted)], [200, {}]);
+  const conflict = await send(f.app, "POST", add, keyed("add-2"));
+  assert.deepEqual([conflict.status, await json(conflict)], [409, {
+    error: 'resource "douban_book_list" already exists',
+  }]);
+  const deletedAgain = await send(f.app, "DELETE", remove, keyed("delete-1"));
+  assert.deepEqual([deletedAgain.status, await json(deletedAgain)], [200, {}]);
+  assert.equal((await send(f.app, "DELETE", remove)).status, 404);
+
+  // One key, one write: another body (or another operation) under it is refused, and changes nothing.
+  for (
+    const [method, body] of [
+      ["POST", JSON.stringify({ id: "zjx", name: "douban_book_list", spec })],
+      ["DELETE", JSON.stringify({ name: "douban_book_list" })],
+    ]
+  ) {
+    const reused = await send(f.app, method, body, keyed("add-1"));
+    assert.equal(reused.status, 422, method);
+    assert.match(
+      String((await json(reused)).error),
+      /^idempotency key "add-1" was used for a different request in the last 10 min/,
+    );
+  }
+  assert.equal(await f.store.get(resourceKey("douban_book_list")), undefined);
+  const bad = await send(f.app, "POST", add, keyed("has spaces"));
+  assert.deepEqual([bad.status, (await json(bad)).error], [
+    400,
+    "Idempotency-Key: must be visible ASCII characters only (no spaces)",
+  ]);
 });
 
 Deno.test("an unknown preset is 404, a config preset is accepted", async () => {

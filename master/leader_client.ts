@@ -20,6 +20,8 @@ export interface ForwardOptions {
   signal?: AbortSignal;
   /** The caller's bearer token, sent on to the leader. */
   token?: string;
+  /** The write's idempotency key: every try of one write carries the same. */
+  idempotencyKey?: string;
 }
 
 /**

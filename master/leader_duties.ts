@@ -2,7 +2,8 @@
  * @module
  * What the leader does for one term ({@linkcode LeaderDuties}): load workers and resources,
  * follow both prefixes, give a worker that vanished a grace period, repair placements whose
- * worker is gone (or that lack workers), add missing presets, and even out the loads.
+ * worker is gone (or that lack workers), add missing presets, even out the loads, and prune
+ * expired idempotency records.
  */
 import { delay } from "../async/delay.ts";
 import type { Logger } from "../log/logger.ts";
@@ -52,7 +53,7 @@ export interface LeaderDutiesOptions {
 
 /** How often the leader checks grace periods and rebalancing, ms. */
 const TICK_MS = 100;
-/** How often deletion records are pruned, ms. */
+/** How often expired idempotency records are pruned at most, ms (more often for short windows). */
 const PRUNE_INTERVAL_MS = 30_000;
 
 /** The leader's duties; `lead(term)` runs them until the term ends. */
@@ -213,8 +214,13 @@ export class LeaderDuties {
     }
   }
 
-  /** Ends grace periods, rebalances and prunes deletion records on their schedules. */
+  /**
+   * Ends grace periods, places what waits for a worker taken in by a write, rebalances and
+   * prunes idempotency records on their schedules.
+   */
   async #tick(term: LeaderTerm, signal: AbortSignal): Promise<void> {
+    const { writes } = this.#options;
+    const pruneEveryMs = Math.min(PRUNE_INTERVAL_MS, writes.idempotencyWindowMs);
     let lastRebalance = this.#now();
     let lastPrune = 0;
     while (!signal.aborted) {
@@ -225,6 +231,9 @@ export class LeaderDuties {
       );
       if (expired.length > 0) {
         this.#logger.info("worker grace period over; moving its tasks", { workers: expired });
+      }
+      if (expired.length > 0 || term.reconcileWanted) {
+        term.reconcileWanted = false;
         await this.reconcile(term);
       }
       const now = this.#now();
@@ -232,10 +241,10 @@ export class LeaderDuties {
         lastRebalance = now;
         await this.#rebalanceRound(term);
       }
-      if (now - lastPrune >= PRUNE_INTERVAL_MS) {
+      if (now - lastPrune >= pruneEveryMs) {
         lastPrune = now;
-        await this.#options.writes.pruneTombstones(term).catch((error) => {
-          if (term.active) this.#logger.warn("pruning deletion records failed", { error });
+        await writes.pruneIdempotencyRecords(term).catch((error) => {
+          if (term.active) this.#logger.warn("pruning idempotency records failed", { error });
         });
       }
     }

@@ -35,6 +35,8 @@ export interface ForwardRequestOptions {
   token?: string;
   /** Deadline of this call, ms. Default: the forwarder's `timeoutMs`. */
   timeoutMs?: number;
+  /** The write's idempotency key, sent on to the leader. */
+  idempotencyKey?: string;
 }
 
 /** Forwards writes from a follower to the leader. */
@@ -100,6 +102,7 @@ export class LeaderForwarder {
         forwardedBy: self,
         signal: options.signal,
         token: options.token,
+        ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
       },
     };
   }

@@ -30,6 +30,11 @@ export class LeaderTerm {
   presetsAdded = false;
   /** Set when a worker joins or returns: the next rebalancing round runs whatever the spread. */
   rebalanceWanted = false;
+  /**
+   * Set when a write took a worker in from the registry ahead of the watch (see
+   * `LeaderWrites.create`): the next tick places what waited for a worker, as a join would.
+   */
+  reconcileWanted = false;
   /** Resolves once the state is loaded: requests wait for it. */
   readonly ready: Promise<void>;
   #markReady!: () => void;

@@ -13,13 +13,18 @@ import {
   deleteResourceBodySchema,
   type WorkerStatus,
 } from "../proto/api_bodies.ts";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  idempotencyKeySchema,
+  newIdempotencyKey,
+} from "../proto/idempotency.ts";
 import { ELECTION_PREFIX, resourceKey, RESOURCES_PREFIX, WORKERS_PREFIX } from "../proto/keys.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
 import { wantedWorkers } from "../proto/task_spec.ts";
 import { delay } from "../async/delay.ts";
 import type { Store } from "../store/store.ts";
 import { Campaigner } from "./campaigner.ts";
-import { errorReply, NotFoundError, NotLeaderError } from "./errors.ts";
+import { errorReply, InvalidArgumentError, NotFoundError, NotLeaderError } from "./errors.ts";
 export type { RebalanceOptions } from "./leader_duties.ts";
 import type { LeaderClient } from "./leader_client.ts";
 import { LeaderDuties, type RebalanceOptions } from "./leader_duties.ts";
@@ -62,6 +67,11 @@ export interface MasterOptions {
   workerGraceMs?: number;
   /** How the leader evens out the loads. Default: on, every 2 s, 10 moves, threshold 1. */
   rebalance?: RebalanceOptions;
+  /**
+   * How long the leader remembers a write's idempotency key, ms (`MasterServer.IdempotencyWindow`).
+   * Default 600000 (10 min).
+   */
+  idempotencyWindowMs?: number;
   logger?: Logger;
 }
 
@@ -73,6 +83,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** The caller's bearer token: a follower forwards it to the leader (SPEC §9). */
   token?: string;
+  /**
+   * The write's idempotency key (`Idempotency-Key`, gRPC `idempotency-key`): a write repeated
+   * with it within the window answers what the first answered. Default: none; the master then
+   * gives the write a key of its own for the tries it makes itself, so it is still judged once.
+   */
+  idempotencyKey?: string;
 }
 
 /** Who leads, as this master sees it. */
@@ -128,6 +144,7 @@ export class Master {
       ruleSets: new Set(options.ruleSets),
       presets,
       multiWorkerRefusal: options.multiWorkerRefusal,
+      idempotencyWindowMs: options.idempotencyWindowMs,
       decoder: this.#decoder,
       logger,
     });
@@ -188,34 +205,34 @@ export class Master {
   /**
    * Adds a resource (SPEC §5). The leader places it on the least-loaded workers; a follower
    * forwards the request to the leader and returns its answer. Throws `InvalidArgumentError`,
-   * `NotFoundError` (unknown preset), `ConflictError` (name taken), `NoWorkerError`, `NotLeaderError`.
+   * `NotFoundError` (unknown preset), `ConflictError` (name taken, whatever the body's `id`),
+   * `IdempotencyKeyReusedError`, `NoWorkerError`, `NotLeaderError`.
    *
-   * While no leader answers, the request is tried again until the request deadline, with the
-   * same identity (the client's `id`, else one given here), so an attempt that was applied but
-   * not answered is recognised and answered rather than applied twice or refused as a conflict.
+   * While no leader answers, the request is tried again until the request deadline with the same
+   * idempotency key (the caller's, else one given here), so an attempt that was applied but not
+   * answered is answered as it was rather than applied twice or refused as a conflict.
    */
   async addResource(body: unknown, options: RequestOptions = {}): Promise<AddResourceResponse> {
-    const parsed = parseRequest(addResourceBodySchema, body);
-    const request = parsed.id !== undefined || options.forwardedBy !== undefined
-      ? parsed
-      : { ...parsed, id: `req-${crypto.randomUUID()}` };
-    return await this.#untilAnswered(options, async (timeoutMs) => {
+    const request = parseRequest(addResourceBodySchema, body);
+    const write = { ...options, idempotencyKey: idempotencyKeyOf(options) };
+    return await this.#untilAnswered(write, async (timeoutMs) => {
       const term = await this.#campaigner.leaderTerm(options.signal);
-      if (term) return await this.#writes.add(term, request, options.signal);
-      return await this.#forwarder.addResource(request, { ...options, timeoutMs });
+      if (term) return await this.#writes.add(term, request, write);
+      return await this.#forwarder.addResource(request, { ...write, timeoutMs });
     });
   }
 
   /**
-   * Deletes a resource; `NotFoundError` when there is none of that name (and none was deleted
-   * lately: a repeated delete succeeds). Followers forward; tried again as `addResource` is.
+   * Deletes a resource; `NotFoundError` when there is none of that name. Followers forward;
+   * tried again, with one idempotency key, as `addResource` is.
    */
   async deleteResource(body: unknown, options: RequestOptions = {}): Promise<void> {
     const request = parseRequest(deleteResourceBodySchema, body);
-    await this.#untilAnswered(options, async (timeoutMs) => {
+    const write = { ...options, idempotencyKey: idempotencyKeyOf(options) };
+    await this.#untilAnswered(write, async (timeoutMs) => {
       const term = await this.#campaigner.leaderTerm(options.signal);
-      if (term) return await this.#writes.delete(term, request, options.signal);
-      await this.#forwarder.deleteResource(request, { ...options, timeoutMs });
+      if (term) return await this.#writes.delete(term, request, write);
+      await this.#forwarder.deleteResource(request, { ...write, timeoutMs });
     });
   }
 
@@ -255,7 +272,8 @@ export class Master {
    * Pauses (`paused` true) or resumes a resource (SPEC §9): the leader sets `Paused` in its stored
    * value, so the pause outlives worker and master restarts; its workers stop running it and keep
    * its frontier. Returns the stored resource. `NotFoundError` for an unknown name. Followers
-   * forward. Setting what is already set changes nothing and answers the same.
+   * forward. Setting what is already set changes nothing and answers the same. Idempotency keys
+   * work as for `addResource`.
    */
   async setPaused(
     body: unknown,
@@ -263,11 +281,11 @@ export class Master {
     options: RequestOptions = {},
   ): Promise<ResourceSpec> {
     const request = parseRequest(deleteResourceBodySchema, body);
-    // Setting what is already set changes nothing: trying again is safe.
-    return await this.#untilAnswered(options, async (timeoutMs) => {
+    const write = { ...options, idempotencyKey: idempotencyKeyOf(options) };
+    return await this.#untilAnswered(write, async (timeoutMs) => {
       const term = await this.#campaigner.leaderTerm(options.signal);
-      if (term) return await this.#writes.setPaused(term, request, paused);
-      return await this.#forwarder.setPaused(request, paused, { ...options, timeoutMs });
+      if (term) return await this.#writes.setPaused(term, { name: request.name, paused }, write);
+      return await this.#forwarder.setPaused(request, paused, { ...write, timeoutMs });
     });
   }
 
@@ -318,6 +336,23 @@ export class Master {
     });
     if (this.leaderId === undefined) throw new NotLeaderError("no leader is elected yet");
   }
+}
+
+/**
+ * The idempotency key a write is made with: the caller's (checked: a bad one is a 400), else a
+ * new one for the tries this master makes itself; none for a request forwarded without one (the
+ * master that forwarded it does the trying).
+ */
+function idempotencyKeyOf(options: RequestOptions): string | undefined {
+  const key = options.idempotencyKey;
+  if (key === undefined) return options.forwardedBy === undefined ? newIdempotencyKey() : undefined;
+  const checked = idempotencyKeySchema.safeParse(key);
+  if (!checked.success) {
+    throw new InvalidArgumentError(
+      `${IDEMPOTENCY_KEY_HEADER}: ${checked.error.issues[0]?.message ?? "not valid"}`,
+    );
+  }
+  return checked.data;
 }
 
 /** Plain string order, the same on every master (no locale). */

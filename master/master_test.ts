@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../log/logger.ts";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
-import { ELECTION_PREFIX, resourceKey, RESOURCES_PREFIX } from "../proto/keys.ts";
+import {
+  ELECTION_PREFIX,
+  IDEMPOTENCY_PREFIX,
+  resourceKey,
+  RESOURCES_PREFIX,
+  WORKERS_PREFIX,
+} from "../proto/keys.ts";
 import {
   decodeResourceSpec,
   encodeResourceSpec,
@@ -11,7 +17,14 @@ import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
 import type { EmbeddedStore } from "../store/embedded_store.ts";
 import type { WriteOptions } from "../store/store.ts";
-import { ConflictError, errorReply, NotFoundError, NotLeaderError } from "./errors.ts";
+import {
+  ConflictError,
+  errorReply,
+  IdempotencyKeyReusedError,
+  NotFoundError,
+  NotLeaderError,
+  NoWorkerError,
+} from "./errors.ts";
 import { GrpcLeaderClient, MasterGrpcClient } from "./grpc_client.ts";
 import { type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
 import { Master, type MasterOptions } from "./master.ts";
@@ -183,7 +196,8 @@ Deno.test("a name written by another leader is a conflict, never a second add", 
     assert.equal((await resources(store)).get("raced")?.ID, "7");
     // The leader took the stored value in: it can now delete it.
     await master.deleteResource({ name: "raced" });
-    await master.deleteResource({ name: "raced" }); // a repeated delete is told it is done
+    // Without an idempotency key a repeated delete is judged on its own: nothing to delete.
+    await assert.rejects(master.deleteResource({ name: "raced" }), NotFoundError);
     await assert.rejects(master.deleteResource({ name: "never_added" }), NotFoundError);
   } finally {
     await master.stop();
@@ -328,8 +342,10 @@ Deno.test("a follower forwards writes to the leader over gRPC and relays its err
       assert.equal(error.message, 'resource "fwd" already exists');
       return true;
     });
-    await follower.deleteResource({ name: "fwd" });
-    await follower.deleteResource({ name: "fwd" }); // repeated: told it is done
+    await follower.deleteResource({ name: "fwd" }, { idempotencyKey: "delete-fwd" });
+    // Repeated with its key: answered as the first was. Without: there is nothing to delete.
+    await follower.deleteResource({ name: "fwd" }, { idempotencyKey: "delete-fwd" });
+    await assert.rejects(follower.deleteResource({ name: "fwd" }), NotFoundError);
     await assert.rejects(follower.deleteResource({ name: "never_added" }), NotFoundError);
     await assert.rejects(follower.addResource({ name: "unknown_preset" }), NotFoundError);
 
@@ -612,7 +628,7 @@ Deno.test("workers > 1 without a shared frontier is a 400 that says why", async 
   }
 });
 
-Deno.test("an add repeated with the same id and spec answers 200 with its placement", async () => {
+Deno.test("an add repeated with the same id is a conflict; with the same idempotency key it answers its placement", async () => {
   await using store = await openTestStore();
   await registerWorker(store, "w1", { port: 9001 });
   await registerWorker(store, "w2", { port: 9002 });
@@ -620,16 +636,125 @@ Deno.test("an add repeated with the same id and spec answers 200 with its placem
   master.start();
   try {
     await waitUntil(() => master.isLeader);
-    const first = await master.addResource({ id: "c1", name: "t", spec });
+    const first = await master.addResource({ id: "c1", name: "t", spec }, { idempotencyKey: "k1" });
     await master.addResource({ name: "u", spec }); // so "least loaded" now differs
-    assert.deepEqual(await master.addResource({ id: "c1", name: "t", spec }), first);
+    assert.deepEqual(
+      await master.addResource({ id: "c1", name: "t", spec }, { idempotencyKey: "k1" }),
+      first,
+    );
+    await assert.rejects(master.addResource({ id: "c1", name: "t", spec }), ConflictError);
     await assert.rejects(master.addResource({ name: "t", spec }), ConflictError);
-    await assert.rejects(master.addResource({ id: "c2", name: "t", spec }), ConflictError);
     await assert.rejects(
-      master.addResource({ id: "c1", name: "t", spec: { ...spec, maxDepth: 1 } }),
-      ConflictError,
+      master.addResource({ id: "c1", name: "t", spec: { ...spec, maxDepth: 1 } }, {
+        idempotencyKey: "k1",
+      }),
+      IdempotencyKeyReusedError,
     );
     assert.equal((await resources(store)).size, 2);
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("idempotency keys outlive a leader change, are forgotten after the window and pruned", async () => {
+  await using store = await openTestStore();
+  await registerWorker(store, "w1", { port: 9001 });
+  let now = 1_700_000_000_000;
+  const clock = () => now;
+  const options = { clock, idempotencyWindowMs: 60_000 };
+  const first = newMaster(store, { ...options, id: "master1-127.0.0.1:9091" });
+  first.start();
+  await waitUntil(() => first.isLeader);
+  const added = await first.addResource({ name: "t", spec }, { idempotencyKey: "add-t" });
+  await first.deleteResource({ name: "t" }, { idempotencyKey: "delete-t" });
+  await assert.rejects(
+    first.deleteResource({ name: "gone" }, { idempotencyKey: "delete-gone" }),
+    NotFoundError,
+  );
+  await first.stop();
+  const second = newMaster(store, { ...options, id: "master2-127.0.0.1:9092" });
+  second.start();
+  try {
+    await waitUntil(() => second.isLeader);
+    // The new leader answers each key as the old one did, refusals included.
+    assert.deepEqual(
+      await second.addResource({ name: "t", spec }, { idempotencyKey: "add-t" }),
+      added,
+    );
+    await second.deleteResource({ name: "t" }, { idempotencyKey: "delete-t" });
+    await assert.rejects(
+      second.deleteResource({ name: "gone" }, { idempotencyKey: "delete-gone" }),
+      NotFoundError,
+    );
+    assert.equal((await resources(store)).size, 0, "the repeated add was not applied again");
+    // Past the window the key is a new write's: the add is made again, and old records go.
+    now += 60_000;
+    assert.deepEqual(
+      await second.addResource({ name: "t", spec }, { idempotencyKey: "add-t" }),
+      added,
+    );
+    assert.equal((await resources(store)).size, 1);
+    await waitUntil(async () => (await store.getPrefix(IDEMPOTENCY_PREFIX)).kvs.length === 1, {
+      what: "the expired records to be pruned",
+    });
+    assert.equal(
+      (await store.getPrefix(IDEMPOTENCY_PREFIX)).kvs[0].key,
+      "/crawler/idempotency/add-t",
+    );
+  } finally {
+    await second.stop();
+  }
+});
+
+Deno.test("an add is placed on a worker the registry lists before the leader's watch reports it", async () => {
+  await using store = await openTestStore();
+  // A watch of the registry that reports nothing: the leader knows only what it reads.
+  const silentRegistry = new Proxy(store, {
+    get(target, property) {
+      if (property === "watchPrefix") {
+        return (prefix: string, options: { signal?: AbortSignal } = {}) =>
+          prefix === WORKERS_PREFIX
+            ? (async function* () {
+              await new Promise((resolve) => options.signal?.addEventListener("abort", resolve));
+              yield* []; // ends when the watch is cancelled, having reported nothing
+            })()
+            : target.watchPrefix(prefix, options);
+      }
+      const value = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const master = newMaster(store, { store: silentRegistry, presets: ["douban_book_list"] });
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await master.listResources(); // loaded, with no worker
+    await registerWorker(store, "w1");
+    assert.equal((await master.addResource({ name: "t", spec })).id, "w1");
+    // What a join would have done follows: the preset that waited for a worker is added.
+    await waitUntil(
+      async () => workerOf((await resources(store)).get("douban_book_list")) === "w1",
+      {
+        what: "the preset to be placed",
+      },
+    );
+  } finally {
+    await master.stop();
+  }
+});
+
+Deno.test("a write refused for want of a worker is not recorded: its retry is judged afresh", async () => {
+  await using store = await openTestStore();
+  const master = newMaster(store);
+  master.start();
+  try {
+    await waitUntil(() => master.isLeader);
+    await assert.rejects(
+      master.addResource({ name: "t", spec }, { idempotencyKey: "k" }),
+      NoWorkerError,
+    );
+    await registerWorker(store, "w1");
+    assert.equal((await master.addResource({ name: "t", spec }, { idempotencyKey: "k" })).id, "w1");
   } finally {
     await master.stop();
   }
@@ -643,14 +768,14 @@ Deno.test("a forwarded write whose answer was lost is tried again and applied on
   // The leader applies each first call, but its answer never reaches the follower.
   const lossy = (answered: Set<string>) => ({
     addResource: async (_: string, request: AddResourceRequest, options: ForwardOptions) => {
-      calls.push(`add ${request.name} ${request.id}`);
+      calls.push(`add ${request.name} ${options.idempotencyKey}`);
       const node = await leader.addResource(request, options);
       if (answered.has(request.name)) return node;
       answered.add(request.name);
       throw new NotLeaderError("the leader did not answer: connection reset");
     },
     deleteResource: async (_: string, request: DeleteResourceRequest, options: ForwardOptions) => {
-      calls.push(`delete ${request.name}`);
+      calls.push(`delete ${request.name} ${options.idempotencyKey}`);
       await leader.deleteResource(request, options);
       if (answered.has(`-${request.name}`)) return;
       answered.add(`-${request.name}`);
@@ -670,10 +795,17 @@ Deno.test("a forwarded write whose answer was lost is tried again and applied on
     await waitUntil(() => follower.leaderId === leader.id);
     assert.equal((await follower.addResource({ name: "once", spec })).id, "w1");
     assert.equal(calls.length, 2);
-    assert.equal(calls[0], calls[1], "the retry carries the same identity");
+    assert.equal(calls[0], calls[1], "the retry carries the same idempotency key");
+    assert.match(calls[0], /^add once [0-9a-f]{32}$/, "the follower gave the write a key");
     assert.equal((await resources(store)).size, 1);
+    // The retry of a delete whose answer was lost is told it is done, not 404.
     await follower.deleteResource({ name: "once" });
+    assert.equal(calls.length, 4);
+    assert.equal(calls[2], calls[3]);
     assert.equal((await resources(store)).size, 0);
+    // A client's own key is what the follower sends, on every try.
+    await follower.addResource({ name: "twice", spec }, { idempotencyKey: "client-key" });
+    assert.deepEqual(calls.slice(4), ["add twice client-key", "add twice client-key"]);
   } finally {
     await follower.stop();
     await leader.stop();

@@ -26,6 +26,7 @@ export {
   errorFromGrpc,
   type ErrorReply,
   errorReply,
+  IdempotencyKeyReusedError,
   InvalidArgumentError,
   NotFoundError,
   NotLeaderError,
@@ -34,7 +35,7 @@ export {
 export { Snowflake, snowflakeNodeFromMasterId } from "./snowflake.ts";
 export { pickLeastLoaded, type WorkerLoad } from "./assignment.ts";
 export { LeaderState, type PlacementMove, type WorkerEntry } from "./leader_state.ts";
-export { TOMBSTONE_TTL_MS } from "./leader_writes.ts";
+export { DEFAULT_IDEMPOTENCY_WINDOW_MS } from "./leader_writes.ts";
 export { type MasterGauges, MasterMetrics } from "./metrics.ts";
 export {
   DEFAULT_MASTER_GRPC,

@@ -139,6 +139,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       maxMoves: config.MasterServer.RebalanceMaxMoves,
       threshold: config.MasterServer.RebalanceThreshold,
     },
+    idempotencyWindowMs: config.MasterServer.IdempotencyWindow * 1000,
     leaderClient,
     logger,
   });

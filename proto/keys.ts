@@ -14,21 +14,17 @@ export const ELECTION_PREFIX = "/crawler/election";
 export const WORKERS_PREFIX = "/crawler/workers/";
 
 /**
- * Prefix of deletion records: `/crawler/deleted/<name>` says a resource of that name was deleted
- * lately, so a delete repeated after an answer that was lost still answers success.
+ * Prefix of idempotency records: `/crawler/idempotency/<key>` holds what the leader answered to
+ * the write that carried that `Idempotency-Key`, so a retry of it is answered the same.
  */
-export const TOMBSTONES_PREFIX = "/crawler/deleted/";
+export const IDEMPOTENCY_PREFIX = "/crawler/idempotency/";
 
-/** The deletion record of the resource named `name`. */
-export function tombstoneKey(name: string): string {
-  return `${TOMBSTONES_PREFIX}${name}`;
-}
-
-/** The resource name in a `/crawler/deleted/<name>` key, or undefined for any other key. */
-export function tombstoneNameFromKey(key: string): string | undefined {
-  return key.startsWith(TOMBSTONES_PREFIX) && key.length > TOMBSTONES_PREFIX.length
-    ? key.slice(TOMBSTONES_PREFIX.length)
-    : undefined;
+/**
+ * The record of the idempotency key `key` (1–255 visible ASCII characters, see
+ * `idempotencyKeySchema`). The key is taken as it is: nothing parses it back out of the store key.
+ */
+export function idempotencyRecordKey(key: string): string {
+  return `${IDEMPOTENCY_PREFIX}${key}`;
 }
 
 /** The key of the resource named `name`. */

@@ -11,4 +11,5 @@ export * from "./task_spec.ts";
 export * from "./worker_registration.ts";
 export * from "./task_claim.ts";
 export * from "./api_bodies.ts";
+export * from "./idempotency.ts";
 export * from "./crawler_grpc.ts";

@@ -30,11 +30,6 @@ export const resourceSpecSchema = z.object({
    * assigned but do not run it, and its frontier is kept. Absent or false: it runs.
    */
   Paused: z.boolean().optional(),
-  /**
-   * The add request's identity (the client's `id`, or one the forwarding master gave it): an
-   * add repeated with the same name, spec and identity answers with this resource, not 409.
-   */
-  RequestID: z.string().optional(),
 });
 
 /** A resource (task) as stored in the coordination store. */

@@ -140,10 +140,15 @@ export class EmbeddedStore implements Store {
     });
   }
 
+  // The keys of `alsoPut` are written in the same synchronous step as the write, so nothing
+  // comes between them (each at a revision of its own, where etcd uses one for the transaction).
+
   put(key: string, value: string, options: WriteOptions = {}): Promise<number> {
     return this.#run(() => {
       this.#checkGuard(options.guard);
-      return this.#put(key, value, undefined);
+      const revision = this.#put(key, value, undefined);
+      this.#putAlso(options);
+      return revision;
     });
   }
 
@@ -152,6 +157,7 @@ export class EmbeddedStore implements Store {
       this.#checkGuard(options.guard);
       if (this.#kvs.has(key)) return false;
       this.#put(key, value, undefined);
+      this.#putAlso(options);
       return true;
     });
   }
@@ -160,11 +166,13 @@ export class EmbeddedStore implements Store {
     return this.#run(() => {
       this.#checkGuard(options.guard);
       const previous = this.#kvs.get(key);
-      if (!previous) return false;
-      const revision = ++this.#revision;
-      this.#remove(previous);
-      this.#record([{ type: "delete", key, prevKv: previous, revision }]);
-      return true;
+      if (previous) {
+        const revision = ++this.#revision;
+        this.#remove(previous);
+        this.#record([{ type: "delete", key, prevKv: previous, revision }]);
+      }
+      this.#putAlso(options);
+      return previous !== undefined;
     });
   }
 
@@ -293,6 +301,10 @@ export class EmbeddedStore implements Store {
     if (this.#kvs.get(guard.key)?.createRevision !== guard.createRevision) {
       throw new GuardFailedError(guard);
     }
+  }
+
+  #putAlso(options: WriteOptions): void {
+    for (const entry of options.alsoPut ?? []) this.#put(entry.key, entry.value, undefined);
   }
 
   #put(key: string, value: string, lease: LeaseState | undefined): number {

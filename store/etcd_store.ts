@@ -18,6 +18,7 @@ import {
   type Election,
   GuardFailedError,
   type KeyValue,
+  type KeyValueToPut,
   type Lease,
   LeaseLostError,
   type LeaseOptions,
@@ -127,8 +128,8 @@ export class EtcdStore implements Store {
    */
   async put(key: string, value: string, options: WriteOptions = {}): Promise<number> {
     const put = { key: Buffer.from(key), value: Buffer.from(value) };
-    const guard = options.guard;
-    if (!guard) {
+    const { guard, alsoPut = [] } = options;
+    if (!guard && alsoPut.length === 0) {
       const response = await callEtcd(
         this.#context,
         "put",
@@ -136,18 +137,18 @@ export class EtcdStore implements Store {
       );
       return Number(response.header.revision);
     }
-    checkWriteGuard(guard);
+    if (guard) checkWriteGuard(guard);
     const response = await callEtcd(
       this.#context,
-      "guarded put",
+      guard ? "guarded put" : "put",
       ({ deadline }) =>
         this.#client.kv.txn({
-          compare: [guardCompare(guard)],
-          success: [{ request_put: put }],
+          compare: guard ? [guardCompare(guard)] : [],
+          success: [{ request_put: put }, ...putRequests(alsoPut)],
           failure: [],
         }, { deadline }),
     );
-    if (!response.succeeded) throw new GuardFailedError(guard);
+    if (!response.succeeded && guard) throw new GuardFailedError(guard);
     return Number(response.header.revision);
   }
 
@@ -161,7 +162,7 @@ export class EtcdStore implements Store {
   async create(key: string, value: string, options: WriteOptions = {}): Promise<boolean> {
     const keyBytes = Buffer.from(key);
     const valueBytes = Buffer.from(value);
-    const guard = options.guard;
+    const { guard, alsoPut = [] } = options;
     if (guard) checkWriteGuard(guard);
     const absent: ICompare = {
       key: keyBytes,
@@ -177,7 +178,7 @@ export class EtcdStore implements Store {
         attempts++;
         return this.#client.kv.txn({
           compare: guard ? [guardCompare(guard), absent] : [absent],
-          success: [{ request_put: { key: keyBytes, value: valueBytes } }],
+          success: [{ request_put: { key: keyBytes, value: valueBytes } }, ...putRequests(alsoPut)],
           failure: [
             { request_range: { key: keyBytes } },
             ...(guard ? [{ request_range: { key: Buffer.from(guard.key) } }] : []),
@@ -202,11 +203,14 @@ export class EtcdStore implements Store {
     return false;
   }
 
-  /** Deletes a key; with a guard, one transaction that deletes only if the guard holds. */
+  /**
+   * Deletes a key; with a guard (or keys to put alongside), one transaction that deletes only if
+   * the guard holds.
+   */
   async delete(key: string, options: WriteOptions = {}): Promise<boolean> {
     const range = { key: Buffer.from(key) };
-    const guard = options.guard;
-    if (!guard) {
+    const { guard, alsoPut = [] } = options;
+    if (!guard && alsoPut.length === 0) {
       const response = await callEtcd(
         this.#context,
         "delete",
@@ -214,18 +218,18 @@ export class EtcdStore implements Store {
       );
       return Number(response.deleted) > 0;
     }
-    checkWriteGuard(guard);
+    if (guard) checkWriteGuard(guard);
     const response = await callEtcd(
       this.#context,
-      "guarded delete",
+      guard ? "guarded delete" : "delete",
       ({ deadline }) =>
         this.#client.kv.txn({
-          compare: [guardCompare(guard)],
-          success: [{ request_delete_range: range }],
+          compare: guard ? [guardCompare(guard)] : [],
+          success: [{ request_delete_range: range }, ...putRequests(alsoPut)],
           failure: [],
         }, { deadline }),
     );
-    if (!response.succeeded) throw new GuardFailedError(guard);
+    if (!response.succeeded && guard) throw new GuardFailedError(guard);
     return Number(response.responses[0]?.response_delete_range?.deleted ?? 0) > 0;
   }
 
@@ -310,6 +314,13 @@ export class EtcdStore implements Store {
     ).finally(() => this.#tasks.delete(tracked));
     this.#tasks.add(tracked);
   }
+}
+
+/** The transaction operations that put `entries`. */
+function putRequests(entries: readonly KeyValueToPut[]) {
+  return entries.map((entry) => ({
+    request_put: { key: Buffer.from(entry.key), value: Buffer.from(entry.value) },
+  }));
 }
 
 /** The comparison that holds while the guard's key exists with the guard's create revision. */

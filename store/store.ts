@@ -95,6 +95,12 @@ export interface WriteGuard {
   createRevision: number;
 }
 
+/** A key and the value to put there. */
+export interface KeyValueToPut {
+  key: string;
+  value: string;
+}
+
 /** Options of `Store.put`, `Store.create` and `Store.delete`. */
 export interface WriteOptions {
   /**
@@ -102,6 +108,13 @@ export interface WriteOptions {
    * written and the call throws `GuardFailedError`. Default: no condition.
    */
   guard?: WriteGuard;
+  /**
+   * More keys to put in the same transaction, written exactly when the write is: with a `put`
+   * or a `delete` (whether or not the key existed), and with a `create` only when it creates
+   * the key. A leader records what it answered beside the change it made this way, so the two
+   * can never part. Each key at most once, none the write's own. Default: none.
+   */
+  alsoPut?: readonly KeyValueToPut[];
 }
 
 /** One candidacy in an election. */

@@ -234,6 +234,35 @@ shared("guarded put, create and delete apply while the guard holds", async (b) =
   );
 });
 
+shared("alsoPut writes its keys with the write, and not when the write is not made", async (b) => {
+  const store = await b.client();
+  const also = (value: string) => ({ alsoPut: [{ key: "/also/record", value }] });
+  const record = async () => (await store.get("/also/record"))?.value;
+  await store.put("/also/a", "1", also("put"));
+  assert.equal(await record(), "put");
+  assert.equal(await store.create("/also/a", "2", also("create refused")), false);
+  assert.equal(await record(), "put", "a create that finds the key writes nothing");
+  assert.equal(await store.create("/also/b", "1", also("create")), true);
+  assert.equal(await record(), "create");
+  assert.equal(await store.delete("/also/a", also("delete")), true);
+  assert.equal(await record(), "delete");
+  assert.equal(await store.delete("/also/a", also("delete again")), false);
+  assert.equal(await record(), "delete again", "a delete writes them whether or not the key was");
+  const guard: WriteGuard = {
+    key: "/also/leader",
+    createRevision: await store.put("/also/leader", "me"),
+  };
+  await store.delete("/also/leader");
+  await assert.rejects(store.put("/also/c", "1", { guard, ...also("guarded") }), GuardFailedError);
+  await assert.rejects(
+    store.create("/also/c", "1", { guard, ...also("guarded") }),
+    GuardFailedError,
+  );
+  await assert.rejects(store.delete("/also/b", { guard, ...also("guarded") }), GuardFailedError);
+  assert.equal(await record(), "delete again", "nothing is written when the guard fails");
+  assert.equal((await store.get("/also/b"))?.value, "1");
+});
+
 shared(
   "a guarded write whose guard key is gone or re-created fails and writes nothing",
   async (b) => {

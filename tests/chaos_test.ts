@@ -5,13 +5,16 @@
  * leader, kill -9 of a worker, SIGSTOP of a worker past its TTL then SIGCONT, kill -9 of etcd
  * and a restart on the same data. It checks what a user would notice: nothing acknowledged
  * lost, nothing deleted revived, no answer 5xx but 503, no 409/404 for a retried request, no
- * crash, no task running on two workers at once, loads within one at the end. It prints, per
- * fault kind, the write outage, the tasks moved and the longest double run.
+ * crash, no task running on two workers at once, loads within one at the end. The writes are
+ * made by the dashboard's own API client (one Idempotency-Key per write, reused by its retries
+ * after a 503), so a write applied but answered 503 must be answered 200 by its retry. It prints,
+ * per fault kind, the write outage, the tasks moved and the longest double run.
  */
 import assert from "node:assert/strict";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { dumpLogs, http, MasterProcess, waitUntil } from "./cluster_harness.ts";
+import { dumpLogs, MasterProcess, waitUntil } from "./cluster_harness.ts";
 import { ClusterScene, countPlacements, placedOn, spread } from "./_cluster_scene.ts";
+import { dashboardApiClient } from "../master/_testing.ts";
 
 const TTL_SECONDS = 2;
 const FAULT_EVERY_MS = 9000;
@@ -56,30 +59,41 @@ Deno.test("chaos: faults under add/delete load lose nothing, revive nothing, and
     return masters[Math.floor(Math.random() * masters.length)];
   };
 
-  /** One client request, retried (on 503 or no answer) until it gets an answer or 30 s pass. */
+  /**
+   * One client write, made by the dashboard's own API client: one Idempotency-Key for the
+   * write, sent again after a 503 or no answer until it is answered or 30 s pass. Each try goes
+   * to a random master. Its status is that of its last try (0: no answer).
+   */
   const request = async (method: "POST" | "DELETE", json: Record<string, string | object>) => {
-    const deadline = Date.now() + 30_000;
-    let retried = false;
-    while (Date.now() < deadline) {
+    const tries: number[] = [];
+    const keys = new Set<string | null>();
+    const api = dashboardApiClient(async (path, init) => {
+      keys.add(new Headers(init.headers).get("idempotency-key"));
       let status = 0;
       try {
-        status = (await http(randomMaster().url("/crawler/resource"), { method, json })).status;
-      } catch {
-        status = 0; // no answer: outcome unknown, retry
+        const response = await fetch(randomMaster().url(path), {
+          ...init,
+          signal: AbortSignal.timeout(5000),
+        });
+        status = response.status;
+        return response;
+      } finally {
+        tries.push(status);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status >= 500 && status !== 503) violations.push(`${method} ${json.name}: ${status}`);
       }
-      statuses.set(status, (statuses.get(status) ?? 0) + 1);
-      if (status >= 500 && status !== 503) violations.push(`${method} ${json.name}: ${status}`);
-      if (status !== 0 && status !== 503) return { status, retried };
-      retried = true;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    });
+    await api(method, "/crawler/resource", JSON.stringify(json)).catch(() => undefined);
+    if (keys.size !== 1 || keys.has(null)) {
+      violations.push(`${method} ${json.name}: tries carried keys ${JSON.stringify([...keys])}`);
     }
-    return { status: 0, retried };
+    return { status: tries.at(-1) ?? 0, retried: tries.length > 1 };
   };
 
   const add = async (name: string) => {
     const sentAt = Date.now();
     const sentIn = fault;
-    const { status, retried } = await request("POST", { id: name, name, spec });
+    const { status, retried } = await request("POST", { name, spec });
     if (status === 200) {
       acked.set(name, Date.now());
       if (sentIn === fault && fault.outageOpen && sentAt >= fault.at) {

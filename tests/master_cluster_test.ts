@@ -8,7 +8,9 @@
  * worker processes join these runs in a later issue.
  */
 import assert from "node:assert/strict";
+import * as grpc from "@grpc/grpc-js";
 import { MasterGrpcClient } from "../master/grpc_client.ts";
+import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
 import { ConflictError } from "../master/errors.ts";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
@@ -22,6 +24,14 @@ import { startEtcd } from "./etcd_server.ts";
 const ELECTION_TTL_SECONDS = 2;
 
 const spec = { rule: "douban_book_list", url: "http://127.0.0.1:1/books" };
+
+/** A unary method of a client made by `@grpc/grpc-js` from the proto. */
+type UnaryCall = (
+  request: unknown,
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: (error: grpc.ServiceError | null, answer: unknown) => void,
+) => grpc.ClientUnaryCall;
 
 Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad input and fails over", async (t) => {
   await using etcd = await startEtcd();
@@ -88,17 +98,13 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
 
     await t.step("a follower's add lands through the leader", async () => {
       const follower = followers[0];
-      // The leader learns of the workers through its watch, a moment after they are in etcd:
-      // until then an add is a 503 (no worker), which is what a client would retry on.
-      let answer = { status: 0, body: {} as Record<string, unknown> };
-      await waitUntil("the first add to be accepted", 5000, async () => {
-        answer = await http(follower.url("/crawler/resource"), {
-          method: "POST",
-          json: { id: "zjx", name: "task0", spec },
-        });
-        if (answer.status !== 503) assert.equal(answer.status, 200, JSON.stringify(answer.body));
-        return answer.status === 200;
+      // The workers are in etcd: the leader places the add on them even if its watch has not
+      // told it yet (it reads the registry before it answers "no worker").
+      const answer = await http(follower.url("/crawler/resource"), {
+        method: "POST",
+        json: { id: "zjx", name: "task0", spec },
       });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
       assert.equal(answer.body.id, "crawler.worker-1");
       assert.equal(answer.body.Address, "127.0.0.1:9090");
       // The leader received it over gRPC, from the follower, like the Go project's log line.
@@ -191,6 +197,110 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       },
     );
 
+    await t.step(
+      "through a follower, the Go contract holds whatever the id; an Idempotency-Key makes repeats safe",
+      async () => {
+        const follower = followers[0];
+        const resource = (method: string, json: unknown, key?: string) =>
+          http(follower.url("/crawler/resource"), {
+            method,
+            json,
+            ...(key === undefined ? {} : { headers: { "Idempotency-Key": key } }),
+          });
+        // Over HTTP, a client that sends the same id every time, as the Go lesson's curl does.
+        const added = await resource("POST", { id: "zjx", name: "go1", spec });
+        assert.equal(added.status, 200, JSON.stringify(added.body));
+        assert.deepEqual(await resource("POST", { id: "zjx", name: "go1", spec }), {
+          status: 409,
+          body: { error: 'resource "go1" already exists' },
+        });
+        assert.deepEqual(await resource("DELETE", { name: "go1" }), { status: 200, body: {} });
+        assert.deepEqual(await resource("DELETE", { name: "go1" }), {
+          status: 404,
+          body: { error: 'resource "go1" does not exist' },
+        });
+        // With a key, a repeat answers what the first answered; another body is refused.
+        const first = await resource("POST", { id: "zjx", name: "go2", spec }, "http-add");
+        assert.equal(first.status, 200, JSON.stringify(first.body));
+        assert.deepEqual(
+          await resource("POST", { id: "zjx", name: "go2", spec }, "http-add"),
+          first,
+        );
+        const reused = await resource("POST", { id: "zjx", name: "go3", spec }, "http-add");
+        assert.equal(reused.status, 422);
+        assert.match(
+          String(reused.body.error),
+          /^idempotency key "http-add" was used for a different request/,
+        );
+        assert.deepEqual(await resource("DELETE", { name: "go2" }, "http-delete"), {
+          status: 200,
+          body: {},
+        });
+        assert.deepEqual(await resource("DELETE", { name: "go2" }, "http-delete"), {
+          status: 200,
+          body: {},
+        });
+        assert.equal((await resource("DELETE", { name: "go2" })).status, 404);
+        assert.equal(
+          (await resource("DELETE", { name: "go3" })).status,
+          404,
+          "go3 was never added",
+        );
+
+        // Over gRPC, with the proto's own client: the Go codes, and the key as metadata.
+        const raw = new (loadCrawlerMasterGrpc().Client)(
+          `127.0.0.1:${follower.grpcPort}`,
+          grpc.credentials.createInsecure(),
+        );
+        cleanups.push(() => raw.close());
+        const call = (method: string, message: Record<string, unknown>, key?: string) =>
+          new Promise<{ code: grpc.status; answer?: unknown; details?: string }>((resolve) => {
+            const metadata = new grpc.Metadata();
+            if (key !== undefined) metadata.set("idempotency-key", key);
+            const unary = (raw as unknown as Record<string, UnaryCall>)[method];
+            unary.call(
+              raw,
+              message,
+              metadata,
+              { deadline: Date.now() + 5000 },
+              (error, answer) =>
+                resolve(
+                  error
+                    ? { code: error.code, details: error.details }
+                    : { code: grpc.status.OK, answer },
+                ),
+            );
+          });
+        const add = (name: string, key?: string) =>
+          call("AddResource", { id: "zjx", name, spec: JSON.stringify(spec) }, key);
+        const remove = (name: string, key?: string) => call("DeleteResource", { name }, key);
+        assert.equal((await add("go4")).code, grpc.status.OK);
+        assert.deepEqual(await add("go4"), {
+          code: grpc.status.ALREADY_EXISTS,
+          details: 'resource "go4" already exists',
+        });
+        assert.equal((await remove("go4")).code, grpc.status.OK);
+        assert.deepEqual(await remove("go4"), {
+          code: grpc.status.NOT_FOUND,
+          details: 'resource "go4" does not exist',
+        });
+        const node = await add("go5", "grpc-add");
+        assert.equal(node.code, grpc.status.OK);
+        assert.deepEqual(await add("go5", "grpc-add"), node);
+        const refused = await add("go6", "grpc-add");
+        assert.equal(refused.code, grpc.status.FAILED_PRECONDITION);
+        assert.match(
+          refused.details ?? "",
+          /^idempotency key "grpc-add" was used for a different request/,
+        );
+        assert.equal((await remove("go5", "grpc-delete")).code, grpc.status.OK);
+        assert.equal((await remove("go5", "grpc-delete")).code, grpc.status.OK);
+        assert.equal((await remove("go5")).code, grpc.status.NOT_FOUND);
+        assert.equal((await remove("go6")).code, grpc.status.NOT_FOUND, "go6 was never added");
+        raw.close();
+      },
+    );
+
     // Done with gRPC: close the clients before any master stops (see the comment above).
     closeGrpcClients();
 
@@ -207,9 +317,11 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
         let attempt = 0;
         await waitUntil("a write to succeed after the failover", 15_000, async () => {
           const master = survivors[attempt++ % survivors.length];
+          // One key for every try: a 503 leaves the outcome unknown, the retry learns it.
           const answer = await http(master.url("/crawler/resource"), {
             method: "POST",
             json: { name: "after_failover", spec },
+            headers: { "Idempotency-Key": "after-failover" },
           });
           if (answer.status === 200) answeredAt = Date.now();
           else assert.equal(answer.status, 503, JSON.stringify(answer.body));

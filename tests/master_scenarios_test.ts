@@ -25,9 +25,11 @@ Deno.test("the leader keeps tasks in place across an etcd restart and gives a re
     for (let i = 0; i < TASKS; i += 10) {
       await Promise.all(Array.from({ length: 10 }, async (_, j) => {
         await waitUntil(`task ${i + j} added`, 10_000, async () => {
+          // A 503 leaves the outcome unknown: retried with the same Idempotency-Key.
           const answer = await http(master.url("/crawler/resource"), {
             method: "POST",
-            json: { id: `s${i + j}`, name: `s${i + j}`, spec },
+            json: { name: `s${i + j}`, spec },
+            headers: { "Idempotency-Key": `scenario-add-s${i + j}` },
           });
           if (answer.status !== 503) assert.equal(answer.status, 200, JSON.stringify(answer.body));
           return answer.status === 200;
