@@ -91,15 +91,12 @@ export type ClaimResult =
 
 /**
  * When the host may next be claimed, as far as its state alone says: after its delay and any
- * block, and, while all its slots are held, when the first lease ends (a release comes sooner
- * and moves this). A frontier's claim skips hosts whose time has not come.
+ * block. A frontier's claim skips hosts whose time has not come. A host whose slots are all held
+ * is not put off till their leases end: a release comes much sooner, and requests of it wait
+ * their turn in the process that holds them (a frontier holds a host with a delay itself).
  */
 export function hostDueAt(state: HostState): number {
-  const due = Math.max(state.nextAt, state.blockedUntil);
-  if (state.room > 0 && state.slots.length >= state.room) {
-    return Math.max(due, Math.min(...state.slots.map((slot) => slot.until)));
-  }
-  return due;
+  return Math.max(state.nextAt, state.blockedUntil);
 }
 
 /** A fresh host: due now, nothing in flight. */

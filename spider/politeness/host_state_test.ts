@@ -107,17 +107,26 @@ Deno.test("host state: a slot never released expires with its lease", () => {
   assert.equal(claimSlot(state, one, 100, short, "2").granted, true);
 });
 
-Deno.test("host state: a full host is due when its first slot could free, a free one after its delay", () => {
+Deno.test("host state: a host is due after its delay and block, not when its slots' leases end", () => {
   const state = newHostState("h");
   assert.equal(hostDueAt(state), 0);
   claimSlot(state, oneSecond, 0, policy, "1");
-  // One at a time with a delay: held means not due until the lease ends (or a release).
-  assert.equal(hostDueAt(state), policy.slotLeaseMs);
+  // One at a time with a delay: due a delay after the claim, later again after the answer.
+  assert.equal(hostDueAt(state), 1000);
   releaseSlot(state, "1", { kind: "ok" }, oneSecond, 300, policy);
   assert.equal(hostDueAt(state), 1300);
   const open = newHostState("o");
   claimSlot(open, noDelay, 0, policy, "1");
-  assert.equal(hostDueAt(open), 0, "room left");
   claimSlot(open, noDelay, 0, policy, "2");
-  assert.equal(hostDueAt(open), policy.slotLeaseMs, "full");
+  // Full, but a release comes long before the leases end: its requests wait in their process.
+  assert.equal(hostDueAt(open), 0, "full is not 'not due'");
+  releaseSlot(
+    open,
+    "1",
+    { kind: "throttled", status: 429, retryAfterMs: 5000 },
+    noDelay,
+    10,
+    policy,
+  );
+  assert.equal(hostDueAt(open), 5010, "blocked");
 });
