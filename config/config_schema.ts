@@ -72,7 +72,7 @@ export const configSchema = z.object({
     concurrency: positiveInt.max(1024).default(8),
     /**
      * Most sockets open at once, in flight and idle, robots.txt fetches included. Default
-     * `defaultMaxConnections(concurrency)`: 4 × concurrency, at least 32.
+     * `defaultMaxConnections(concurrency)`: 2 × concurrency, at least 32.
      */
     maxConnections: positiveInt.optional(),
     /** ms an unused connection to a host is kept open. */

@@ -8,7 +8,7 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import { type Fetcher, FetchError, type FetchRequest } from "../spider/fetcher.ts";
 
 /** Hosts remembered at most; fetches of hosts beyond it count under `other` at once. */
-const MAX_TRACKED_HOSTS = 10_000;
+const MAX_TRACKED_HOSTS = 2_000;
 
 /** Options of {@linkcode FetchMetrics}. */
 export interface FetchMetricsOptions {

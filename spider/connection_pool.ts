@@ -73,11 +73,12 @@ export interface ConnectionPoolStats {
 }
 
 /**
- * The default `maxConnections` for a fetch concurrency: four sockets per fetch slot (robots.txt
- * fetches and a few idle connections to hosts fetched again soon), and at least 32.
+ * The default `maxConnections` for a fetch concurrency: two sockets per fetch slot (the one in
+ * flight, robots.txt fetches included, and one idle to a host fetched again soon), and at least
+ * 32. Each origin kept costs a client of ~100 KB besides its sockets.
  */
 export function defaultMaxConnections(concurrency: number): number {
-  return Math.max(32, 4 * concurrency);
+  return Math.max(32, 2 * concurrency);
 }
 
 /** A kept client and what it is charged. */
@@ -219,10 +220,14 @@ export class ConnectionPool {
    * read, cancelled or has failed. A response whose body is never read nor cancelled keeps its
    * socket, as with any fetch. `init.client` is ignored.
    */
-  async fetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+  async fetch(
+    input: string | URL | Request,
+    init: RequestInit = {},
+    options: { keepAlive?: boolean } = {},
+  ): Promise<Response> {
     const url = input instanceof Request ? input.url : String(input);
     const signal = init.signal ?? (input instanceof Request ? input.signal : undefined);
-    const lease = await this.acquire(url, { signal });
+    const lease = await this.acquire(url, { signal, keepAlive: options.keepAlive });
     let response: Response;
     try {
       response = await this.#fetch(input, { ...init, client: lease.client });

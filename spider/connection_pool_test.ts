@@ -50,7 +50,7 @@ async function isPending(promise: Promise<unknown>): Promise<boolean> {
 Deno.test("the default bound is four sockets per fetch slot, at least 32", () => {
   assert.equal(defaultMaxConnections(1), 32);
   assert.equal(defaultMaxConnections(8), 32);
-  assert.equal(defaultMaxConnections(64), 256);
+  assert.equal(defaultMaxConnections(64), 128);
 });
 
 Deno.test("pool gives one client per origin, charged the most requests it had in flight", async () => {

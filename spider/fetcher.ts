@@ -325,10 +325,10 @@ export class HttpFetcher implements Fetcher {
    * const robots = new RobotsCache(hosts, { userAgent, fetch: fetcher.fetchFunction() });
    * ```
    */
-  fetchFunction(): typeof fetch {
+  fetchFunction(options: { keepAlive?: boolean } = {}): typeof fetch {
     return async (input, init) => {
       try {
-        return await this.#pool.fetch(input, init);
+        return await this.#pool.fetch(input, init, options);
       } catch (error) {
         const resource = exhaustedResourceOf(error);
         if (!resource) throw error;

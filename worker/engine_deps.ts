@@ -102,7 +102,8 @@ export async function createEngine(
     timeoutMs: Math.max(config.fetcher.timeout, 10_000),
     // Through the fetcher's connections: robots.txt fetches count against the same bound, and
     // the page fetches that follow reuse the host's connection.
-    fetch: fetcher.fetchFunction(),
+    // robots.txt is read once per host: its connection is not worth a kept client.
+    fetch: fetcher.fetchFunction({ keepAlive: false }),
     onBlocked: (host, reason) =>
       robotsLog.warn("robots.txt unavailable: host blocked until it can be read", { host, reason }),
   });
