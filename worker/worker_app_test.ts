@@ -14,6 +14,7 @@ const stats = {
   disallowed: 5,
   throttled: 1,
   deferred: 0,
+  exhausted: 0,
   queued: 4,
   inFlight: 2,
   frontier: { queued: 4, leased: 3, done: 20, failed: 1 },

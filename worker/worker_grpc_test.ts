@@ -20,6 +20,7 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
         disallowed: 0,
         throttled: 0,
         deferred: 0,
+        exhausted: 0,
         queued: 4,
         inFlight: 2,
         frontier: { queued: 4, leased: 2, done: 12, failed: 1 },
