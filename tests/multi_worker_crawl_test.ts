@@ -283,7 +283,7 @@ ClientTimeOut = 3
       // The dead worker's leases stay in the frontier until another claimer takes them back.
       const leased = await frontierDb.unsafe(
         // A row keeps its URL less its host's origin (frontier/_url_parts.ts).
-        `SELECT CASE WHEN left(u.url, 1) = '/' THEN h.origin || u.url ELSE u.url END AS url
+        `SELECT CASE WHEN left(u.url, 1) = '/' THEN (CASE WHEN h.origin = '' THEN h.host ELSE h.origin END) || u.url ELSE u.url END AS url
          FROM frontier_urls u JOIN frontier_hosts h ON h.id = u.host
          WHERE u.crawl = (SELECT id FROM frontier_tasks WHERE task = $1)
            AND u.state = $2 AND u.owner = $3`,

@@ -55,7 +55,7 @@ function frontierPaths(dir: string, state: number): Set<string> {
   try {
     // A row keeps its URL less its host's origin (frontier/_url_parts.ts).
     const rows = db.prepare(
-      `SELECT CASE WHEN substr(u.url, 1, 1) = '/' THEN h.origin || u.url ELSE u.url END AS url
+      `SELECT CASE WHEN substr(u.url, 1, 1) = '/' THEN (CASE WHEN h.origin = '' THEN h.host ELSE h.origin END) || u.url ELSE u.url END AS url
        FROM frontier_urls u JOIN frontier_hosts h ON h.id = u.host WHERE u.state = ?`,
     ).all(state) as Array<{ url: string }>;
     return new Set(rows.map((r) => new URL(r.url).pathname));
