@@ -6,7 +6,7 @@
 import { checkListenPolicy, type NamedListener, resolveToken } from "./auth/mod.ts";
 import { ConfigError } from "./config/config_error.ts";
 import { ServiceUnavailableError } from "./config/service_unavailable_error.ts";
-import { type Flags, parseCommandLine, type Role } from "./config/flags.ts";
+import { type ExportFlags, type Flags, parseCommandLine, type Role } from "./config/flags.ts";
 import { loadConfig } from "./config/load_config.ts";
 import type { Config } from "./config/config_schema.ts";
 import { formatUnknownKey, type UnknownKey } from "./config/unknown_keys.ts";
@@ -17,6 +17,9 @@ import { runClusterWorker, workerIdOf, workerListenAddresses } from "./worker/ru
 import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
 import { resolveMasterSettings, runMaster } from "./master/run_master.ts";
 import { DEFAULT_DEV_HTTP, runDev } from "./dev/run_dev.ts";
+import { runExport } from "./export/run_export.ts";
+import { resultsLocation } from "./storage/open_result_reader.ts";
+import { NoResultsError, ResultsUnavailableError } from "./master/errors.ts";
 
 interface RoleContext {
   flags: Flags;
@@ -37,6 +40,7 @@ export async function main(args: readonly string[]): Promise<number> {
       console.log(line.text);
       return args.length === 0 ? 2 : 0; // a bare `crawler` is a usage error
     }
+    if (line.action === "export") return await exportCommand(line.flags);
     role = line.role;
     const { flags } = line;
     if (flags.fresh && flags.cluster !== false) {
@@ -84,6 +88,50 @@ export async function main(args: readonly string[]): Promise<number> {
     // Could not start or failed on the way (a results file that cannot be opened...): say
     // why and exit non-zero rather than with a stack trace.
     console.error(`crawler: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+/**
+ * `crawler export`: exit 0 once written, 1 when the task has no results or they cannot be read
+ * (the database does not answer), 2 for a bad flag or config value.
+ */
+async function exportCommand(flags: ExportFlags): Promise<number> {
+  let config: Config;
+  try {
+    config = await loadConfig(flags.config ?? "config.toml", {
+      required: flags.config !== undefined,
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`crawler: ${error.message}`);
+    return 2;
+  }
+  try {
+    const summary = await runExport({ config, flags });
+    if (summary.out !== undefined) {
+      console.error(`crawler: wrote ${summary.rows} items of "${flags.task}" to ${summary.out}`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`crawler: ${error.message}`);
+      return 2;
+    }
+    if (error instanceof NoResultsError) {
+      console.error(
+        `crawler: no results for task "${error.task}": no table of that name in ` +
+          `${resultsLocation(config.storage.sqlURL)}, and no task of that name in the config`,
+      );
+      return 1;
+    }
+    if (error instanceof ResultsUnavailableError) {
+      console.error(`crawler: ${error.message}`);
+      return 1;
+    }
+    console.error(
+      `crawler: export failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
     return 1;
   }
 }

@@ -28,7 +28,10 @@
  *    through the CLI over many hosts on loopback addresses, a reference run without delay on a
  *    few hundred hosts, then the broad run with a delay, then one host at concurrency 8 and 16;
  *    `--profile=frontier-scale` (`claim_latency.ts`), claim latency on a Postgres frontier of
- *    1,000,000 URLs over 100,000 hosts, 90 % of them not due.
+ *    1,000,000 URLs over 100,000 hosts, 90 % of them not due; `--profile=export`
+ *    (`export_speed.ts`), `crawler export` of a 1,000,000-row SQLite table as JSONL and CSV:
+ *    rows/s and peak RSS; `--profile=render` (`render_profile.ts`), a shop built by JavaScript
+ *    crawled in Chromium through the CLI: pages/s and the Chromium tree's peak memory.
  *
  *   deno task bench [--profile=all|realistic|generated] [--pages=N] [--links=300]
  *                   [--concurrency=16] [--rounds=3] [--workers=N] [--dom]
@@ -37,6 +40,8 @@
  *                   [--stall=60] [--timeout=1800]
  *   deno task bench --profile=frontier-scale [--urls=1000000] [--hosts=100000] [--claimers=4]
  *                   [--claims=300] [--limit=64] [--seconds=120]
+ *   deno task bench --profile=export [--rows=1000000]
+ *   deno task bench --profile=render [--pages=300] [--retire=200] [--max-pages=4]
  */
 import { benchFrontierScaling } from "./frontier_scaling.ts";
 import { startPostgres } from "../tests/postgres_server.ts";
@@ -48,6 +53,13 @@ import { benchSinks } from "./sink_write.ts";
 import { benchPoliteness } from "./politeness_cost.ts";
 import { benchBroad } from "./broad_profile.ts";
 import { benchClaimLatency } from "./claim_latency.ts";
+import { benchRender, RENDER_TREE_TARGET_BYTES, renderLine } from "./render_profile.ts";
+import {
+  benchExport,
+  EXPORT_RATE_TARGET,
+  EXPORT_RSS_TARGET_BYTES,
+  exportLine,
+} from "./export_speed.ts";
 
 /** Generated profile: the engine's pages/s must be at least this fraction of the bare loop's. */
 const RATIO_TARGET = 0.6;
@@ -68,8 +80,14 @@ function flag(name: string, fallback: number): number {
 }
 
 const profile = Deno.args.find((a) => a.startsWith("--profile="))?.slice(10) ?? "all";
-if (!["all", "realistic", "generated", "broad", "frontier-scale"].includes(profile)) {
-  throw new Error("--profile: expected all, realistic, generated, broad or frontier-scale");
+if (
+  !["all", "realistic", "generated", "broad", "frontier-scale", "export", "render"].includes(
+    profile,
+  )
+) {
+  throw new Error(
+    "--profile: expected all, realistic, generated, broad, frontier-scale, export or render",
+  );
 }
 const pagesArg = Deno.args.find((a) => a.startsWith("--pages="));
 const links = flag("links", 300);
@@ -96,6 +114,24 @@ if (profile === "broad") {
   });
   if (!complete) console.error("a broad-profile crawl did not finish with every page fetched once");
   Deno.exit(complete ? 0 : 1);
+}
+if (profile === "render") {
+  const options = {
+    pages: flag("pages", 300),
+    retireAfterPages: flag("retire", 200),
+    maxPages: flag("max-pages", 4),
+  };
+  const figures = await benchRender(options);
+  console.log(renderLine(figures, options));
+  Deno.exit(figures.peakTreePssBytes < RENDER_TREE_TARGET_BYTES && figures.failed === 0 ? 0 : 1);
+}
+if (profile === "export") {
+  const figures = await benchExport({ rows: flag("rows", 1_000_000) });
+  for (const f of figures) console.log(exportLine(f));
+  const jsonl = figures.find((f) => f.format === "jsonl")!;
+  const met = jsonl.rows / jsonl.exportSeconds >= EXPORT_RATE_TARGET &&
+    jsonl.peakRssBytes <= EXPORT_RSS_TARGET_BYTES;
+  Deno.exit(met ? 0 : 1);
 }
 if (profile === "frontier-scale") {
   const postgres = await startPostgres();

@@ -8,6 +8,7 @@ import { declarativeSpecSchema, hasAbsoluteRoots } from "../spider/declarative/s
 import { politenessTaskConfigShape } from "../spider/politeness/politeness_spec.ts";
 import { DEFAULT_USER_AGENT } from "../spider/politeness/user_agent_token.ts";
 import { defaultMaxConnections } from "../spider/connection_pool.ts";
+import { BLOCKABLE_RESOURCE_TYPES } from "../spider/browser/resource_types.ts";
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -111,6 +112,28 @@ export const configSchema = z.object({
     ).default("sqlite:data/crawler.db"),
     batchSize: positiveInt.default(100),
     flushInterval: positiveInt.default(1000),
+  }).prefault({}),
+  /**
+   * Chromium for the pages that need a browser (`Fetcher = "browser"`, a rule's `render`): one
+   * browser per worker process, launched on first use (see `BrowserPool`).
+   */
+  browser: z.object({
+    /** The Chromium binary. Default: `CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
+    executablePath: z.string().min(1).optional(),
+    /** Most pages open at once, across every task. */
+    maxPages: positiveInt.max(64).default(4),
+    /** A browser that has rendered this many pages is replaced by a fresh one. */
+    retireAfterPages: positiveInt.default(200),
+    /** ms a page may take from navigation to its rendered DOM read; then "render timeout". */
+    timeoutMs: positiveInt.max(600_000).default(15_000),
+    /** ms without a request in flight after `load` before a page counts as settled. */
+    idleMs: z.number().int().nonnegative().max(60_000).default(500),
+    /** Request types the pages may not load (puppeteer's lowercase resource types). */
+    block: z.array(z.enum(BLOCKABLE_RESOURCE_TYPES)).default(["image", "media", "font"]),
+    /** Let pages load from hosts other than their own (scripts, APIs, frames). */
+    allowThirdParty: z.boolean().default(false),
+    /** Where browser profiles and the pid file go. Default `<tmp>/crawler-browser-<worker id>`. */
+    dataDir: z.string().min(1).optional(),
   }).prefault({}),
   /** Parse workers for declarative rules (see `ParsePool`). */
   parse: z.object({

@@ -1,17 +1,26 @@
 /**
  * @module
- * The command line of the three roles, on npm `commander`: `--flag=value` and `--flag value`
- * both work, `crawler <role> --help` describes every flag with its default, and a bad flag is a
- * `ConfigError` naming it (the CLI exits 2). Flags win over the config file.
+ * The command line of the three roles and of `crawler export`, on npm `commander`:
+ * `--flag=value` and `--flag value` both work, `crawler <command> --help` describes every flag
+ * with its default, and a bad flag is a `ConfigError` naming it (the CLI exits 2). Flags win over
+ * the config file.
  */
 import { Command, CommanderError, Option } from "commander";
 import { ConfigError } from "./config_error.ts";
 import { VERSION } from "../version.ts";
+import { EXPORT_FORMATS, type ExportFormat } from "../storage/export_stream.ts";
+import { parseFields, parseSince } from "../storage/result_reader.ts";
 
 export type Role = "master" | "worker" | "dev";
 
 /** The roles, in the order `crawler --help` lists them. */
 export const ROLES: readonly Role[] = ["master", "worker", "dev"];
+
+/** Every command: the roles, which run until stopped, and `export`, which runs once. */
+export type CommandName = Role | "export";
+
+/** The commands, in the order `crawler --help` lists them. */
+export const COMMANDS: readonly CommandName[] = [...ROLES, "export"];
 
 export interface Flags {
   id?: string;
@@ -27,13 +36,25 @@ export interface Flags {
   fresh?: boolean;
 }
 
+/** The flags of `crawler export`. */
+export interface ExportFlags {
+  /** The task whose results are written. */
+  task: string;
+  format: ExportFormat;
+  /** The file written; none: stdout. */
+  out?: string;
+  since?: Date;
+  fields?: string[];
+  config?: string;
+}
+
 /** A listen address from `:PORT` or `HOST:PORT`. An empty host means every interface. */
 export interface ListenAddress {
   host: string;
   port: number;
 }
 
-type FlagKind = "string" | "address" | "bool" | "endpoints";
+type FlagKind = "string" | "address" | "bool" | "endpoints" | "format" | "date" | "fields";
 
 interface FlagSpec {
   kind: FlagKind;
@@ -71,7 +92,7 @@ const ADVERTISE_FLAG: FlagSpec = {
   default: "the first non-loopback IPv4 address",
 };
 
-const ROLE_FLAGS: Record<Role, Record<string, FlagSpec>> = {
+const FLAGS: Record<CommandName, Record<string, FlagSpec>> = {
   master: {
     id: {
       kind: "string",
@@ -144,17 +165,53 @@ const ROLE_FLAGS: Record<Role, Record<string, FlagSpec>> = {
     config: CONFIG_FLAG,
     insecure: INSECURE_FLAG,
   },
+  export: {
+    task: {
+      kind: "string",
+      value: "NAME",
+      help: "the task whose results are written",
+      default: "none: required",
+    },
+    format: {
+      kind: "format",
+      value: EXPORT_FORMATS.join("|"),
+      help: "jsonl: a JSON object per line; csv: RFC 4180 with a header row, UTF-8",
+      default: "jsonl",
+    },
+    out: {
+      kind: "string",
+      value: "FILE",
+      help: "the file to write (replaced if it exists)",
+      default: "stdout",
+    },
+    since: {
+      kind: "date",
+      value: "ISO",
+      help: "only items stored at or after this date or time (2026-01-02, 2026-01-02T03:04:05Z)",
+      default: "every item",
+    },
+    fields: {
+      kind: "fields",
+      value: "a,b",
+      help: "the columns to write, in this order (rule, url, time and the item's fields)",
+      default: "every column but id and item_key",
+    },
+    config: CONFIG_FLAG,
+  },
 };
 
-const ROLE_SUMMARY: Record<Role, string> = {
+const SUMMARY: Record<CommandName, string> = {
   master: "campaign for leadership over etcd and serve the HTTP and gRPC APIs",
   worker: "run crawl tasks: those the leader assigns (cluster), or the config's (standalone)",
   dev: "a master and a worker in one process, no etcd; the dashboard at /",
+  export: "write a task's stored items (storage.sqlURL) as JSONL or CSV, to a file or stdout",
 };
 
 /** What the command line asks for. */
 export type CommandLine =
   | { action: "run"; role: Role; flags: Flags }
+  /** `crawler export`: write a task's items and exit. */
+  | { action: "export"; flags: ExportFlags }
   /** Help or the version was asked for: print `text` to stdout and exit 0. */
   | { action: "print"; text: string };
 
@@ -170,10 +227,11 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   if (role === undefined || role === "--help" || role === "-h" || role === "help") {
     return { action: "print", text: usage() };
   }
-  if (!ROLES.includes(role as Role)) {
-    throw new ConfigError(role, `unknown command (commands: ${ROLES.join(", ")}; see --help)`);
+  if (!COMMANDS.includes(role as CommandName)) {
+    throw new ConfigError(role, `unknown command (commands: ${COMMANDS.join(", ")}; see --help)`);
   }
-  const command = roleCommand(role as Role);
+  const name = role as CommandName;
+  const command = commandOf(name);
   let printed = "";
   command.exitOverride().configureOutput({
     writeOut: (text) => (printed += text),
@@ -186,9 +244,18 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     if (error.code === "commander.helpDisplayed") {
       return { action: "print", text: printed.trimEnd() };
     }
-    throw commanderFailure(role as Role, error, rest);
+    throw commanderFailure(name, error, rest);
   }
-  return { action: "run", role: role as Role, flags: convertAll(role as Role, command.opts()) };
+  const values = convertAll(name, command.opts());
+  if (name === "export") return { action: "export", flags: exportFlags(values) };
+  return { action: "run", role: name, flags: values as Flags };
+}
+
+function exportFlags(values: Record<string, unknown>): ExportFlags {
+  if (values.task === undefined) {
+    throw new ConfigError("--task", "required: the task whose results to write");
+  }
+  return { format: "jsonl", ...values } as unknown as ExportFlags;
 }
 
 /** Parses the flags that follow the role name. */
@@ -206,7 +273,7 @@ export function usage(): string {
     "usage: crawler <command> [flags]",
     "",
     "commands:",
-    ...ROLES.map((role) => `  ${role.padEnd(8)}${ROLE_SUMMARY[role]}`),
+    ...COMMANDS.map((name) => `  ${name.padEnd(8)}${SUMMARY[name]}`),
     "",
     "flags:",
     "  --help      show the flags of a command with their defaults: crawler <command> --help",
@@ -218,15 +285,15 @@ export function usage(): string {
 }
 
 /** A fresh commander command for `role` (commander keeps parsed values on the command). */
-function roleCommand(role: Role): Command {
+function commandOf(role: CommandName): Command {
   const command = new Command(role)
     .usage("[flags]")
-    .description(ROLE_SUMMARY[role])
+    .description(SUMMARY[role])
     .helpOption("-h, --help", "show this help")
     .allowExcessArguments(false)
     .showSuggestionAfterError(true);
   command.name(`crawler ${role}`);
-  for (const [name, spec] of Object.entries(ROLE_FLAGS[role])) {
+  for (const [name, spec] of Object.entries(FLAGS[role])) {
     const value = spec.kind === "bool" ? ` [${spec.value}]` : ` <${spec.value}>`;
     const option = new Option(`--${name}${value}`, `${spec.help} (default: ${spec.default})`);
     command.addOption(option);
@@ -234,11 +301,15 @@ function roleCommand(role: Role): Command {
   return command;
 }
 
-function commanderFailure(role: Role, error: CommanderError, args: readonly string[]): Error {
+function commanderFailure(
+  role: CommandName,
+  error: CommanderError,
+  args: readonly string[],
+): Error {
   const message = error.message.replace(/^error: /, "");
   const flag = /'(--?[^' =]+)/.exec(message)?.[1];
   if (error.code === "commander.unknownOption" && flag) {
-    const known = Object.keys(ROLE_FLAGS[role]).map((k) => `--${k}`).join(", ");
+    const known = Object.keys(FLAGS[role]).map((k) => `--${k}`).join(", ");
     return new ConfigError(
       flag,
       `unknown flag for "crawler ${role}" (known: ${known}; see crawler ${role} --help)`,
@@ -255,14 +326,14 @@ function commanderFailure(role: Role, error: CommanderError, args: readonly stri
   return new ConfigError(flag ?? role, message, { cause: error });
 }
 
-function convertAll(role: Role, values: Record<string, unknown>): Flags {
+function convertAll(role: CommandName, values: Record<string, unknown>): Record<string, unknown> {
   const flags: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(ROLE_FLAGS[role])) {
+  for (const [name, spec] of Object.entries(FLAGS[role])) {
     const value = values[name];
     if (value === undefined) continue;
     flags[name] = convert(name, spec.kind, value === true ? "true" : String(value));
   }
-  return flags as Flags;
+  return flags;
 }
 
 function convert(name: string, kind: FlagKind, value: string): unknown {
@@ -276,6 +347,31 @@ function convert(name: string, kind: FlagKind, value: string): unknown {
       throw new ConfigError(`--${name}`, `expected true or false, got "${value}"`);
     case "address":
       return parseListenAddress(value, `--${name}`);
+    case "format":
+      if (!EXPORT_FORMATS.includes(value as ExportFormat)) {
+        throw new ConfigError(
+          `--${name}`,
+          `expected ${EXPORT_FORMATS.join(" or ")}, got "${value}"`,
+        );
+      }
+      return value;
+    case "date": {
+      const date = parseSince(value);
+      if (!date) {
+        throw new ConfigError(
+          `--${name}`,
+          `expected an ISO 8601 date like 2026-01-02 or 2026-01-02T03:04:05Z, got "${value}"`,
+        );
+      }
+      return date;
+    }
+    case "fields": {
+      const fields = parseFields(value);
+      if (!fields) {
+        throw new ConfigError(`--${name}`, `expected column names like a,b, got "${value}"`);
+      }
+      return fields;
+    }
     case "endpoints": {
       const endpoints = value.split(",").map((s) => s.trim()).filter(Boolean);
       if (endpoints.length === 0) {

@@ -57,3 +57,43 @@ Deno.test("--insecure is a flag of every role that listens", () => {
   assert.equal(parseFlags("worker", ["--insecure=false"]).insecure, false);
   assert.equal(parseFlags("dev", ["--insecure", "--http=:8080"]).insecure, true);
 });
+
+Deno.test("crawler export checks its flags; --task is required, jsonl the default format", () => {
+  const line = parseCommandLine([
+    "export",
+    "--task=books",
+    "--format",
+    "csv",
+    "--out=books.csv",
+    "--since=2026-01-02T03:04:05Z",
+    "--fields=书名, url",
+    "--config=c.toml",
+  ]);
+  assert.deepEqual(line, {
+    action: "export",
+    flags: {
+      task: "books",
+      format: "csv",
+      out: "books.csv",
+      since: new Date("2026-01-02T03:04:05Z"),
+      fields: ["书名", "url"],
+      config: "c.toml",
+    },
+  });
+  assert.deepEqual(parseCommandLine(["export", "--task=t"]), {
+    action: "export",
+    flags: { task: "t", format: "jsonl" },
+  });
+  const bad = (args: string[], message: RegExp) =>
+    assert.throws(() => parseCommandLine(["export", ...args]), message);
+  bad([], /^ConfigError: --task: required/);
+  bad(["--task=t", "--format=xml"], /--format: expected jsonl or csv, got "xml"/);
+  bad(["--task=t", "--since=yesterday"], /--since: expected an ISO 8601 date/);
+  bad(["--task=t", "--since=2026-13-45"], /--since: expected an ISO 8601 date/);
+  bad(["--task=t", "--fields=a,,b"], /--fields: expected column names/);
+  bad(["--task=t", "--http=:80"], /--http: unknown flag for "crawler export"/);
+  const help = parseCommandLine(["export", "--help"]);
+  assert.match(help.action === "print" ? help.text : "", /--since <ISO>[\s\S]*\(default:/);
+  const usage = parseCommandLine(["--help"]);
+  assert.match(usage.action === "print" ? usage.text : "", /^ {2}export {2}write a task's stored/m);
+});

@@ -6,6 +6,7 @@ import type { TaskConfig } from "./config_schema.ts";
 import type { TaskDefinition } from "../spider/task_definition.ts";
 import { compileRuleSet } from "../spider/declarative/compile_rule_set.ts";
 import { politenessFromTaskConfig, withPoliteness } from "../spider/politeness/politeness_spec.ts";
+import { fetcherKindOf } from "../spider/browser/render_options.ts";
 
 /** The definition of a `Tasks` entry; its `Spec` (already checked by the schema) is compiled. */
 export function taskDefinitionFromConfig(task: TaskConfig): TaskDefinition {
@@ -23,6 +24,7 @@ export function taskDefinitionFromConfig(task: TaskConfig): TaskDefinition {
       eventDur: l.EventDur,
       bucket: l.Bucket,
     })),
+    ...(task.Fetcher !== undefined && { fetcher: fetcherKindOf(task.Fetcher) }),
     ...withPoliteness(politenessFromTaskConfig(task)),
   };
 }

@@ -11,6 +11,7 @@ import { runMaster } from "../master/run_master.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import { openEmbeddedStore } from "../store/mod.ts";
 import { createClusterWorker } from "../worker/run_worker.ts";
+import { openResultReader } from "../storage/open_result_reader.ts";
 
 export interface RunDevOptions {
   config: Config;
@@ -64,6 +65,8 @@ export async function runDev(options: RunDevOptions): Promise<void> {
     throw error;
   }
   const workerStopped = worker.run(signal);
+  // One process, one results file (or database): the master reads it directly.
+  const results = openResultReader(config.storage.sqlURL);
   logger.info("dev mode", { store: storePath, http: `${http.host || "0.0.0.0"}:${http.port}` });
   try {
     await runMaster({
@@ -94,12 +97,14 @@ export async function runDev(options: RunDevOptions): Promise<void> {
           }),
         close: () => {},
       },
+      results,
       onListen: ({ httpPort }) => options.onListen?.({ httpPort }),
     });
   } finally {
     controller.abort();
     options.signal.removeEventListener("abort", stop);
     await workerStopped;
+    await results.close();
     await store.close();
   }
 }

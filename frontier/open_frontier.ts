@@ -9,6 +9,13 @@ import type { Frontier } from "./frontier.ts";
 import { MemoryFrontier } from "./memory_frontier.ts";
 import { openPostgresFrontier } from "./postgres_frontier.ts";
 import { SqliteFrontier } from "./sqlite_frontier.ts";
+import type { PostgresPools } from "../storage/postgres_pool.ts";
+
+/** Options for {@linkcode openFrontier}. */
+export interface OpenFrontierOptions {
+  /** Postgres only: the process's pools (reset on a client failure, outages logged once). */
+  pools?: PostgresPools;
+}
 
 /** True when workers on several machines can share the frontier `url` names. */
 export function isSharedFrontierUrl(url: string): boolean {
@@ -19,9 +26,12 @@ export function isSharedFrontierUrl(url: string): boolean {
  * Opens `url`. A malformed URL or a SQLite file that cannot be opened is a `ConfigError` naming
  * `frontier.url`; a Postgres server that cannot be reached is a `ServiceUnavailableError`.
  */
-export async function openFrontier(url: string): Promise<Frontier> {
+export async function openFrontier(
+  url: string,
+  options: OpenFrontierOptions = {},
+): Promise<Frontier> {
   if (url === "memory:") return new MemoryFrontier();
-  if (isSharedFrontierUrl(url)) return await openPostgresFrontier(url);
+  if (isSharedFrontierUrl(url)) return await openPostgresFrontier(url, { pools: options.pools });
   const sqlite = /^sqlite:(.+)$/.exec(url);
   if (!sqlite) {
     throw new ConfigError(

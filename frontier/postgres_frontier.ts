@@ -8,7 +8,7 @@
  * one request and never wait on each other. Times are the server's clock, so the workers' clocks
  * do not matter.
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { ServiceUnavailableError } from "../config/service_unavailable_error.ts";
 import type { CrawlRequest } from "../spider/request.ts";
 import {
@@ -28,13 +28,19 @@ import { urlKey } from "./url_key.ts";
 import { keyHash } from "./key_hash.ts";
 import { expandUrl, storedOrigin, urlParts } from "./_url_parts.ts";
 import { HOSTS_TABLE_POSTGRES } from "../spider/politeness/hosts_table.ts";
+import { type PostgresPool, PostgresPools } from "../storage/postgres_pool.ts";
 
 /** Options for {@linkcode openPostgresFrontier}. */
 export interface PostgresFrontierOptions {
   /** Connections in the pool. Default 4. */
   maxConnections?: number;
-  /** How long to wait for a connection, seconds. Default 10. */
+  /** How long opening a connection may take, seconds. Default 2. */
   connectTimeoutSeconds?: number;
+  /**
+   * The process's pools, which reset this one when the client fails and log outages once.
+   * Default: a registry of its own, logging nothing.
+   */
+  pools?: PostgresPools;
 }
 
 type Sql = postgres.Sql;
@@ -49,6 +55,16 @@ const FAILED = 3;
 const NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /** Expired leases are looked for at most this often per task and process, ms. */
 const EXPIRY_EVERY_MS = 250;
+/**
+ * When the server (re)started, ms on its clock. No lease expires within its own length
+ * (`lease_ms`) of that: its holder could not renew it while the server was down, and gets that
+ * long to do so now — the time the server was away does not count against a lease.
+ */
+const STARTED = "(extract(epoch from pg_postmaster_start_time()) * 1000)::bigint";
+/** A row no longer leased (its lease's columns cleared). */
+const UNLEASED = "owner = NULL, lease_until = NULL, lease_ms = NULL";
+/** When a leased row's lease ends, on the server's clock (see `STARTED`). */
+const LEASE_END = `greatest(lease_until, ${STARTED} + coalesce(lease_ms, 0))`;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS frontier_tasks (
@@ -91,6 +107,7 @@ CREATE TABLE IF NOT EXISTS frontier_urls (
   tmp jsonb,
   owner text,
   lease_until bigint,
+  lease_ms integer,
   error text
 );
 CREATE UNIQUE INDEX IF NOT EXISTS frontier_urls_key ON frontier_urls (crawl, key);
@@ -99,6 +116,14 @@ CREATE INDEX IF NOT EXISTS frontier_urls_queue
 CREATE INDEX IF NOT EXISTS frontier_urls_leases
   ON frontier_urls (crawl, lease_until) WHERE state = ${LEASED};
 CREATE INDEX IF NOT EXISTS frontier_urls_state ON frontier_urls (crawl, state);
+DO $$ BEGIN
+  -- Added after the layout: a frontier made before gets it (without locking the table when
+  -- it is there, as every worker opening the frontier runs this).
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'frontier_urls'::regclass
+                 AND attname = 'lease_ms' AND NOT attisdropped) THEN
+    ALTER TABLE frontier_urls ADD COLUMN lease_ms integer;
+  END IF;
+END $$;
 `;
 
 /** Postgres errors worth trying the transaction again for: deadlock, serialization. */
@@ -112,26 +137,38 @@ export async function openPostgresFrontier(
   url: string,
   options: PostgresFrontierOptions = {},
 ): Promise<PostgresFrontier> {
-  const sql = postgres(url, {
+  const pool = (options.pools ?? new PostgresPools()).open(url, {
+    name: "frontier",
     max: options.maxConnections ?? 4,
-    connect_timeout: options.connectTimeoutSeconds ?? 10,
-    onnotice: () => {},
+    connectTimeoutSeconds: options.connectTimeoutSeconds,
   });
   try {
-    await sql.begin(async (tx) => {
-      // Two workers starting at once would race on CREATE TABLE IF NOT EXISTS.
-      await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext('crawler frontier schema'))");
-      await tx.unsafe(SCHEMA + HOSTS_TABLE_POSTGRES);
-    });
+    for (let attempt = 1;; attempt++) {
+      try {
+        await pool.run((sql) =>
+          sql.begin(async (tx) => {
+            // Two workers starting at once would race on CREATE TABLE IF NOT EXISTS.
+            await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext('crawler frontier schema'))");
+            await tx.unsafe(SCHEMA + HOSTS_TABLE_POSTGRES);
+          })
+        );
+        break;
+      } catch (error) {
+        // `CREATE INDEX IF NOT EXISTS` locks its table even when the index is there, and can
+        // deadlock with another worker's first writes: Postgres undoes one; do it again.
+        const code = (error as { code?: string }).code;
+        if (!code || !RETRIABLE_CODES.has(code) || attempt >= 5) throw error;
+      }
+    }
   } catch (error) {
-    await sql.end({ timeout: 1 }).catch(() => {});
+    await pool.close(1);
     throw new ServiceUnavailableError(
       "frontier.url",
       `cannot open the frontier at ${redact(url)}: ${(error as Error).message}`,
       { cause: error },
     );
   }
-  return new PostgresFrontier(sql);
+  return new PostgresFrontier(pool);
 }
 
 interface ClaimRow {
@@ -166,12 +203,12 @@ const ACTIVATE = `
   WHERE h.id = a.host`;
 
 export class PostgresFrontier implements Frontier {
-  readonly #sql: Sql;
+  readonly #pool: PostgresPool;
   /** When each task's expired leases were last looked for (performance.now() ms). */
   readonly #expiredAt = new Map<string, number>();
 
-  constructor(sql: Sql) {
-    this.#sql = sql;
+  constructor(pool: PostgresPool) {
+    this.#pool = pool;
   }
 
   begin(task: string, options: BeginOptions): Promise<Opening> {
@@ -200,7 +237,7 @@ export class PostgresFrontier implements Frontier {
         );
         if (options.owner !== undefined) {
           const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
-            `UPDATE frontier_urls SET state = ${QUEUED}, owner = NULL, lease_until = NULL
+            `UPDATE frontier_urls SET state = ${QUEUED}, ${UNLEASED}
              WHERE crawl = $1 AND state = ${LEASED} AND owner = $2 RETURNING host, high`,
             [id, options.owner],
           );
@@ -244,18 +281,19 @@ export class PostgresFrontier implements Frontier {
   }
 
   async claim(task: string, options: ClaimOptions): Promise<Claim[]> {
-    return await this.#retrying(async () => {
+    const leaseMs = Math.round(options.leaseMs);
+    return await this.#retrying(async (sql) => {
       const expiredAt = this.#expiredAt.get(task) ?? -Infinity;
       if (performance.now() - expiredAt >= EXPIRY_EVERY_MS) {
         this.#expiredAt.set(task, performance.now());
         if (this.#expiredAt.size > 1000) this.#expiredAt.clear();
         await this.#transaction(async (tx) => {
           const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
-            `UPDATE frontier_urls SET state = ${QUEUED}, owner = NULL, lease_until = NULL
+            `UPDATE frontier_urls SET state = ${QUEUED}, ${UNLEASED}
              WHERE id IN (
                SELECT id FROM frontier_urls
                WHERE crawl = (SELECT id FROM frontier_tasks WHERE task = $1)
-                 AND state = ${LEASED} AND lease_until < ${NOW}
+                 AND state = ${LEASED} AND lease_until < ${NOW} AND ${LEASE_END} < ${NOW}
                FOR UPDATE SKIP LOCKED)
              RETURNING host, high`,
             [task],
@@ -273,7 +311,7 @@ export class PostgresFrontier implements Frontier {
           AND h.ready_at <= ${NOW}
         ORDER BY h.ready_at, h.turn, h.id LIMIT $2
         FOR UPDATE OF h SKIP LOCKED`;
-      const rows = await this.#sql.unsafe<ClaimRow[]>(
+      const rows = await sql.unsafe<ClaimRow[]>(
         `WITH task AS (SELECT id, crawl FROM frontier_tasks WHERE task = $1),
          high_hosts AS (${hostsOf(true)}),
          other_hosts AS (${hostsOf(false)}),
@@ -291,7 +329,7 @@ export class PostgresFrontier implements Frontier {
          leased AS (
            UPDATE frontier_urls f
            SET state = ${LEASED}, generation = f.generation + 1, owner = $4,
-             lease_until = ${NOW} + $5
+             lease_until = ${NOW} + $5, lease_ms = $5
            FROM picked WHERE f.id = picked.id
            RETURNING f.id, f.host, f.generation, f.url, f.method, f.depth, f.priority, f.rule,
              f.tmp, f.attempts, f.high, picked.origin),
@@ -317,7 +355,7 @@ export class PostgresFrontier implements Frontier {
           options.limit,
           Math.max(1, options.perHost ?? options.limit),
           options.owner,
-          Math.round(options.leaseMs),
+          leaseMs,
           Math.max(0, Math.round(options.hostHoldMs ?? 0)),
         ],
       );
@@ -342,7 +380,7 @@ export class PostgresFrontier implements Frontier {
       const counted = new Map<number, string>();
       if (done.length > 0) {
         const rows = await tx.unsafe<Array<{ id: string; host: string }>>(
-          `UPDATE frontier_urls f SET state = ${DONE}, owner = NULL, lease_until = NULL
+          `UPDATE frontier_urls f SET state = ${DONE}, ${UNLEASED}
            FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
            WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}
            RETURNING f.id, f.host`,
@@ -358,7 +396,7 @@ export class PostgresFrontier implements Frontier {
         const retry = uncounted || claim.request.attempt + 1 <= outcome.retries;
         const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
           `UPDATE frontier_urls SET state = $1, attempts = attempts + $6,
-             due_at = ${NOW} + $2, error = $3, owner = NULL, lease_until = NULL
+             due_at = ${NOW} + $2, error = $3, ${UNLEASED}
            WHERE id = $4 AND generation = $5 AND state = ${LEASED}
            RETURNING host, high`,
           [
@@ -407,9 +445,9 @@ export class PostgresFrontier implements Frontier {
 
   async extend(claims: readonly Claim[], leaseMs: number): Promise<void> {
     if (claims.length === 0) return;
-    await this.#retrying(() =>
-      this.#sql.unsafe(
-        `UPDATE frontier_urls f SET lease_until = ${NOW} + $3
+    await this.#retrying((sql) =>
+      sql.unsafe(
+        `UPDATE frontier_urls f SET lease_until = ${NOW} + $3, lease_ms = $3
          FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
          WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}`,
         [claims.map((c) => c.id), claims.map((c) => c.generation), Math.round(leaseMs)],
@@ -421,7 +459,7 @@ export class PostgresFrontier implements Frontier {
     if (claims.length === 0) return;
     await this.#transaction(async (tx) => {
       const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
-        `UPDATE frontier_urls f SET state = ${QUEUED}, owner = NULL, lease_until = NULL
+        `UPDATE frontier_urls f SET state = ${QUEUED}, ${UNLEASED}
          FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
          WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}
          RETURNING f.host, f.high`,
@@ -432,15 +470,15 @@ export class PostgresFrontier implements Frontier {
   }
 
   nextDue(task: string): Promise<number | undefined> {
-    return this.#retrying(async () => {
-      const [row] = await this.#sql.unsafe<Array<{ next: string | null }>>(
+    return this.#retrying(async (sql) => {
+      const [row] = await sql.unsafe<Array<{ next: string | null }>>(
         `WITH task AS (SELECT id FROM frontier_tasks WHERE task = $1)
          SELECT least(
            (SELECT min(ready_at) FROM frontier_hosts
             WHERE crawl = (SELECT id FROM task) AND active AND high),
            (SELECT min(ready_at) FROM frontier_hosts
             WHERE crawl = (SELECT id FROM task) AND active AND NOT high),
-           (SELECT min(lease_until) FROM frontier_urls
+           (SELECT min(${LEASE_END}) FROM frontier_urls
             WHERE crawl = (SELECT id FROM task) AND state = ${LEASED})
          ) - ${NOW} AS next`,
         [task],
@@ -452,16 +490,16 @@ export class PostgresFrontier implements Frontier {
   }
 
   counts(task: string): Promise<FrontierCounts> {
-    return this.#retrying(async () => {
-      const current = await taskOf(this.#sql, task);
-      return current ? await countsOf(this.#sql, current.id) : emptyCounts();
+    return this.#retrying(async (sql) => {
+      const current = await taskOf(sql, task);
+      return current ? await countsOf(sql, current.id) : emptyCounts();
     });
   }
 
   finished(task: string): Promise<boolean> {
-    return this.#retrying(async () => {
-      const current = await taskOf(this.#sql, task);
-      return !current || !(await isActive(this.#sql, current.id));
+    return this.#retrying(async (sql) => {
+      const current = await taskOf(sql, task);
+      return !current || !(await isActive(sql, current.id));
     });
   }
 
@@ -475,27 +513,31 @@ export class PostgresFrontier implements Frontier {
   }
 
   async close(): Promise<void> {
-    await this.#sql.end({ timeout: 5 });
+    await this.#pool.close(5);
   }
 
   /**
    * Runs `body` in a transaction that commits durably whatever the server's default: what an
-   * acknowledgement adds must not vanish in a crash after the engine counted it.
+   * acknowledgement adds must not vanish in a crash after the engine counted it. (The pool's
+   * sessions commit synchronously too; this holds even behind a pooler that drops that setting.)
    */
   #transaction<T>(body: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.#retrying(() =>
-      this.#sql.begin(async (tx) => {
+    return this.#retrying((sql) =>
+      sql.begin(async (tx) => {
         await tx.unsafe("SET LOCAL synchronous_commit = on");
         return await body(tx);
       }) as Promise<T>
     );
   }
 
-  /** Runs `work`, again after a deadlock or serialization failure (Postgres undid it). */
-  async #retrying<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on the pool's client, again after a deadlock or serialization failure (Postgres
+   * undid it).
+   */
+  async #retrying<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
     for (let attempt = 1;; attempt++) {
       try {
-        return await work();
+        return await this.#pool.run(work);
       } catch (error) {
         const code = (error as { code?: string }).code;
         if (!code || !RETRIABLE_CODES.has(code) || attempt >= 5) throw error;
@@ -548,8 +590,8 @@ async function countsOf(tx: Sql | Tx, crawl: string): Promise<FrontierCounts> {
   const rows = await tx.unsafe<Array<Record<keyof FrontierCounts, string>>>(
     `SELECT
        count(*) FILTER (WHERE state = ${QUEUED}
-         OR (state = ${LEASED} AND lease_until < ${NOW})) AS queued,
-       count(*) FILTER (WHERE state = ${LEASED} AND lease_until >= ${NOW}) AS leased,
+         OR (state = ${LEASED} AND ${LEASE_END} < ${NOW})) AS queued,
+       count(*) FILTER (WHERE state = ${LEASED} AND ${LEASE_END} >= ${NOW}) AS leased,
        count(*) FILTER (WHERE state = ${DONE}) AS done,
        count(*) FILTER (WHERE state = ${FAILED}) AS failed
      FROM frontier_urls WHERE crawl = $1`,

@@ -350,3 +350,15 @@ Deno.test("a task placed on two workers sums both; a worker gone silent keeps it
     if (!secondClosed) await second.close();
   }
 });
+
+Deno.test("a task with sitemaps shows the sitemap files read and URLs found in its totals", async () => {
+  await using c = await cluster();
+  await c.master.addResource({ name: "books", spec });
+  const id = decodeResourceSpec((await c.store.get(resourceKey("books")))!.value).ID;
+  const report = running(id, 10);
+  c.setTasks([{ ...report, stats: { ...report.stats!, sitemaps: 6, sitemapUrls: 10_100 } }]);
+  await c.view.poll();
+  const view = await body(await c.app.request("/crawler/resource/books")) as unknown as TaskView;
+  assert.equal(view.totals.sitemaps, 6);
+  assert.equal(view.totals.sitemapUrls, 10_100);
+});

@@ -26,6 +26,9 @@ export interface TaskCounters {
   leased: number;
   /** Why a placement has made no progress for a minute with work queued, if one has not. */
   stalled?: string;
+  /** Sitemap files read and the page URLs they listed; absent for a task without sitemaps. */
+  sitemaps?: number;
+  sitemapUrls?: number;
 }
 
 /** One worker a task is placed on, as last heard from. */
@@ -158,7 +161,7 @@ interface History {
   samples: Sample[];
 }
 
-const ZERO: TaskCounters = { fetched: 0, failed: 0, retried: 0, items: 0, queued: 0, leased: 0 };
+const ZERO = { fetched: 0, failed: 0, retried: 0, items: 0, queued: 0, leased: 0 };
 
 /**
  * The cluster as this master sees it. `run(signal)` polls the workers until `signal` aborts;
@@ -279,11 +282,15 @@ export class ClusterView {
    */
   describe(resource: ResourceSpec, top: number = this.#top): TaskView {
     const placements = this.#placements(resource);
-    const totals = { ...ZERO };
+    const totals: TaskCounters = { ...ZERO };
     for (const p of placements) {
       if (!p.counters) continue;
-      for (const key of Object.keys(totals) as Array<Exclude<keyof TaskCounters, "stalled">>) {
+      for (const key of Object.keys(totals) as Array<keyof typeof ZERO>) {
         totals[key] += p.counters[key];
+      }
+      if (p.counters.sitemaps !== undefined) {
+        totals.sitemaps = (totals.sitemaps ?? 0) + p.counters.sitemaps;
+        totals.sitemapUrls = (totals.sitemapUrls ?? 0) + (p.counters.sitemapUrls ?? 0);
       }
     }
     const reports = placements.map((p) => this.#taskReport(p.workerId, resource));
@@ -432,6 +439,7 @@ function countersOf(task: TaskReport): TaskCounters {
     queued: s.queued,
     leased: s.leased ?? s.inFlight,
     ...(s.stalled ? { stalled: s.stalled } : {}),
+    ...(s.sitemaps ? { sitemaps: s.sitemaps, sitemapUrls: s.sitemapUrls ?? 0 } : {}),
   };
 }
 

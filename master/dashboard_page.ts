@@ -4,8 +4,10 @@
  * build step and nothing fetched from elsewhere. It polls `GET /crawler/cluster` and draws every
  * task with its placements, state, counters summed over its workers, a pages/s sparkline, its
  * last errors and busiest hosts, the workers with their load and health, and the leader; it adds,
- * deletes, pauses and resumes tasks through the same HTTP API. When the API answers 401 it asks
- * for the token once and keeps it in `sessionStorage`, sending `Authorization: Bearer …`.
+ * deletes, pauses and resumes tasks through the same HTTP API, and downloads a task's items as
+ * JSONL or CSV. When the API answers 401 it asks for the token once and keeps it in
+ * `sessionStorage`, sending `Authorization: Bearer …` (a download too: it is fetched with the
+ * header and saved from a blob, since a plain link cannot carry it).
  */
 
 /** The example a new user can add as is: the demo site's task (`deno task demo-site`). */
@@ -119,6 +121,8 @@ button.danger.armed { background: var(--red); border-color: var(--red); color: #
 .spark-label { display: flex; justify-content: space-between; font-size: .72em; color: var(--muted); margin-top: .15em; }
 .placements { font-size: .85em; margin: .5em 0 .2em; }
 .placements span { margin-right: .8em; white-space: nowrap; }
+.downloads { font-size: .8em; margin: .1em 0 .3em; }
+.downloads a { margin-right: 1em; }
 .lists { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 1em; margin-top: .5em; }
 .lists h3 { font-size: .72em; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); margin: 0 0 .2em; font-weight: 600; }
 .lists ul { list-style: none; margin: 0; padding: 0; font-size: .8em; }
@@ -259,6 +263,12 @@ function stalledLine(placements) {
   return reasons.length === 0 ? "" : '<div class="e" data-field="stalled">stalled: ' + esc(reasons.join("; ")) + "</div>";
 }
 
+// Tasks with sitemaps say how many sitemap files were read and how many page URLs they listed.
+function sitemapLine(c) {
+  return c.sitemaps ? '<div class="task-sub" data-field="sitemaps">sitemaps: ' + num(c.sitemaps) +
+    " files read, " + num(c.sitemapUrls || 0) + " URLs found</div>" : "";
+}
+
 function taskCard(t, intervalMs) {
   const c = t.totals;
   const placements = t.placements.length === 0 ? '<span class="pill unassigned">no worker</span>' :
@@ -278,16 +288,64 @@ function taskCard(t, intervalMs) {
     '<div class="task-head"><span class="task-name">' + esc(t.name) + '</span><span class="pill ' + cls(t.state) + '" data-field="state">' + esc(t.state) + "</span>" +
     '<span class="actions">' + pause + deleteButton(t.name) + "</span></div>" +
     '<div class="task-sub">' + esc(specSummary(t.resource)) + "</div>" +
-    stalledLine(t.placements) +
+    stalledLine(t.placements) + sitemapLine(c) +
     '<div class="counters">' +
       counter("fetched", '<span data-field="fetched">' + num(c.fetched) + "</span>") +
       counter("queued", num(c.queued)) + counter("leased", num(c.leased)) +
       counter("failed", num(c.failed), c.failed > 0) + counter("items", '<span data-field="items">' + num(c.items) + "</span>") +
       counter("pages/s", '<span data-field="rate">' + rate(t.pagesPerSecond) + "</span>") + "</div>" +
     sparkline(t.history, intervalMs) +
-    '<div class="placements">' + placements + "</div>" +
+    '<div class="placements">' + placements + "</div>" + downloads(t.name) +
     '<div class="lists"><div><h3>Last errors</h3>' + errors + '</div><div><h3>Busiest hosts</h3>' + hosts + "</div></div></div>";
 }
+
+// The task's items as a file. The link works as is where no token is needed; the page fetches
+// it with the token instead and saves the blob under the name the server gives.
+function downloads(name) {
+  const path = "/crawler/resource/" + encodeURIComponent(name) + "/items?format=";
+  return '<div class="downloads">' + ["jsonl", "csv"].map((format) =>
+    '<a href="' + esc(path + format) + '" data-download="' + format + '" data-name="' + esc(name) + '" download="' +
+    esc(name + "." + format) + '">Download ' + format.toUpperCase() + "</a>").join("") + "</div>";
+}
+
+async function download(name, format) {
+  const headers = {};
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) headers.authorization = "Bearer " + token;
+  const response = await fetch("/crawler/resource/" + encodeURIComponent(name) + "/items?format=" + format, { headers });
+  if (response.status === 401) { askToken(token ? "That token was refused." : ""); throw new AuthNeeded("token needed"); }
+  if (!response.ok) {
+    const text = await response.text();
+    let data = {};
+    try { data = JSON.parse(text); } catch { data = { error: text }; }
+    throw new Error(data.error || ("HTTP " + response.status));
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name + "." + format;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  // The save has begun by now; the blob can go once it has had time to be written.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+$("tasks").addEventListener("click", async (e) => {
+  const link = e.target.closest("a[data-download]");
+  if (!link) return;
+  e.preventDefault();
+  const box = $("action-error");
+  box.style.display = "none";
+  try {
+    await download(link.dataset.name, link.dataset.download);
+  } catch (error) {
+    if (!(error instanceof AuthNeeded)) {
+      box.textContent = "download " + link.dataset.name + ": " + error.message;
+      box.style.display = "block";
+    }
+  }
+});
 
 // Delete asks for a second click within a few seconds. The armed state lives here, not in the
 // button, because the cards are drawn again on every refresh.

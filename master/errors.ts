@@ -23,6 +23,29 @@ export class NotFoundError extends Error {
   }
 }
 
+/**
+ * A task has no results to read: no table of that name in the results database (nothing was
+ * stored for it yet, or there is no such task). HTTP 404. Whoever knows the task exists (a
+ * configured preset, a resource) answers an empty export instead.
+ */
+export class NoResultsError extends Error {
+  constructor(readonly task: string, options?: ErrorOptions) {
+    super(`no results for task "${task}"`, options);
+    this.name = "NoResultsError";
+  }
+}
+
+/**
+ * The results cannot be read now: their database does not answer, or a worker holding some of
+ * them (SQLite results) does not. Retry later. HTTP 503.
+ */
+export class ResultsUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ResultsUnavailableError";
+  }
+}
+
 /** A resource with that name already exists. HTTP 409. */
 export class ConflictError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -118,6 +141,9 @@ const KINDS: readonly ErrorKind[] = [
   kind("UnauthenticatedError", 401, GrpcStatus.UNAUTHENTICATED, UnauthenticatedError),
   // The store is down: nothing can be decided until it is back, so it is retriable.
   kind("StoreUnavailableError", 503, GrpcStatus.UNAVAILABLE, StoreUnavailableError),
+  kind("ResultsUnavailableError", 503, GrpcStatus.UNAVAILABLE, ResultsUnavailableError),
+  // Its message names the task; relayed, it comes back as a plain NotFoundError.
+  kind("NoResultsError", 404, GrpcStatus.NOT_FOUND, NotFoundError),
 ];
 
 /** The gRPC metadata key that carries the error's type along with its code. */

@@ -9,9 +9,11 @@ import {
   errorReply,
   IdempotencyKeyReusedError,
   InvalidArgumentError,
+  NoResultsError,
   NotFoundError,
   NotLeaderError,
   NoWorkerError,
+  ResultsUnavailableError,
   UNEXPECTED_ERROR_KIND,
 } from "./errors.ts";
 
@@ -25,6 +27,8 @@ Deno.test("each error type maps to one HTTP status and one gRPC code with its me
     [new NoWorkerError(), 503, status.UNAVAILABLE],
     [new BodyTooLargeError("too big"), 413, status.RESOURCE_EXHAUSTED],
     [new StoreUnavailableError("etcd down"), 503, status.UNAVAILABLE],
+    [new NoResultsError("books"), 404, status.NOT_FOUND],
+    [new ResultsUnavailableError("worker w1 did not answer"), 503, status.UNAVAILABLE],
   ];
   for (const [error, httpStatus, grpcCode] of cases) {
     const reply = errorReply(error);

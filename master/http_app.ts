@@ -22,6 +22,8 @@ import type { Master } from "./master.ts";
 import type { MasterGauges, MasterMetrics } from "./metrics.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import { addClusterRoutes } from "./cluster_routes.ts";
+import { addItemsRoute } from "./items_route.ts";
+import type { ResultReader } from "../storage/result_reader.ts";
 import { pageOf, pageRequestFromQuery } from "./paging.ts";
 
 /** The largest request body accepted, in bytes (64 KiB). */
@@ -49,6 +51,11 @@ export interface AppDeps {
   publicPaths?: Iterable<string>;
   /** The cluster as this master sees it: adds task control and the dashboard. Default: none. */
   view?: ClusterView;
+  /**
+   * Where tasks' stored items are read: adds `GET /crawler/resource/<name>/items`. Default:
+   * none (the route is not served).
+   */
+  results?: ResultReader;
 }
 
 const RESOURCE_ROUTE = "/crawler/resource";
@@ -156,6 +163,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   if (deps.view) addClusterRoutes(app, { master, view: deps.view });
+  if (deps.results) addItemsRoute(app, { master, results: deps.results, logger });
 
   app.get("/crawler/leader", (c) => {
     const status = master.status();

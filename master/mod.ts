@@ -1,7 +1,8 @@
 /**
  * @module
  * The master role: election and assignment ({@linkcode Master}), its HTTP app and gRPC server
- * and client, the error mapping, the cluster view and dashboard, and `runMaster` for `crawler master`.
+ * and client, the error mapping, the cluster view and dashboard, the items export route, and
+ * `runMaster` for `crawler master`.
  */
 export {
   Master,
@@ -28,9 +29,11 @@ export {
   errorReply,
   IdempotencyKeyReusedError,
   InvalidArgumentError,
+  NoResultsError,
   NotFoundError,
   NotLeaderError,
   NoWorkerError,
+  ResultsUnavailableError,
 } from "./errors.ts";
 export { Snowflake, snowflakeNodeFromMasterId } from "./snowflake.ts";
 export { pickLeastLoaded, type WorkerLoad } from "./assignment.ts";
@@ -55,3 +58,5 @@ export {
 export { GrpcWorkerStatusSource, type WorkerStatusSource } from "./worker_status_source.ts";
 export { MAX_PAGE_SIZE, type Page, pageOf, type PageRequest } from "./paging.ts";
 export { dashboardPage } from "./dashboard_page.ts";
+export { addItemsRoute, type ItemsRouteDeps } from "./items_route.ts";
+export { WorkerResultReader, type WorkerResultReaderOptions } from "./worker_result_reader.ts";

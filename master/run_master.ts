@@ -20,6 +20,9 @@ import { Master } from "./master.ts";
 import { MasterMetrics } from "./metrics.ts";
 import { ClusterView } from "./cluster_view.ts";
 import { GrpcWorkerStatusSource, type WorkerStatusSource } from "./worker_status_source.ts";
+import { WorkerResultReader } from "./worker_result_reader.ts";
+import { isSharedResults, openResultReader } from "../storage/open_result_reader.ts";
+import type { ResultReader } from "../storage/result_reader.ts";
 
 /** Default `--http` of a master. */
 export const DEFAULT_MASTER_HTTP: ListenAddress = { host: "", port: 8081 };
@@ -51,6 +54,12 @@ export interface RunMasterOptions {
    * (`crawler dev` passes its in-process worker).
    */
   workerStatus?: WorkerStatusSource;
+  /**
+   * Where `GET /crawler/resource/<name>/items` reads tasks' items. Default: the Postgres of
+   * `storage.sqlURL`, or with SQLite results (each worker has its own file) the workers,
+   * merged. `crawler dev` passes its own file; the caller closes what it passes.
+   */
+  results?: ResultReader;
   /** Called once both servers listen, with the id and the ports (useful with port 0). */
   onListen?: (info: { id: string; httpPort: number; grpcPort: number }) => void;
 }
@@ -163,6 +172,15 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     workers: options.workerStatus ?? new GrpcWorkerStatusSource({ token: options.token }),
     logger: logger.child("view"),
   });
+  let results = options.results;
+  if (!results) {
+    const own = isSharedResults(config.storage.sqlURL)
+      ? openResultReader(config.storage.sqlURL)
+      : new WorkerResultReader({ workers: () => master.listWorkers(), token: options.token });
+    cleanups.push(() => own.close());
+    results = own;
+  }
+
   const viewStop = new AbortController();
   const viewRun = view.run(viewStop.signal);
   cleanups.push(async () => {
@@ -194,6 +212,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       // The dashboard's page holds no data: it asks for the token and sends it with each call.
       publicPaths: options.publicPaths ?? ["/"],
       view,
+      results,
     });
     options.extendApp?.(app);
     const httpServer = serveHttp(settings.http, settings.sources.http, app.fetch);

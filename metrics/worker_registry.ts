@@ -1,9 +1,10 @@
 /**
  * @module
- * A worker's `/metrics`: its tasks, its fetches and the process.
+ * A worker's `/metrics`: its tasks, its fetches, its browser and the process.
  */
 import { Gauge, Registry } from "prom-client";
 import type { FetchMetrics } from "./fetch_metrics.ts";
+import type { BrowserMetrics } from "./browser_metrics.ts";
 import { registerProcessMetrics } from "./process_metrics.ts";
 import { registerTaskMetrics, type TaskSnapshot } from "./task_metrics.ts";
 
@@ -13,6 +14,8 @@ export interface WorkerRegistryOptions {
   tasks: () => TaskSnapshot[];
   /** The engine's fetch metrics. Default: none (no fetch series). */
   fetch?: FetchMetrics;
+  /** The engine's browser metrics. Default: none (no browser series). */
+  browser?: BrowserMetrics;
 }
 
 /** The registry a worker serves at `/metrics`. */
@@ -26,6 +29,7 @@ export function createWorkerRegistry(options: WorkerRegistryOptions): Registry {
   }).set({ worker: options.workerId }, 1);
   registerTaskMetrics(registry, options.tasks);
   options.fetch?.register(registry);
+  options.browser?.register(registry);
   registerProcessMetrics(registry);
   return registry;
 }

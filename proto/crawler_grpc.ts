@@ -138,6 +138,8 @@ export interface TaskStatusMessage {
   hosts?: HostActivityMessage[];
   leased?: string | number;
   stalled?: string;
+  sitemaps?: string | number;
+  sitemap_urls?: string | number;
 }
 
 /** `WorkerStatus` on the wire. */

@@ -43,6 +43,8 @@ export const builtinTaskSpecSchema = z.strictObject({
   limits: z.array(limitSpecSchema).optional(),
   /** How many workers run the task together from its shared frontier (SPEC §7). Default 1. */
   workers: workersSchema.optional(),
+  /** `"browser"` renders every page in Chromium before the rules parse it. Default `"http"`. */
+  fetcher: z.enum(["http", "browser"]).optional(),
   ...politenessSpecShape,
 });
 
@@ -77,6 +79,7 @@ export function taskDefinitionFromSpec(name: string, spec: TaskSpec): TaskDefini
     reload: spec.reload,
     cookie: spec.cookie,
     limits: spec.limits?.map((l) => ({ ...l })),
+    ...(spec.fetcher && { fetcher: spec.fetcher }),
     ...withPoliteness(politenessFromSpec(spec)),
   };
 }

@@ -25,6 +25,9 @@ export interface TaskReportStats {
   finishedAt?: number;
   /** Why the task has made no progress for a minute with work queued (`stalled: <reason>`). */
   stalled?: string;
+  /** Sitemap files read, and the page URLs they listed (absent: none). */
+  sitemaps?: number;
+  sitemapUrls?: number;
 }
 
 /** A host a task fetched from, with its politeness state when the worker has it (SPEC §8). */
@@ -98,6 +101,8 @@ export function workerReportToMessage(report: WorkerReport): WorkerStatusMessage
       finished_at: t.stats?.finishedAt ?? 0,
       leased: t.stats?.leased ?? t.stats?.inFlight ?? 0,
       stalled: t.stats?.stalled ?? "",
+      sitemaps: t.stats?.sitemaps ?? 0,
+      sitemap_urls: t.stats?.sitemapUrls ?? 0,
       errors: (t.activity?.errors ?? []).map((e) => ({ url: e.url, error: e.error, at: e.at })),
       hosts: withPoliteness(t.activity?.hosts ?? [], t.hosts ?? []).map(hostToMessage),
     })),
@@ -127,6 +132,9 @@ export function workerReportFromMessage(message: WorkerStatusMessage): WorkerRep
           startedAt,
           ...(finishedAt > 0 ? { finishedAt } : {}),
           ...(t.stalled ? { stalled: t.stalled } : {}),
+          ...(Number(t.sitemaps ?? 0) > 0
+            ? { sitemaps: Number(t.sitemaps), sitemapUrls: Number(t.sitemap_urls ?? 0) }
+            : {}),
         };
         report.activity = {
           errors: (t.errors ?? []).map(errorFromMessage),

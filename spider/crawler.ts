@@ -28,7 +28,10 @@ import {
   type TaskPoliteness,
 } from "./politeness/politeness.ts";
 import { hostOutcomeOf } from "./politeness/host_outcome.ts";
+import { renderOf } from "./browser/render_options.ts";
 import type { HostOutcome } from "./politeness/host_state.ts";
+import { delay } from "../async/delay.ts";
+import { logWaiting } from "../storage/database_unavailable_error.ts";
 
 /** How many 429/503 answers one request may meet (each waited out) before it counts as failed. */
 const MAX_THROTTLED = 5;
@@ -38,6 +41,10 @@ const KEEP_ALIVE_MAX_DELAY_MS = 1000;
 const EXHAUSTED_BACKOFF_MS = 2000;
 /** Running out of one resource is logged at most this often, ms. */
 const EXHAUSTED_LOG_EVERY_MS = 60_000;
+/** A host slot whose release failed is given back again this often, ms… */
+const LATE_RELEASE_EVERY_MS = 1000;
+/** …for this long (its lease has long freed it by then), ms. */
+const LATE_RELEASE_FOR_MS = 60_000;
 
 /** What a fetch learned of its host's next turn, for the claim's outcome. */
 interface HostNote {
@@ -121,6 +128,14 @@ export class Crawler {
   readonly #hostTurns = new HostTurns();
   /** When running out of each resource was last logged (performance.now() ms). */
   readonly #exhaustedLogged = new Map<string, number>();
+  /** Host slots being given back again after their release failed (see `#releaseHost`). */
+  readonly #lateReleases = new Set<Promise<void>>();
+  /** Aborted by `close`: late releases stop (their leases free the slots). */
+  readonly #shutdown = new AbortController();
+  /** True from a failed host-slot release until one succeeds: logged once per outage. */
+  #releaseFailing = false;
+  /** True from a failed politeness check until one succeeds: logged once per outage. */
+  #admitFailing = false;
 
   constructor(options: CrawlerOptions) {
     this.#options = {
@@ -253,11 +268,13 @@ export class Crawler {
     for (const run of this.runs()) this.stop(run.name);
     // Closing first bounds the retries: with the frontier gone, shutting down does not hang.
     const committed = this.#commits.close();
+    this.#shutdown.abort();
     while (this.#closing.size > 0 || this.#drops.size > 0) {
       await Promise.all([...this.#closing.values(), ...this.#drops]);
     }
     await committed;
     await this.#commits.flush();
+    await Promise.all(this.#lateReleases);
   }
 
   /**
@@ -275,6 +292,7 @@ export class Crawler {
     let admission;
     try {
       admission = await this.#politeness.gate.admit(req.url, this.#settings(run), signal);
+      this.#admitFailing = false;
     } catch (error) {
       if (signal.aborted) return { outcome: undefined };
       if (error instanceof ResourceExhaustedError) {
@@ -283,15 +301,16 @@ export class Crawler {
         this.#exhausted(run, error);
       } else {
         // The host store (the frontier's database) is away: the request waits, not fails.
-        const reason = `politeness: ${(error as Error)?.message ?? error}`;
-        if (run.trouble !== reason) {
-          log.warn("politeness check failed; the request waits", {
+        // Logged once until a check works again.
+        if (!this.#admitFailing) {
+          logWaiting(log, "politeness check failed; the request waits", {
             task: run.name,
             url: req.url,
             error,
           });
         }
-        run.troubled(reason);
+        this.#admitFailing = true;
+        run.troubled(`politeness: ${(error as Error)?.message ?? error}`);
       }
       const outcome: Outcome = {
         kind: "failed",
@@ -348,8 +367,10 @@ export class Crawler {
   }
 
   /**
-   * Gives a host slot back. If the host store cannot be reached the slot's lease frees it later;
-   * that is logged, and the fetch's own result stands.
+   * Gives a host slot back. If the host store cannot be reached (the database is away) the
+   * fetch's own result stands, and the slot is given back in the background once the store is
+   * back — rather than held until its lease ends, which would keep the host's other requests
+   * waiting after the outage. A failure is logged once until a release works again.
    */
   async #releaseHost(
     run: TaskRun,
@@ -359,16 +380,41 @@ export class Crawler {
     if (!permit) return undefined;
     try {
       const after = await permit.release(outcome);
+      this.#releaseFailing = false;
       if (after) run.hosts.observed(after, outcome.kind === "throttled");
       return after?.dueInMs;
     } catch (error) {
-      this.#options.logger.warn("releasing a host slot failed; its lease will free it", {
-        task: run.name,
-        host: permit.host,
-        error,
-      });
+      if (!this.#releaseFailing) {
+        logWaiting(
+          this.#options.logger,
+          "releasing a host slot failed; it is given back when the host store is back",
+          { task: run.name, host: permit.host, error },
+        );
+      }
+      this.#releaseFailing = true;
+      this.#releaseLater(permit, outcome);
       return undefined;
     }
+  }
+
+  /** Tries a failed host-slot release again every second for a while (see `#releaseHost`). */
+  #releaseLater(permit: HostPermit, outcome: HostOutcome): void {
+    const signal = this.#shutdown.signal;
+    const late = (async () => {
+      const until = performance.now() + LATE_RELEASE_FOR_MS;
+      while (performance.now() < until && !signal.aborted) {
+        try {
+          await delay(LATE_RELEASE_EVERY_MS, { signal });
+          await permit.release(outcome);
+          this.#releaseFailing = false;
+          return;
+        } catch {
+          // Still away (logged once above), or closing: the slot's lease frees it then.
+        }
+      }
+    })();
+    this.#lateReleases.add(late);
+    late.finally(() => this.#lateReleases.delete(late));
   }
 
   /**
@@ -471,7 +517,12 @@ export class Crawler {
       }
       run.handedOver();
       if (outcome) {
-        this.#commits.add(outcome).then(() => run.settled(claim));
+        const sent = outcome;
+        this.#commits.add(sent).then((counted) => {
+          // Its children are in the frontier now: links to them need not be sent again.
+          if (counted && sent.kind === "done") run.remember(sent.children);
+          run.settled(claim);
+        });
         // Loops waiting for work wait for this acknowledgement's children: commit it now.
         if (run.starving) this.#commits.hurry();
       }
@@ -529,6 +580,8 @@ export class Crawler {
         userAgent: run.task.options.politeness?.randomUserAgent ? randomUserAgent() : undefined,
         // A host whose next turn is seconds away need not keep its connection open till then.
         keepAlive: !permit || permit.delayMs < KEEP_ALIVE_MAX_DELAY_MS,
+        // Rendered in a browser when the task's fetcher is the browser or its rule says so.
+        render: renderOf(run.task, req.ruleName),
         signal,
       });
       host.waitMs = await this.#releaseHost(run, permit, { kind: "ok" });
@@ -616,6 +669,10 @@ export class Crawler {
     for (const item of result.items ?? []) {
       this.#options.sink.save(item, fields ?? Object.keys(item.data));
       run.stats.items++;
+    }
+    if (result.sitemap) {
+      run.stats.sitemaps += result.sitemap.files;
+      run.stats.sitemapUrls += result.sitemap.urls;
     }
     return { kind: "done", claim, children: run.children(result.requests ?? []) };
   }

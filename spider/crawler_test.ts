@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { Crawler, type ItemSink } from "./crawler.ts";
 import { type Fetcher, FetchError, type FetchRequest, type FetchResponse } from "./fetcher.ts";
 import type { RuleSet } from "./rule_set.ts";
 import type { Task } from "./task.ts";
 import type { Item } from "./item.ts";
 import { MultiLimiter } from "./rate_limiter.ts";
-import { silentLogger } from "../log/logger.ts";
+import { type Logger, silentLogger } from "../log/logger.ts";
 import { MemoryFrontier } from "../frontier/memory_frontier.ts";
+import { SqliteFrontier } from "../frontier/sqlite_frontier.ts";
 import type { Outcome } from "../frontier/frontier.ts";
 import { MemoryHostStore } from "./politeness/memory_host_store.ts";
 import { RobotsCache } from "./politeness/robots_cache.ts";
@@ -421,4 +423,98 @@ Deno.test("more fetch slots than a host's concurrency: the extra claims wait, no
   assert.equal(run.stats.deferred, 0, "no claim went back untried");
   assert.ok(fetcher.maxInFlight <= 2, `${fetcher.maxInFlight} requests to the host at once`);
   await c.close();
+});
+
+/** A frontier that loses the first acknowledgement of one page: not counted, nothing added. */
+class LosingFrontier extends MemoryFrontier {
+  lost = 0;
+
+  constructor(readonly path: string) {
+    super();
+  }
+
+  override async complete(outcomes: readonly Outcome[]): Promise<boolean[]> {
+    const lose = (o: Outcome) =>
+      this.lost === 0 && o.kind === "done" && new URL(o.claim.request.url).pathname === this.path;
+    const kept = outcomes.filter((o) => !lose(o));
+    if (kept.length < outcomes.length) this.lost++;
+    const counted = await super.complete(kept);
+    return outcomes.map((o) => kept.includes(o) ? counted[kept.indexOf(o)] : false);
+  }
+}
+
+Deno.test("a page whose acknowledgement was lost sends its links again when fetched again", async () => {
+  const site = new SiteFetcher({ "/": ["/a"], "/a": ["/c"], "/c": [] });
+  const frontier = new LosingFrontier("/a");
+  const engine = new Crawler({
+    fetcher: site,
+    sink: new MemorySink(),
+    logger: silentLogger,
+    frontier,
+    // The lost acknowledgement leaves "/a" leased: it is claimed again once this lapses.
+    leaseMs: 300,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: () => Promise.resolve(),
+  });
+  const run = engine.start(task("lost-ack"));
+  assert.equal(await run.done, "finished");
+  await engine.close();
+  assert.equal(frontier.lost, 1);
+  assert.deepEqual(site.log, ["/", "/a", "/a", "/c"], "its link was not dropped as known");
+  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 3, failed: 0 });
+});
+
+/** A logger that keeps what is logged at warn and above. */
+function warnings(): { logger: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    warn: (msg) => messages.push(msg),
+    error: (msg) => messages.push(msg),
+    child: () => logger,
+  };
+  return { logger, messages };
+}
+
+Deno.test("a SQLite frontier locked by another process: claims and acknowledgements wait, then go on", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/frontier.db`;
+  const frontier = new SqliteFrontier(path, { busyTimeoutMs: 20 });
+  const other = new DatabaseSync(path);
+  other.exec("PRAGMA busy_timeout = 5000");
+  const site = new SiteFetcher({ "/": ["/a", "/b"], "/a": ["/c"], "/b": ["/c", "/d"] });
+  const fetch = site.fetch.bind(site);
+  // Another process takes the file's write lock while the first page is fetched: its
+  // acknowledgement and the claims after it find the file locked.
+  site.fetch = (req) => {
+    if (new URL(req.url).pathname === "/" && !other.isTransaction) other.exec("BEGIN IMMEDIATE");
+    return fetch(req);
+  };
+  const { logger, messages } = warnings();
+  const engine = new Crawler({
+    fetcher: site,
+    sink: new MemorySink(),
+    logger,
+    frontier,
+    createLimiter: (limits) => MultiLimiter.fromSpecs(limits),
+    randomWait: () => Promise.resolve(),
+  });
+  try {
+    const run = engine.start(task("locked"));
+    const deadline = Date.now() + 10_000;
+    while (!messages.includes("storing results or acknowledgements failed; retrying")) {
+      assert.ok(Date.now() < deadline, `the acknowledgement never met the lock: ${messages}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    other.exec("COMMIT");
+    assert.equal(await run.done, "finished");
+    assert.deepEqual([...site.log].sort(), ["/", "/a", "/b", "/c", "/d"], "each page once");
+    assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 5, failed: 0 });
+  } finally {
+    await engine.close();
+    other.close();
+    await frontier.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -12,6 +12,7 @@ import {
   defaultMaxConnections,
 } from "./connection_pool.ts";
 import { DEFAULT_USER_AGENT } from "./politeness/user_agent_token.ts";
+import type { RenderOptions } from "./browser/render_options.ts";
 
 /** One page to fetch. */
 export interface FetchRequest {
@@ -30,6 +31,11 @@ export interface FetchRequest {
    * connection is closed after this response instead of kept idle. Default true.
    */
   keepAlive?: boolean;
+  /**
+   * Set when the page must be rendered in a browser (the task's `Fetcher = "browser"`, or its
+   * rule's `render`): a fetcher that renders reads it, `HttpFetcher` ignores it.
+   */
+  render?: RenderOptions;
 }
 
 /** A fetched page. */

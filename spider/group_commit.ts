@@ -9,6 +9,7 @@
 import type { Logger } from "../log/logger.ts";
 import type { Frontier, Outcome } from "../frontier/frontier.ts";
 import { delay } from "../async/delay.ts";
+import { logWaiting } from "../storage/database_unavailable_error.ts";
 
 /** What group commit flushes before acknowledging pages (the engine's `ItemSink`). */
 export interface Flushable {
@@ -24,8 +25,15 @@ export interface GroupCommitOptions {
   maxDelayMs?: number;
   /** Outcomes that commit at once without waiting. Default 256. */
   maxBatch?: number;
-  /** Wait before trying a failed commit again, ms (doubling up to 5 s). Default 250. */
+  /**
+   * Wait before trying a failed commit again, ms, doubling up to `maxRetryDelayMs`. Default 250.
+   */
   retryDelayMs?: number;
+  /**
+   * Longest wait between two tries, ms. Default 1000: acknowledgements go through within about a
+   * second of the frontier being back.
+   */
+  maxRetryDelayMs?: number;
 }
 
 interface Entry {
@@ -43,7 +51,13 @@ export class GroupCommit {
   readonly outgoing = new Set<number>();
 
   constructor(options: GroupCommitOptions) {
-    this.#options = { maxDelayMs: 50, maxBatch: 256, retryDelayMs: 250, ...options };
+    this.#options = {
+      maxDelayMs: 50,
+      maxBatch: 256,
+      retryDelayMs: 250,
+      maxRetryDelayMs: 1000,
+      ...options,
+    };
   }
 
   /**
@@ -88,6 +102,8 @@ export class GroupCommit {
   async #commitLoop(): Promise<void> {
     let wait = this.#options.retryDelayMs;
     let failures = 0;
+    /** When the current run of failures began (performance.now() ms). */
+    let failingSince = 0;
     while (this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.#options.maxBatch);
       try {
@@ -97,10 +113,17 @@ export class GroupCommit {
           this.outgoing.delete(entry.outcome.claim.id);
           entry.resolve(counted[i]);
         }
+        if (failures > 0) {
+          this.#options.logger.info("acknowledgements stored again", {
+            pages: batch.length,
+            waitedMs: Math.round(performance.now() - failingSince),
+          });
+        }
         wait = this.#options.retryDelayMs;
         failures = 0;
       } catch (error) {
         this.#waiting.unshift(...batch);
+        if (failures === 0) failingSince = performance.now();
         failures++;
         if (this.#closed && failures >= 3) {
           this.#options.logger.error(
@@ -116,12 +139,15 @@ export class GroupCommit {
           }
           return;
         }
-        this.#options.logger.warn("storing results or acknowledgements failed; retrying", {
-          pages: this.#waiting.length,
-          error,
-        });
+        if (failures === 1) {
+          // Once per run of failures (an outage): the retries that follow are not news.
+          logWaiting(this.#options.logger, "storing results or acknowledgements failed; retrying", {
+            pages: this.#waiting.length,
+            error,
+          });
+        }
         await delay(wait);
-        wait = Math.min(wait * 2, 5000);
+        wait = Math.min(wait * 2, this.#options.maxRetryDelayMs);
       }
     }
   }

@@ -6,11 +6,14 @@ import type { CrawlRequest, RequestInit } from "./request.ts";
 import type { Item } from "./item.ts";
 import type { ParseContext } from "./parse_context.ts";
 import type { LimitOptions } from "./task_options.ts";
+import type { RenderOptions } from "./browser/render_options.ts";
 
 /** What a rule produces from one page. */
 export interface ParseResult {
   requests?: CrawlRequest[];
   items?: Item[];
+  /** Sitemap files this parse read and the page URLs they listed (the internal sitemap rule). */
+  sitemap?: { files: number; urls: number };
 }
 
 /** A named rule: parses one fetched page into new requests and items. */
@@ -41,6 +44,8 @@ export interface RuleSet {
    * or `dom` with the reason the DOM is needed.
    */
   parsePaths?: Readonly<Record<string, { path: string; reason?: string }>>;
+  /** Rules whose pages are rendered in a browser (a declarative rule's `render`), by rule name. */
+  render?: Readonly<Record<string, RenderOptions>>;
   /**
    * What the rules are, for telling a changed task (a declarative spec's JSON). Without it the
    * rule set is known by its name and rule names.

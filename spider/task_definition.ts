@@ -6,6 +6,7 @@
 import type { RuleSet } from "./rule_set.ts";
 import type { Task } from "./task.ts";
 import type { LimitOptions, TaskPolitenessOverrides } from "./task_options.ts";
+import type { FetcherKind } from "./browser/render_options.ts";
 
 export interface TaskDefinition {
   name: string;
@@ -24,6 +25,8 @@ export interface TaskDefinition {
   cookie?: string;
   limits?: LimitOptions[];
   politeness?: TaskPolitenessOverrides;
+  /** `"browser"` renders every page in Chromium; default HTTP. */
+  fetcher?: FetcherKind;
 }
 
 /** No rule set of that name: the task cannot run here. */
@@ -60,6 +63,7 @@ export function buildTask(def: TaskDefinition, ruleSets: ReadonlyMap<string, Rul
       maxDepth: def.maxDepth ?? d.maxDepth ?? DEFAULT_MAX_DEPTH,
       limits: def.limits ?? d.limits ?? [],
       ...(def.politeness && { politeness: def.politeness }),
+      ...(def.fetcher && { fetcher: def.fetcher }),
     },
   };
 }

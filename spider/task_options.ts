@@ -2,6 +2,7 @@
  * @module
  * A task's options, resolved from the config or an API spec over its rule set's defaults.
  */
+import type { FetcherKind } from "./browser/render_options.ts";
 
 /** `eventCount` events per `eventDur` seconds with bursts of `bucket` (one `Limits` entry). */
 export interface LimitOptions {
@@ -37,4 +38,9 @@ export interface TaskOptions {
   limits: LimitOptions[];
   /** Politeness set on the task itself (config `Robots`/`Politeness`, spec `robots`/`politeness`). */
   politeness?: TaskPolitenessOverrides;
+  /**
+   * `"browser"`: every page is rendered in Chromium (config `Fetcher`, spec `fetcher`). Default
+   * HTTP; a declarative rule's `render` renders its own pages either way.
+   */
+  fetcher?: FetcherKind;
 }

@@ -20,6 +20,7 @@ import { keyHash } from "../frontier/key_hash.ts";
 import type { Task } from "./task.ts";
 import { TaskActivity } from "./task_activity.ts";
 import { HostCounters } from "./politeness/host_counters.ts";
+import { logWaiting } from "../storage/database_unavailable_error.ts";
 
 /** Counters of a run, as shown by progress lines, the status API and metrics. */
 export interface TaskStats {
@@ -35,6 +36,10 @@ export interface TaskStats {
   duplicates: number;
   /** Requests not fetched because robots.txt disallows them. */
   disallowed: number;
+  /** Sitemap files (and feeds) read in this run. */
+  sitemaps: number;
+  /** Page URLs those sitemaps listed that passed the task's filters. */
+  sitemapUrls: number;
   /** 429/503 answers: the request waits for its host's block and is tried again. */
   throttled: number;
   /** Claims put back untried because their host was not due (delay, block, per-host limit). */
@@ -97,6 +102,10 @@ export interface TaskRunOptions {
 
 /** Most URLs the run remembers as already in the frontier (~16 MiB); the frontier has them all. */
 const KNOWN_MAX = 1 << 20;
+/** How soon renewing leases is tried again after it failed, ms. */
+const RENEW_RETRY_MS = 1000;
+/** How soon claiming is tried again after it failed, ms. */
+const CLAIM_RETRY_MS = 500;
 
 export class TaskRun {
   readonly stats: TaskStats;
@@ -116,7 +125,12 @@ export class TaskRun {
   /** The last thing that went wrong, for `stalled`. */
   #trouble: string | undefined;
   readonly #controller: AbortController = new AbortController();
-  /** URLs this run knows are in the frontier: links to them are not sent again. A cache. */
+  /**
+   * URLs this run knows are in the frontier: links to them are not sent again. A cache that
+   * holds only what is durable there — the roots once the crawl is open, a page's children once
+   * its acknowledgement committed and counted (see `remember`) — so a link is never dropped as
+   * known while the frontier lacks it.
+   */
   readonly #known = new VisitedSet({ maxSize: KNOWN_MAX });
   #buffer: Claim[] = [];
   /** Requests whose page must be fetched again (see `retry`). */
@@ -131,6 +145,9 @@ export class TaskRun {
   /** When the periodic count may run again (performance.now() ms). */
   #countsDue = 0;
   #timers: Array<ReturnType<typeof setInterval>> = [];
+  #renewTimer: ReturnType<typeof setTimeout> | undefined;
+  /** True from a failed claim until one succeeds (logged once). */
+  #claimFailing = false;
   #resolveDone!: (state: RunState) => void;
   /** Resolves when the crawl has finished or the run was stopped. */
   readonly done: Promise<RunState> = new Promise((resolve) => this.#resolveDone = resolve);
@@ -159,6 +176,8 @@ export class TaskRun {
       tooDeep: 0,
       duplicates: 0,
       disallowed: 0,
+      sitemaps: 0,
+      sitemapUrls: 0,
       throttled: 0,
       deferred: 0,
       exhausted: 0,
@@ -211,23 +230,41 @@ export class TaskRun {
 
   /**
    * Keeps the children worth sending to the frontier: not deeper than `maxDepth` and (without
-   * `reload`) not already known to be there. The cache is keyed by the URL as found (already
-   * resolved by `ParseContext.follow`), not by `urlKey`: parsing every link of every page would
-   * cost more than it saves; the frontier deduplicates what the cache lets through.
+   * `reload`) neither known to be there nor repeated on the page. The cache is keyed by the URL
+   * as found (already resolved by `ParseContext.follow`), not by `urlKey`: parsing every link of
+   * every page would cost more than it saves; the frontier deduplicates what the cache lets
+   * through. What is kept becomes known only once it is durable (`remember`).
    */
   children(requests: readonly CrawlRequest[]): CrawlRequest[] {
     const { maxDepth, reload } = this.task.options;
     const kept: CrawlRequest[] = [];
+    const onPage = new Set<string>();
     for (const req of requests) {
       if (req.depth > maxDepth) {
         this.stats.tooDeep++;
-      } else if (!reload && !this.#known.add(cacheKey(req))) {
-        this.stats.duplicates++;
-      } else {
-        kept.push(req);
+        continue;
       }
+      if (!reload) {
+        const key = cacheKey(req);
+        if (onPage.has(key) || this.#known.has(key)) {
+          this.stats.duplicates++;
+          continue;
+        }
+        onPage.add(key);
+      }
+      kept.push(req);
     }
     return kept;
+  }
+
+  /**
+   * Records requests as in the frontier: call it with a page's children once the acknowledgement
+   * that added them has committed and counted. Children of an acknowledgement that failed, or
+   * did not count, stay unknown, so the next page that links to them sends them again.
+   */
+  remember(requests: readonly CrawlRequest[]): void {
+    if (this.task.options.reload) return;
+    for (const req of requests) this.#known.add(cacheKey(req));
   }
 
   /** A claim handed out by `next` was fetched and its outcome is now durable (or was dropped). */
@@ -336,9 +373,6 @@ export class TaskRun {
       logger.error("task root failed", { task: this.name, error });
     }
     roots = roots.filter((req) => req.depth <= task.options.maxDepth);
-    if (!task.options.reload) {
-      for (const req of roots) this.#known.add(cacheKey(req));
-    }
     for (;;) {
       try {
         const opening = await frontier.begin(this.name, {
@@ -349,9 +383,11 @@ export class TaskRun {
           reload: task.options.reload,
           owner: this.#options.owner,
         });
+        // The crawl holds its roots now (added by a new crawl, or by the one resumed).
+        this.remember(roots);
         this.stats.frontier = opening.counts;
         this.stats.queued = opening.counts.queued;
-        this.#every(Math.max(50, this.#options.leaseMs / 3), () => this.#extend());
+        this.#renewLeases();
         this.#every(1000, async () => {
           this.#checkStall();
           // Counting a big crawl's rows is not free: at most a tenth of the time goes to it.
@@ -385,6 +421,7 @@ export class TaskRun {
         perHost: this.#perHost,
         hostHoldMs: this.#hostHoldMs,
       });
+      this.#claimFailing = false;
       if (this.#state !== "running") {
         await frontier.release(claims);
         return;
@@ -414,12 +451,16 @@ export class TaskRun {
       );
     } catch (error) {
       if (this.#state !== "running") return;
-      const reason = `frontier: ${(error as Error)?.message ?? error}`;
-      if (this.#trouble !== reason) {
-        logger.warn("claiming from the frontier failed; retrying", { task: this.name, error });
+      // Once until a claim works again: an outage's retries are not news.
+      if (!this.#claimFailing) {
+        logWaiting(logger, "claiming from the frontier failed; retrying", {
+          task: this.name,
+          error,
+        });
       }
-      this.troubled(reason);
-      await this.#sleep(1000);
+      this.#claimFailing = true;
+      this.troubled(`frontier: ${(error as Error)?.message ?? error}`);
+      await this.#sleep(CLAIM_RETRY_MS);
     }
   }
 
@@ -438,21 +479,61 @@ export class TaskRun {
     });
   }
 
-  async #extend(): Promise<void> {
-    const claims = [...this.#held.values()];
-    if (claims.length > 0) await this.#options.frontier.extend(claims, this.#options.leaseMs);
+  /**
+   * Renews the leases of every claim held — buffered, being fetched, or waiting in the group
+   * commit for its acknowledgement — every third of the lease time. After a failure (the
+   * frontier away) it tries every second instead, so the leases are renewed as soon as the
+   * frontier is back, before they lapse only because it was slow to return.
+   */
+  #renewLeases(): void {
+    const every = Math.max(50, this.#options.leaseMs / 3);
+    let failing = false;
+    const renew = async () => {
+      const claims = [...this.#held.values()];
+      try {
+        if (claims.length > 0) {
+          await this.#options.frontier.extend(claims, this.#options.leaseMs);
+        }
+        if (failing) {
+          this.#options.logger.info("leases renewed again", {
+            task: this.name,
+            claims: claims.length,
+          });
+        }
+        failing = false;
+      } catch (error) {
+        if (!failing) {
+          logWaiting(this.#options.logger, "renewing leases failed; trying again every second", {
+            task: this.name,
+            claims: claims.length,
+            error,
+          });
+        }
+        failing = true;
+      }
+      if (this.#state !== "running") return;
+      this.#renewTimer = setTimeout(renew, failing ? Math.min(every, RENEW_RETRY_MS) : every);
+    };
+    if (this.#state === "running") this.#renewTimer = setTimeout(renew, every);
   }
 
-  /** Runs `work` every `ms` while the run goes on; a failure is logged, not fatal. */
+  /**
+   * Runs `work` every `ms` while the run goes on; a failure is logged once until it works
+   * again, not fatal.
+   */
   #every(ms: number, work: () => Promise<void>): void {
     if (this.#state !== "running") return;
     let busy = false;
+    let failing = false;
     this.#timers.push(setInterval(() => {
       if (busy) return;
       busy = true;
-      work().catch((error) =>
-        this.#options.logger.warn("frontier upkeep failed", { task: this.name, error })
-      ).finally(() => busy = false);
+      work().then(() => failing = false, (error) => {
+        if (!failing) {
+          logWaiting(this.#options.logger, "frontier upkeep failed", { task: this.name, error });
+        }
+        failing = true;
+      }).finally(() => busy = false);
     }, ms));
   }
 
@@ -462,6 +543,7 @@ export class TaskRun {
     this.stats.finishedAt = Date.now();
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
+    clearTimeout(this.#renewTimer);
     // Claims still buffered go back with the others the engine releases.
     this.#buffer = [];
     this.#controller.abort(reason ?? new DOMException(`task ${state}`, "AbortError"));

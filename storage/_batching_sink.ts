@@ -5,6 +5,7 @@
  */
 import { delay } from "../async/delay.ts";
 import type { Logger } from "../log/logger.ts";
+import { logWaiting } from "./database_unavailable_error.ts";
 import type { Item } from "../spider/item.ts";
 import {
   type CloseSinkOptions,
@@ -33,7 +34,7 @@ export interface BatchingSinkOptions {
   flushIntervalMs?: number;
   /** First wait before writing again after a retriable failure, ms; doubles. Default 100. */
   retryDelayMs?: number;
-  /** Longest wait between two attempts, ms. Default 2000. */
+  /** Longest wait between two attempts, ms. Default 1000. */
   maxRetryDelayMs?: number;
 }
 
@@ -76,7 +77,7 @@ export class BatchingSink implements ResultSink {
     this.#batchSize = options.batchSize ?? 100;
     this.#flushIntervalMs = options.flushIntervalMs ?? 1000;
     this.#retryDelayMs = options.retryDelayMs ?? 100;
-    this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 2000;
+    this.#maxRetryDelayMs = options.maxRetryDelayMs ?? 1000;
   }
 
   get stored(): number {
@@ -248,10 +249,14 @@ export class BatchingSink implements ResultSink {
         }
         if (!outage.since) {
           outage.since = Date.now();
-          this.#logger.warn("the results database is unavailable; keeping items and retrying", {
-            items: this.#saved - this.#done,
-            error,
-          });
+          logWaiting(
+            this.#logger,
+            "the results database is unavailable; keeping items and retrying",
+            {
+              items: this.#saved - this.#done,
+              error,
+            },
+          );
         }
         const wait = Math.min(this.#maxRetryDelayMs, this.#retryDelayMs * 2 ** attempt);
         await delay(wait, { signal: this.#giveUp.signal });

@@ -6,6 +6,7 @@ import { ConfigError } from "../config/config_error.ts";
 import { ServiceUnavailableError } from "../config/service_unavailable_error.ts";
 import type { BatchingSinkOptions } from "./_batching_sink.ts";
 import { PostgresSink } from "./postgres_sink.ts";
+import type { PostgresPools } from "./postgres_pool.ts";
 import type { ResultSink } from "./result_sink.ts";
 import { SqliteSink } from "./sqlite_sink.ts";
 
@@ -13,8 +14,10 @@ const KEY = "storage.sqlURL";
 
 /** Options for {@linkcode openSink}: batching, and how long connecting may take. */
 export interface OpenSinkOptions extends BatchingSinkOptions {
-  /** Postgres only: how long connecting may take, seconds. Default 5. */
+  /** Postgres only: how long opening a connection may take, seconds. Default 2. */
   connectTimeoutSeconds?: number;
+  /** Postgres only: the process's pools (reset on a client failure, outages logged once). */
+  pools?: PostgresPools;
 }
 
 /**

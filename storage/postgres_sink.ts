@@ -6,14 +6,20 @@
  * `timestamptz`. Schema changes run in their own short transactions under an advisory lock per
  * table, so processes adding the same table or column at once do not trip over each other.
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import { BatchingSink, type BatchingSinkOptions, type BatchWriter } from "./_batching_sink.ts";
 import type { SinkEntry } from "./result_sink.ts";
 import { fieldColumns, KEY_COLUMN, lastPerKey, quote } from "./_table_layout.ts";
+import { isPostgresUnavailable, type PostgresPool, PostgresPools } from "./postgres_pool.ts";
 
 export interface PostgresSinkOptions extends BatchingSinkOptions {
-  /** How long connecting may take before it counts as a failure, seconds. Default 5. */
+  /** How long opening a connection may take before it counts as a failure, seconds. Default 2. */
   connectTimeoutSeconds?: number;
+  /**
+   * The process's pools, which reset this one when the client fails and log the database's
+   * outages once. Default: a registry of its own, logging nothing.
+   */
+  pools?: PostgresPools;
 }
 
 /** A results sink on a Postgres database (see the module doc). */
@@ -22,7 +28,16 @@ export class PostgresSink extends BatchingSink {
 
   /** Connects lazily: see {@linkcode PostgresSink.ping} to check the server at start. */
   constructor(url: string, options: PostgresSinkOptions) {
-    const writer = new PostgresWriter(url, options.connectTimeoutSeconds ?? 5);
+    const writer = new PostgresWriter(
+      (options.pools ?? new PostgresPools()).open(url, {
+        name: "results",
+        max: 1,
+        connectTimeoutSeconds: options.connectTimeoutSeconds,
+        // Commits are synchronous in every pool's sessions: a page is acknowledged once its
+        // items are committed, so that commit must be durable.
+        connection: { application_name: "crawler results" },
+      }),
+    );
     super(writer, options);
     this.#writer = writer;
   }
@@ -39,47 +54,25 @@ const LOCK_SPACE = 0x53494e4b; // "SINK"
 /** Postgres limits a statement to 65535 parameters. */
 const MAX_PARAMETERS = 60_000;
 
-/** Error codes of the client and the network (not the server's SQLSTATEs) that pass by. */
-const CONNECTION_CODES = new Set([
-  "CONNECTION_CLOSED",
-  "CONNECTION_DESTROYED",
-  "CONNECT_TIMEOUT",
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "ENOTCONN",
-  "EAI_AGAIN",
-]);
-
 class PostgresWriter implements BatchWriter {
-  readonly #sql: postgres.Sql;
+  readonly #pool: PostgresPool;
   /** Known columns per table (as Postgres names them: at most 63 bytes). */
   readonly #columns = new Map<string, Set<string>>();
   #open = true;
 
-  constructor(url: string, connectTimeoutSeconds: number) {
-    this.#sql = postgres(url, {
-      max: 1,
-      connect_timeout: connectTimeoutSeconds,
-      onnotice: () => {},
-      connection: {
-        application_name: "crawler results",
-        // A page is acknowledged once its items are committed: the commit must be durable
-        // even where the server trades durability for speed by default.
-        synchronous_commit: "on",
-      },
-    });
+  constructor(pool: PostgresPool) {
+    this.#pool = pool;
   }
 
   async ping(): Promise<void> {
-    await this.#sql`select 1`;
+    await this.#pool.run((sql) => sql`select 1`);
   }
 
-  async write(batch: readonly SinkEntry[]): Promise<void> {
+  write(batch: readonly SinkEntry[]): Promise<void> {
+    return this.#pool.run((sql) => this.#write(sql, batch));
+  }
+
+  async #write(sql: postgres.Sql, batch: readonly SinkEntry[]): Promise<void> {
     const groups = new Map<string, { table: string; columns: string[]; rows: SinkEntry[] }>();
     const fieldsByTable = new Map<string, Set<string>>();
     for (const entry of lastPerKey(batch)) {
@@ -94,9 +87,9 @@ class PostgresWriter implements BatchWriter {
       group.rows.push(entry);
     }
     for (const [table, fields] of [...fieldsByTable].sort(([a], [b]) => a < b ? -1 : 1)) {
-      await this.#ensureColumns(table, [...fields]);
+      await this.#ensureColumns(sql, table, [...fields]);
     }
-    await this.#sql.begin(async (tx) => {
+    await sql.begin(async (tx) => {
       for (const { table, columns, rows } of groups.values()) {
         const names = [KEY_COLUMN, "rule", "url", "time", ...columns];
         const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / names.length));
@@ -133,28 +126,26 @@ class PostgresWriter implements BatchWriter {
 
   retriable(error: unknown): boolean {
     if (!this.#open || !(error instanceof Error)) return false;
+    if (isPostgresUnavailable(error)) return true;
     const code = (error as { code?: unknown }).code;
-    if (typeof code !== "string") return false;
-    if (error.name === "PostgresError") {
-      // Connection exceptions, insufficient resources, operator intervention (a shutdown or
-      // restart), system errors, and transaction rollbacks (deadlock, serialization).
-      return /^(08|53|57|58|40)/.test(code) || code === "55P03";
-    }
-    return CONNECTION_CODES.has(code);
+    // Insufficient resources, operator intervention, system errors, transaction rollbacks
+    // (deadlock, serialization), a lock not available.
+    return error.name === "PostgresError" && typeof code === "string" &&
+      (/^(53|57|58|40)/.test(code) || code === "55P03");
   }
 
   async close(): Promise<void> {
     if (!this.#open) return;
     this.#open = false;
     // Queries in flight on a dead connection would wait for it forever: stop them.
-    await this.#sql.end({ timeout: 0 });
+    await this.#pool.close(0);
   }
 
   /** Creates the table and adds missing columns, unless known to exist. */
-  async #ensureColumns(table: string, fields: readonly string[]): Promise<void> {
+  async #ensureColumns(sql: postgres.Sql, table: string, fields: readonly string[]): Promise<void> {
     const cached = this.#columns.get(table);
     if (cached && fields.every((f) => cached.has(pgName(f)))) return;
-    const known = await this.#sql.begin(async (tx) => {
+    const known = await sql.begin(async (tx) => {
       // Two processes creating one table (or column) at once can fail even with IF NOT
       // EXISTS: the lock makes them take turns, and the second sees the first's work.
       await tx`select pg_advisory_xact_lock(${LOCK_SPACE}::int, hashtext(${table}))`;

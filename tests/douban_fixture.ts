@@ -31,6 +31,11 @@ export interface DoubanFixtureOptions {
   failOnceEvery?: number;
   /** Extra delay per response, ms. Default 0. */
   latencyMs?: number;
+  /**
+   * With it, each response's delay is drawn evenly between `latencyMs` and this, ms. Default:
+   * `latencyMs` every time.
+   */
+  latencyMaxMs?: number;
   /** Port to listen on. Default 0 (a free port). */
   port?: number;
 }
@@ -125,6 +130,7 @@ export function startDoubanFixture(options: DoubanFixtureOptions = {}): DoubanFi
     gbkEvery: 4,
     failOnceEvery: 7,
     latencyMs: 0,
+    latencyMaxMs: options.latencyMs ?? 0,
     port: 0,
     ...options,
   };
@@ -157,7 +163,9 @@ export function startDoubanFixture(options: DoubanFixtureOptions = {}): DoubanFi
     const count = (requests.get(path) ?? 0) + 1;
     requests.set(path, count);
     log.push(path);
-    if (opts.latencyMs > 0) await new Promise((r) => setTimeout(r, opts.latencyMs));
+    const latencyMs = opts.latencyMs +
+      Math.random() * Math.max(0, opts.latencyMaxMs - opts.latencyMs);
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
     if (path === "/") return html(tagPage(opts.tags));
     const tag = /^\/tag\/T(\d+)$/.exec(path);
     if (tag && Number(tag[1]) < opts.tags) return html(listPage(base, booksOfTag(Number(tag[1]))));

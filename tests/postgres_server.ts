@@ -1,15 +1,21 @@
 /**
  * @module
  * A real Postgres for tests: a fresh cluster (initdb) in a temporary directory, served on a free
- * loopback port, which tests can stop (SIGKILL, like a crash), restart (same port, same data) and
- * dispose of. Uses Debian's `postgresql` binaries; as root the server runs as the `postgres`
- * system user, since Postgres refuses to run as root.
+ * loopback port, which tests can stop (SIGKILL, like a crash), crash as `pg_ctl -m immediate`
+ * does, restart (same port, same data) and dispose of. Uses Debian's `postgresql` binaries; as
+ * root the server runs as the `postgres` system user, since Postgres refuses to run as root.
  */
 
 /** Options for {@linkcode startPostgres}. */
 export interface StartPostgresOptions {
   /** How long to wait for Postgres to accept connections after a (re)start. Default: 20000 ms. */
   readyTimeoutMs?: number;
+  /**
+   * Server settings passed as `-c name=value` at every (re)start, over the defaults (`fsync =
+   * off`, `full_page_writes = off`, `max_connections = 200`): e.g. `{ synchronous_commit: "off" }`
+   * for a server that trades durability for speed.
+   */
+  settings?: Record<string, string>;
 }
 
 /** A running (or stopped) Postgres started by {@linkcode startPostgres}. */
@@ -22,6 +28,12 @@ export interface PostgresServer {
   readonly running: boolean;
   /** Kills the server (SIGKILL, like a crash) and waits for it to exit. */
   stop(): Promise<void>;
+  /**
+   * Crashes the server as `pg_ctl stop -m immediate` does (SIGQUIT to the postmaster: every
+   * backend quits at once, nothing is checkpointed, the next start recovers from the WAL) and
+   * waits for it and its backends to exit.
+   */
+  crash(): Promise<void>;
   /** Starts the server again on the same port with the same data and waits until it answers. */
   restart(): Promise<void>;
   /** Creates another empty database on this server and returns its URL. */
@@ -70,7 +82,14 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const dir = await Deno.makeTempDir({ prefix: "crawler_pg_" });
   const asUser = Deno.uid() === 0 ? "postgres" : undefined;
   if (asUser) await run("chown", ["-R", `${asUser}:`, dir]);
-  const server = new TestPostgres(bin, dir, freePort(), readyTimeoutMs, asUser);
+  const server = new TestPostgres(bin, dir, freePort(), readyTimeoutMs, asUser, {
+    // Tests need speed, not durability across a power cut of the test machine; a commit
+    // still reaches the OS before it returns, so it survives the server's crash (stop()).
+    fsync: "off",
+    full_page_writes: "off",
+    max_connections: "200",
+    ...options.settings,
+  });
   try {
     await server.init();
     await server.restart();
@@ -93,6 +112,7 @@ class TestPostgres implements PostgresServer {
     readonly port: number,
     readonly readyTimeoutMs: number,
     readonly asUser: string | undefined,
+    readonly settings: Readonly<Record<string, string>>,
   ) {
     this.url = `postgres://crawler@127.0.0.1:${port}/crawler`;
   }
@@ -140,14 +160,7 @@ class TestPostgres implements PostgresServer {
         this.dir,
         "-c",
         "listen_addresses=127.0.0.1",
-        // Tests need speed, not durability across a power cut of the test machine; a commit
-        // still reaches the OS before it returns, so it survives the server's crash (stop()).
-        "-c",
-        "fsync=off",
-        "-c",
-        "full_page_writes=off",
-        "-c",
-        "max_connections=200",
+        ...Object.entries(this.settings).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
       ]).spawn();
       child.stdout.cancel();
       // Postgres logs to stderr: keep it in a file so a failed start can show it.
@@ -210,6 +223,23 @@ class TestPostgres implements PostgresServer {
       } catch { /* already gone */ }
     }
     await child.status;
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await childPidsAlive(backends)).length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async crash(): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    this.#child = undefined;
+    const backends = await childPids(child.pid);
+    try {
+      Deno.kill(child.pid, "SIGQUIT");
+    } catch { /* already gone */ }
+    await child.status;
+    // The postmaster has told its backends to quit; wait until they have (a backend left behind
+    // would keep the data directory from being started again).
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline && (await childPidsAlive(backends)).length > 0) {
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -1,6 +1,7 @@
 /**
  * @module
- * What the tests need besides Deno: etcd, Postgres and Chromium (the dashboard's browser test).
+ * What the tests need besides Deno: etcd, Postgres, Chromium (the dashboard's browser test) and
+ * Python 3 (its `csv` module reads the exports back).
  * `deno task test` runs this first. Each missing one is installed with apt-get when this runs as
  * root on Debian; otherwise it says exactly what is missing and how to install it, and exits 1.
  *
@@ -29,6 +30,8 @@ const REQUIREMENTS: Requirement[] = [
     present: async () =>
       (await exists("/usr/bin/chromium")) || (await runs("chromium", ["--version"])),
   },
+  // The export tests read CSV back with Python's own `csv` module: a reader that is not ours.
+  { what: "Python 3", aptPackage: "python3", present: () => runs("python3", ["--version"]) },
 ];
 
 async function runs(program: string, args: string[]): Promise<boolean> {

@@ -8,6 +8,10 @@ import type { Logger } from "../log/logger.ts";
 import { Crawler } from "../spider/crawler.ts";
 import { HttpFetcher } from "../spider/fetcher.ts";
 import { FetchMetrics } from "../metrics/fetch_metrics.ts";
+import { BrowserMetrics } from "../metrics/browser_metrics.ts";
+import { BrowserFetcher } from "../spider/browser/browser_fetcher.ts";
+import { defaultBrowserDir } from "../spider/browser/browser_processes.ts";
+import { FetcherSwitch } from "../spider/browser/fetcher_switch.ts";
 import { MultiLimiter } from "../spider/rate_limiter.ts";
 import { randomWait } from "../spider/random_wait.ts";
 import { ParsePool } from "../spider/declarative/parse_pool.ts";
@@ -22,6 +26,8 @@ import { RobotsCache } from "../spider/politeness/robots_cache.ts";
 import type { Frontier } from "../frontier/frontier.ts";
 import { openFrontier } from "../frontier/open_frontier.ts";
 import { openFileLimit, socketBudget } from "../spider/open_file_limit.ts";
+import { PostgresPools } from "../storage/postgres_pool.ts";
+import { installPostgresCrashGuard } from "../storage/postgres_crash_guard.ts";
 
 export interface Engine {
   crawler: Crawler;
@@ -29,6 +35,10 @@ export interface Engine {
   frontier: Frontier;
   sink: ResultSink;
   fetcher: HttpFetcher;
+  /** Renders the pages of tasks with `Fetcher = "browser"` or a rule's `render` in Chromium. */
+  browser: BrowserFetcher;
+  /** Pages rendered, render time, browser restarts, pages open (for a worker's `/metrics`). */
+  browserMetrics: BrowserMetrics;
   /** Fetches by status class, latency, busiest hosts (for a worker's `/metrics`). */
   fetchMetrics: FetchMetrics;
   /** Runs declarative rules in workers, with a time limit per page. */
@@ -66,16 +76,29 @@ export async function createEngine(
   logger: Logger,
   options: EngineOptions = {},
 ): Promise<Engine> {
-  const frontier = await openFrontier(config.frontier.url);
+  // Every Postgres client of the engine (frontier, results, host state and robots.txt cache)
+  // comes from these pools: short connect timeout, capped backoff, outages logged once. The
+  // guard keeps a throw from inside the client from ending the process and resets the pools.
+  const pools = new PostgresPools({ logger: logger.child("postgres") });
+  const guard = installPostgresCrashGuard({ onClientError: (error) => pools.clientFailed(error) });
+  let frontier: Frontier;
+  try {
+    frontier = await openFrontier(config.frontier.url, { pools });
+  } catch (error) {
+    guard[Symbol.dispose]();
+    throw error;
+  }
   let sink: ResultSink;
   try {
     sink = await openSink(config.storage.sqlURL, {
       logger: logger.child("storage"),
       batchSize: config.storage.batchSize,
       flushIntervalMs: config.storage.flushInterval,
+      pools,
     });
   } catch (error) {
     await frontier.close();
+    guard[Symbol.dispose]();
     throw error;
   }
   const fetcher = new HttpFetcher({
@@ -86,13 +109,28 @@ export async function createEngine(
     maxBodyBytes: config.fetcher.maxBodyBytes,
     userAgent: () => config.fetcher.userAgent,
   });
+  // Pages that need a browser go to Chromium (launched on first use), the others over HTTP.
+  // Making it kills what an earlier run of this worker, killed with -9, left running.
+  const browserMetrics = new BrowserMetrics();
+  const browser = new BrowserFetcher({
+    ...config.browser,
+    dataDir: config.browser.dataDir ?? defaultBrowserDir(options.owner ?? "crawler.worker-1"),
+    maxBodyBytes: config.fetcher.maxBodyBytes,
+    userAgent: () => config.fetcher.userAgent,
+    logger: logger.child("browser"),
+    observer: browserMetrics,
+  });
+  browserMetrics.watch(() => browser.stats());
+  const pages = new FetcherSwitch(fetcher, browser);
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
   const hosts: HostStore = openHostStore(config.frontier.url, {
+    pools,
     policy: {
       maxBackoffMs: config.politeness.maxBackoffMs,
       // A host slot is held for one fetch, which the fetcher ends at its timeout: a worker that
       // froze or died with slots held gives them back that soon after.
-      slotLeaseMs: config.fetcher.timeout + 5000,
+      // A render may wait one render for a page, then take its own: both within the lease.
+      slotLeaseMs: Math.max(config.fetcher.timeout, 2 * config.browser.timeoutMs) + 5000,
     },
   });
   const robotsLog = logger.child("robots");
@@ -116,8 +154,8 @@ export async function createEngine(
   const crawler = new Crawler({
     // The gate is outside the measurement: a fetch held while fenced is not a slow fetch.
     fetcher: options.mayFetch
-      ? gatedFetcher(fetchMetrics.measure(fetcher), options.mayFetch)
-      : fetchMetrics.measure(fetcher),
+      ? gatedFetcher(fetchMetrics.measure(pages), options.mayFetch)
+      : fetchMetrics.measure(pages),
     sink,
     frontier,
     owner: options.owner ?? "crawler.worker-1",
@@ -145,6 +183,8 @@ export async function createEngine(
     sink,
     fetcher,
     fetchMetrics,
+    browser,
+    browserMetrics,
     parsers,
     politeness,
     async close() {
@@ -154,9 +194,14 @@ export async function createEngine(
         // Items not stored by then belong to pages not acknowledged: they are crawled again.
         await sink.close({ signal: AbortSignal.timeout(SINK_CLOSE_TIMEOUT_MS) });
       } finally {
+        await browser.shutdown(); // logs what fails; every Chromium of this worker is gone
         fetcher.close?.();
-        await hosts.close();
-        await frontier.close();
+        try {
+          await hosts.close();
+          await frontier.close();
+        } finally {
+          guard[Symbol.dispose]();
+        }
       }
     },
   };

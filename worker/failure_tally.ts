@@ -70,8 +70,10 @@ export function failureReason(msg: string, error: unknown): string {
   if (error instanceof FetchError) {
     const text = error.message;
     if (/ timed out /.test(text)) return "timeout";
+    if (/^render timeout/.test(text)) return "render timeout";
+    if (/^the browser went away/.test(text)) return "browser crashed";
     if (/ is larger than /.test(text)) return "body too large";
-    if (/^(invalid URL|unsupported URL scheme)/.test(text)) return "bad URL";
+    if (/^(invalid URL|unsupported URL scheme|refused to render)/.test(text)) return "bad URL";
     if (error.status !== undefined) return `HTTP ${error.status}`;
     return "network error";
   }

@@ -16,6 +16,7 @@ import { createEngine } from "./engine_deps.ts";
 import { createTaskResolver } from "./task_resolver.ts";
 import { createWorkerApp } from "./worker_app.ts";
 import { createWorkerRegistry } from "../metrics/worker_registry.ts";
+import { openResultReader } from "../storage/open_result_reader.ts";
 import { type RunningWorkerGrpc, startWorkerGrpc } from "./worker_grpc.ts";
 
 export interface RunWorkerOptions {
@@ -84,6 +85,8 @@ export async function createClusterWorker(
     registerTtlSeconds: config.GRPCServer.RegisterTTL,
     logger: log,
   });
+  // Serves what this worker stored: with SQLite results the master merges them from here.
+  const results = openResultReader(config.storage.sqlURL);
   const app = createWorkerApp({
     workerId: id,
     tasks: () => worker.status(),
@@ -94,8 +97,10 @@ export async function createClusterWorker(
       workerId: id,
       tasks: () => worker.status(),
       fetch: engine.fetchMetrics,
+      browser: engine.browserMetrics,
     }),
     logger: log,
+    results,
   });
   return {
     worker,
@@ -105,6 +110,7 @@ export async function createClusterWorker(
         await worker.run(signal);
       } finally {
         await engine.close();
+        await results.close();
         log.info("worker stopped", { worker: id });
       }
     },

@@ -12,6 +12,7 @@ import type { Logger } from "../log/logger.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
 import { buildTask } from "../spider/task_definition.ts";
+import { chromiumPath, requireBrowserFor } from "../spider/browser/chromium_binary.ts";
 import type { TaskRun } from "../spider/task_run.ts";
 import type { FrontierCounts, Opening } from "../frontier/frontier.ts";
 import { createEngine } from "./engine_deps.ts";
@@ -55,6 +56,9 @@ export interface StandaloneSummary {
     disallowed: number;
     /** 429/503 answers, retried after the host's block. */
     throttled: number;
+    /** Sitemap files read, and the page URLs they listed that passed the task's filters. */
+    sitemaps: number;
+    sitemapUrls: number;
     /** The task's frontier at the end (every run of its crawl, this one and earlier ones). */
     frontier: FrontierCounts;
   }>;
@@ -68,10 +72,13 @@ export interface StandaloneSummary {
   failures: Array<[reason: string, count: number]>;
 }
 
-/** Resolves every config task to a runnable task; a bad one is a `ConfigError` naming it. */
+/**
+ * Resolves every config task to a runnable task; a bad one is a `ConfigError` naming it, as is
+ * one that renders pages without Chromium (naming `browser.executablePath`).
+ */
 export function seedTasks(config: Config, ruleSets: ReadonlyMap<string, RuleSet>): Task[] {
   const seen = new Set<string>();
-  return config.Tasks.map((entry, i) => {
+  const tasks = config.Tasks.map((entry, i) => {
     if (seen.has(entry.Name)) {
       throw new ConfigError(`Tasks[${i}].Name`, `duplicate task name "${entry.Name}"`);
     }
@@ -88,6 +95,15 @@ export function seedTasks(config: Config, ruleSets: ReadonlyMap<string, RuleSet>
       );
     }
   });
+  const executablePath = chromiumPath(config.browser.executablePath);
+  for (const task of tasks) {
+    try {
+      requireBrowserFor(task, executablePath);
+    } catch (error) {
+      throw new ConfigError("browser.executablePath", (error as Error).message, { cause: error });
+    }
+  }
+  return tasks;
 }
 
 export async function runStandalone(options: StandaloneOptions): Promise<StandaloneSummary> {
@@ -148,6 +164,8 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
       items: run.stats.items,
       disallowed: run.stats.disallowed,
       throttled: run.stats.throttled,
+      sitemaps: run.stats.sitemaps,
+      sitemapUrls: run.stats.sitemapUrls,
       frontier: run.stats.frontier,
     })),
     fetched: sum(runs, "fetched"),
@@ -233,6 +251,7 @@ function summaryLines(s: StandaloneSummary): string[] {
     `task ${t.name}: ${t.state}, fetched=${t.fetched} failed=${t.failed} items=${t.items}` +
     (t.disallowed ? ` disallowed=${t.disallowed}` : "") +
     (t.throttled ? ` throttled=${t.throttled}` : "") +
+    (t.sitemaps ? ` sitemaps=${t.sitemaps} sitemap_urls=${t.sitemapUrls}` : "") +
     ` (frontier: done=${t.frontier.done} failed=${t.frontier.failed} queued=${
       t.frontier.queued + t.frontier.leased
     })` + (t.error ? ` (${t.error})` : "")

@@ -1,7 +1,8 @@
 /**
  * @module
  * How a cluster worker turns a resource into a task: the resource's own `Spec` if it has one,
- * else the preset of that name in this worker's config, else the built-in rule set of that name.
+ * else the preset of that name in this worker's config, else the built-in rule set of that name;
+ * a task that renders pages needs Chromium on this worker.
  */
 import type { Config } from "../config/config_schema.ts";
 import { taskDefinitionFromConfig } from "../config/task_config.ts";
@@ -10,19 +11,28 @@ import { taskDefinitionFromSpec } from "../proto/task_spec.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
 import { buildTask } from "../spider/task_definition.ts";
+import { chromiumPath, requireBrowserFor } from "../spider/browser/chromium_binary.ts";
 
-/** Returns a resolver; it throws `UnknownRuleSetError` for a task this worker cannot run. */
+/**
+ * Returns a resolver; it throws `UnknownRuleSetError` for a task this worker cannot run, and
+ * `BrowserUnavailableError` for one that renders pages on a worker without Chromium.
+ */
 export function createTaskResolver(
   config: Config,
   ruleSets: ReadonlyMap<string, RuleSet>,
 ): (resource: ResourceSpec) => Task {
   const presets = new Map(config.Tasks.map((t) => [t.Name, t]));
-  return (resource) => {
+  const resolve = (resource: ResourceSpec): Task => {
     if (resource.Spec) {
       return buildTask(taskDefinitionFromSpec(resource.Name, resource.Spec), ruleSets);
     }
     const preset = presets.get(resource.Name);
     if (preset) return buildTask(taskDefinitionFromConfig(preset), ruleSets);
     return buildTask({ name: resource.Name }, ruleSets);
+  };
+  return (resource) => {
+    const task = resolve(resource);
+    requireBrowserFor(task, chromiumPath(config.browser.executablePath));
+    return task;
   };
 }

@@ -1,7 +1,8 @@
 /**
  * @module
  * The worker's HTTP API: liveness, readiness, the status of its tasks with their counters,
- * and Prometheus metrics (see `metrics/`).
+ * Prometheus metrics (see `metrics/`), and a task's stored items (`GET /tasks/<name>/items`:
+ * the master merges its workers' SQLite results from these).
  */
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
@@ -11,6 +12,8 @@ import type { Registry } from "prom-client";
 import { createWorkerRegistry } from "../metrics/worker_registry.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
 import type { Logger } from "../log/logger.ts";
+import type { ResultReader } from "../storage/result_reader.ts";
+import { exportResponse, parseExportParams } from "../storage/export_http.ts";
 
 export interface WorkerAppDeps {
   workerId: string;
@@ -26,6 +29,8 @@ export interface WorkerAppDeps {
   metrics?: Registry;
   /** Where an unexpected error (a 500) is logged with its details. Default: nowhere. */
   logger?: Logger;
+  /** The results this worker stored, served by `GET /tasks/<name>/items`. Default: none. */
+  results?: ResultReader;
 }
 
 /** Builds the worker's Hono app (tested with `app.request()`, served by `Deno.serve`). */
@@ -44,6 +49,19 @@ export function createWorkerApp(deps: WorkerAppDeps): Hono {
     return c.json({ ready, worker: deps.workerId }, ready ? 200 : 503);
   });
   app.get("/tasks", (c) => c.json({ worker: deps.workerId, tasks: deps.tasks() }));
+  const results = deps.results;
+  if (results) {
+    // The task's rows as `crawler export` writes them; `order=key` sorts them by item_key with
+    // the key in each row, so the master can merge several workers' files as it streams them.
+    app.get("/tasks/:name/items", async (c) => {
+      const name = c.req.param("name");
+      const { format, query } = parseExportParams((p) => c.req.query(p), { order: true });
+      const rows = await results.rows(name, query);
+      return exportResponse(name, rows, format, {
+        onError: (error) => deps.logger?.error("export failed", { task: name, error }),
+      });
+    });
+  }
   const registry = deps.metrics ??
     createWorkerRegistry({ workerId: deps.workerId, tasks: deps.tasks });
   app.get("/metrics", async (c) => {

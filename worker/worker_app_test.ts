@@ -3,6 +3,10 @@ import { createWorkerApp } from "./worker_app.ts";
 import { parsePrometheusText } from "../metrics/_prometheus_text.ts";
 import { createLogger } from "../log/logger.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
+import { silentLogger } from "../log/logger.ts";
+import { columnsOf } from "../storage/export_http.ts";
+import { SqliteResultReader } from "../storage/sqlite_result_reader.ts";
+import { SqliteSink } from "../storage/sqlite_sink.ts";
 
 const stats = {
   fetched: 12,
@@ -15,6 +19,8 @@ const stats = {
   throttled: 1,
   deferred: 0,
   exhausted: 0,
+  sitemaps: 6,
+  sitemapUrls: 10_100,
   queued: 4,
   inFlight: 2,
   frontier: { queued: 4, leased: 3, done: 20, failed: 1 },
@@ -41,6 +47,8 @@ Deno.test("worker app lists its tasks with their counters", async () => {
   const body = await (await app(true, tasks).request("/tasks")).json();
   assert.equal(body.worker, "crawler.worker-1");
   assert.deepEqual(body.tasks, tasks);
+  assert.equal(body.tasks[0].stats.sitemaps, 6, "sitemap files read");
+  assert.equal(body.tasks[0].stats.sitemapUrls, 10_100, "page URLs the sitemaps listed");
 });
 
 Deno.test("worker app exposes Prometheus metrics per task", async () => {
@@ -104,4 +112,57 @@ Deno.test("worker app answers an unexpected failure 500 through the error table,
   assert.deepEqual(await response.json(), { error: "internal error" });
   assert.equal(logged.length, 1);
   assert.match(logged[0], /"level":"ERROR".*secret detail/);
+});
+
+Deno.test("worker app serves a task's stored items behind the token, in key order when asked", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/results.db`;
+  const sink = new SqliteSink(path, { logger: silentLogger });
+  for (const key of ["b", "a"]) {
+    sink.save({
+      task: "书",
+      rule: "r",
+      url: `http://shop.test/${key}`,
+      time: Date.UTC(2026, 0, 2),
+      key,
+      data: { 书名: `《${key}》` },
+    }, ["书名"]);
+  }
+  await sink.close();
+  const results = new SqliteResultReader(path);
+  const worker = createWorkerApp({
+    workerId: "crawler.worker-1",
+    tasks: () => [],
+    ready: () => true,
+    token: "t0ken",
+    results,
+  });
+  const auth = { authorization: "Bearer t0ken" };
+  try {
+    assert.equal((await worker.request("/tasks/%E4%B9%A6/items")).status, 401);
+    const missing = await worker.request("/tasks/none/items", { headers: auth });
+    assert.deepEqual([missing.status, await missing.json()], [404, {
+      error: 'no results for task "none"',
+    }]);
+    const byId = await worker.request("/tasks/%E4%B9%A6/items?fields=书名", { headers: auth });
+    assert.equal(await byId.text(), '{"书名":"《b》"}\n{"书名":"《a》"}\n');
+    const byKey = await worker.request("/tasks/%E4%B9%A6/items?order=key&fields=书名", {
+      headers: auth,
+    });
+    assert.deepEqual(columnsOf(byKey), ["item_key", "书名"]);
+    assert.equal(
+      await byKey.text(),
+      '{"item_key":"a","书名":"《a》"}\n{"item_key":"b","书名":"《b》"}\n',
+    );
+    const csv = await worker.request("/tasks/%E4%B9%A6/items?format=csv&limit=1", {
+      headers: auth,
+    });
+    assert.equal(
+      await csv.text(),
+      "rule,url,time,书名\r\nr,http://shop.test/b,2026-01-02T00:00:00.000Z,《b》\r\n",
+    );
+  } finally {
+    await results.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

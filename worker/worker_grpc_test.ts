@@ -21,6 +21,8 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
         throttled: 0,
         deferred: 0,
         exhausted: 0,
+        sitemaps: 3,
+        sitemapUrls: 250,
         queued: 4,
         inFlight: 2,
         frontier: { queued: 4, leased: 2, done: 12, failed: 1 },
@@ -62,6 +64,11 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
         "0",
         'unknown task "mystery"',
       ]],
+    );
+    assert.deepEqual(
+      [String(status.tasks[0].sitemaps), String(status.tasks[0].sitemap_urls)],
+      ["3", "250"],
+      "sitemap counters travel to the masters' dashboard",
     );
   } finally {
     // The client first: Deno 2.9 handles a GOAWAY from a closing server badly (denoland/deno#36788).

@@ -3,7 +3,9 @@
  * Turns a declarative spec into a `RuleSet` the engine runs like a built-in one.
  */
 import type { RequestInit } from "../request.ts";
-import type { RuleSet } from "../rule_set.ts";
+import type { Rule, RuleSet } from "../rule_set.ts";
+import type { RenderOptions } from "../browser/render_options.ts";
+import { sitemapRoots, sitemapRules } from "../sitemap/sitemap_rules.ts";
 import { DeclarativeRule } from "./declarative_rule.ts";
 import { compilePrograms, type RulePath } from "./rule_program.ts";
 import { type DeclarativeSpec, declarativeSpecSchema, hasAbsoluteRoots } from "./spec_schema.ts";
@@ -13,7 +15,8 @@ import { formatIssues } from "./_issues.ts";
  * Compiles a declarative rule set named `name`. Its roots start from the task's URL (relative
  * root URLs resolve against it); without `roots`, the task's URL is parsed by the first rule.
  *
- * `parsePaths` tells, per rule, whether its selectors stream or need linkedom's DOM (and why).
+ * `parsePaths` tells, per rule, whether its selectors stream or need linkedom's DOM (and why);
+ * `render` lists the rules whose pages are rendered in a browser first (a rule's `render`).
  *
  * The spec is checked again here, so a spec that did not come through
  * {@linkcode declarativeSpecSchema} fails now rather than mid-crawl: a `TypeError` naming the
@@ -39,10 +42,13 @@ export function compileRuleSet(name: string, spec: DeclarativeSpec): RuleSet {
   }
   const programs = compilePrograms(spec);
   const json = JSON.stringify(spec);
-  const rules: Record<string, DeclarativeRule> = {};
+  const rules: Record<string, Rule> = spec.sitemaps ? sitemapRules(spec.sitemaps) : {};
   const parsePaths: Record<string, RulePath> = {};
+  const render: Record<string, RenderOptions> = {};
   for (const [ruleName, program] of programs) {
     parsePaths[ruleName] = program.path;
+    const rendered = spec.rules[ruleName]?.render;
+    if (rendered) render[ruleName] = { ...rendered };
     rules[ruleName] = new DeclarativeRule({
       spec: json,
       name: ruleName,
@@ -50,19 +56,23 @@ export function compileRuleSet(name: string, spec: DeclarativeSpec): RuleSet {
       timeoutMs: spec.parseTimeoutMs,
     });
   }
-  const roots = spec.roots ?? [{ rule: programs.keys().next().value! }];
+  // With sitemaps, they are the sources: the task's URL is parsed by a rule only if a root says.
+  const roots = spec.roots ?? (spec.sitemaps ? [] : [{ rule: programs.keys().next().value! }]);
   return {
     name,
     defaults: { url: hasAbsoluteRoots(spec) ? roots[0].url! : "" },
-    root: ({ url }): RequestInit[] =>
-      roots.map((root) => ({
+    root: ({ url }): RequestInit[] => [
+      ...roots.map((root) => ({
         url: root.url === undefined ? url : new URL(root.url, url).href,
         ruleName: root.rule,
         priority: root.priority ?? 0,
         method: "GET",
       })),
+      ...(spec.sitemaps ? sitemapRoots(spec.sitemaps, url) : []),
+    ],
     rules,
     parsePaths,
+    ...(Object.keys(render).length > 0 && { render }),
     fingerprint: json,
   };
 }

@@ -38,6 +38,8 @@ export const declarativeTaskSpecSchema = z.strictObject({
   limits: z.array(limitSchema).optional(),
   /** How many workers run the task together (SPEC §7); the master checks it. Default 1. */
   workers: z.number().int().min(1).max(64).optional(),
+  /** `"browser"` renders every page in Chromium before it is parsed. Default `"http"`. */
+  fetcher: z.enum(["http", "browser"]).optional(),
   ...politenessSpecShape,
 }).superRefine((spec, ctx) => {
   checkRuleReferences(spec, ctx);
@@ -90,16 +92,19 @@ export function withDeclarativeSpec<B extends z.ZodType>(
  * the compiled rule set and the spec's options.
  */
 export function declarativeTaskDefinition(name: string, spec: DeclarativeTaskSpec): TaskDefinition {
-  const { url, waitTime, maxDepth, reload, cookie, limits, roots, rules, parseTimeoutMs } = spec;
+  const { url, waitTime, maxDepth, reload, cookie, limits, roots, rules, parseTimeoutMs, fetcher } =
+    spec;
+  const { sitemaps } = spec;
   return {
     name,
-    ruleSet: compileRuleSet(name, { roots, rules, parseTimeoutMs }),
+    ruleSet: compileRuleSet(name, { roots, rules, parseTimeoutMs, sitemaps }),
     url,
     waitTime,
     maxDepth,
     reload,
     cookie,
     limits: limits?.map((l) => ({ ...l })),
+    ...(fetcher && { fetcher }),
     ...withPoliteness(politenessFromSpec(spec)),
   };
 }

@@ -12,6 +12,8 @@
 import { z } from "zod";
 import { patternError } from "./_pattern.ts";
 import { selectorError } from "./_selector.ts";
+import { WAIT_UNTIL_VALUES } from "../browser/render_options.ts";
+import { sitemapsSpecSchema } from "./sitemap_spec.ts";
 
 /** Columns every results table already has; a field may not take their names. */
 const RESERVED_FIELDS = new Set(["id", "item_key", "rule", "url", "time"]);
@@ -133,10 +135,21 @@ export const outputSpecSchema = z.strictObject({
   }
 });
 
-/** A rule: the links it follows and what it outputs. */
+/**
+ * The rule's pages are rendered in a browser before they are parsed: read once `waitUntil`
+ * (default `networkidle`: no request in flight for a moment after `load`) and, with `waitFor`,
+ * once that CSS selector matches. `{}` renders with the defaults.
+ */
+export const renderSpecSchema = z.strictObject({
+  waitFor: selectorSchema.optional(),
+  waitUntil: z.enum(WAIT_UNTIL_VALUES).optional(),
+});
+
+/** A rule: the links it follows, what it outputs, and whether its pages are rendered first. */
 export const ruleSpecSchema = z.strictObject({
   links: z.array(linkSpecSchema).max(100).optional(),
   output: outputSpecSchema.optional(),
+  render: renderSpecSchema.optional(),
 });
 
 /** A first request: `url` (default the task's URL; relative ones resolve against it) and its rule. */
@@ -166,6 +179,8 @@ export const declarativeSpecShape = {
   rules: z.record(ruleNameSchema, ruleSpecSchema),
   /** Longest a rule may parse one page, ms; then it is stopped and the page counts as failed. */
   parseTimeoutMs: z.number().int().positive().max(600_000).optional(),
+  /** Sitemap files and feeds whose page URLs are crawled by a rule (see `sitemap_spec.ts`). */
+  sitemaps: sitemapsSpecSchema.optional(),
 };
 
 /** The declarative rule set of a config `Tasks` entry's `Spec`. */
@@ -180,10 +195,11 @@ export type LinkSpec = z.infer<typeof linkSpecSchema>;
 export type FieldSpec = z.infer<typeof fieldSpecSchema>;
 export type OutputSpec = z.infer<typeof outputSpecSchema>;
 export type RootSpec = z.infer<typeof rootSpecSchema>;
+export type RenderSpec = z.infer<typeof renderSpecSchema>;
 
 /** Every rule a root or a link names must exist; at least one rule must. */
 export function checkRuleReferences(
-  spec: Pick<DeclarativeSpec, "roots" | "rules">,
+  spec: Pick<DeclarativeSpec, "roots" | "rules" | "sitemaps">,
   ctx: z.RefinementCtx,
 ): void {
   const names = Object.keys(spec.rules);
@@ -198,7 +214,21 @@ export function checkRuleReferences(
       ctx.addIssue({ code: "custom", path: ["roots", i, "rule"], message: unknown(root.rule) });
     }
   });
+  if (spec.sitemaps && !Object.hasOwn(spec.rules, spec.sitemaps.rule)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["sitemaps", "rule"],
+      message: unknown(spec.sitemaps.rule),
+    });
+  }
   for (const [name, rule] of Object.entries(spec.rules)) {
+    if (spec.sitemaps && name.startsWith("__sitemap")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rules", name],
+        message: "rule names starting with __sitemap are the sitemap reader's",
+      });
+    }
     rule.links?.forEach((link, i) => {
       if (!Object.hasOwn(spec.rules, link.rule)) {
         ctx.addIssue({

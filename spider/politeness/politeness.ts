@@ -32,7 +32,10 @@ export interface HostPermit {
   readonly host: string;
   /** The delay in force for the host, ms (the task's, or its robots.txt Crawl-delay). */
   readonly delayMs: number;
-  /** Gives the slot back; answers the host's state after it (`undefined` if already released). */
+  /**
+   * Gives the slot back; answers the host's state after it (`undefined` if already released).
+   * A release that failed may be called again.
+   */
   release(outcome: HostOutcome): Promise<HostSnapshot | undefined>;
 }
 
@@ -117,7 +120,11 @@ export class Politeness {
         release(outcome: HostOutcome): Promise<HostSnapshot | undefined> {
           if (released) return Promise.resolve(undefined);
           released = true;
-          return store.release(host, claim.slot.id, outcome, limits);
+          // A release that failed (the store away) may be tried again.
+          return store.release(host, claim.slot.id, outcome, limits).catch((error) => {
+            released = false;
+            throw error;
+          });
         },
       },
     };

@@ -3,7 +3,7 @@
  * Hosts' politeness state in Postgres (the shared frontier's database): one schedule per host
  * for every worker on every machine.
  */
-import postgres from "postgres";
+import type postgres from "postgres";
 import {
   type ClaimResult,
   claimSlot,
@@ -21,6 +21,16 @@ import type { RobotsOutcome } from "./robots_rules.ts";
 import { snapshotOf } from "./_snapshot.ts";
 import { decodeHostState, hostRow } from "./_host_row.ts";
 import { HOSTS_TABLE_POSTGRES } from "./hosts_table.ts";
+import { type PostgresPool, PostgresPools } from "../../storage/postgres_pool.ts";
+
+/** Options for {@linkcode PostgresHostStore}. */
+export interface PostgresHostStoreOptions extends HostStoreOptions {
+  /**
+   * The process's pools, which reset this one when the client fails and log the database's
+   * outages once. Default: a registry of its own, logging nothing.
+   */
+  pools?: PostgresPools;
+}
 
 /** The server's clock in ms: one clock for every worker, as the frontier's leases use. */
 const NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -40,7 +50,7 @@ CREATE TABLE IF NOT EXISTS crawler_robots (
  * workers claiming the same host take turns and never share a slot.
  */
 export class PostgresHostStore implements HostStore {
-  readonly #sql: postgres.Sql;
+  readonly #pool: PostgresPool;
   readonly #policy: HostPolicy;
   /** A clock given in the options (tests); otherwise the database's, shared by all workers. */
   readonly #now: (() => number) | undefined;
@@ -50,14 +60,17 @@ export class PostgresHostStore implements HostStore {
    * A store on the database at `url`. It connects on first use and creates its tables then;
    * {@linkcode PostgresHostStore.open} does that at once.
    */
-  constructor(url: string, options: HostStoreOptions = {}) {
-    this.#sql = postgres(url, { max: 4, onnotice: () => {} });
+  constructor(url: string, options: PostgresHostStoreOptions = {}) {
+    this.#pool = (options.pools ?? new PostgresPools()).open(url, { name: "host state", max: 4 });
     this.#policy = { ...DEFAULT_HOST_POLICY, ...options.policy };
     this.#now = options.now;
   }
 
   /** Connects to `url` and creates the tables. Rejects when the database is unreachable. */
-  static async open(url: string, options: HostStoreOptions = {}): Promise<PostgresHostStore> {
+  static async open(
+    url: string,
+    options: PostgresHostStoreOptions = {},
+  ): Promise<PostgresHostStore> {
     const store = new PostgresHostStore(url, options);
     try {
       await store.#schema();
@@ -70,11 +83,14 @@ export class PostgresHostStore implements HostStore {
 
   /** Creates the tables once; a failed attempt is tried again on the next call. */
   #schema(): Promise<void> {
-    this.#ready ??= this.#sql.begin(async (tx) => {
-      // Two processes creating the tables at once would race on the catalog; a lock orders them.
-      await tx`SELECT pg_advisory_xact_lock(hashtext('crawler frontier schema'))`;
-      await tx.unsafe(SCHEMA);
-    }).then(() => {}, (error) => {
+    this.#ready ??= this.#pool.run((sql) =>
+      sql.begin(async (tx) => {
+        // Two processes creating the tables at once would race on the catalog; a lock orders
+        // them.
+        await tx`SELECT pg_advisory_xact_lock(hashtext('crawler frontier schema'))`;
+        await tx.unsafe(SCHEMA);
+      })
+    ).then(() => {}, (error) => {
       this.#ready = undefined;
       throw error;
     });
@@ -108,9 +124,11 @@ export class PostgresHostStore implements HostStore {
 
   async robots(host: string): Promise<RobotsRecord | undefined> {
     await this.#schema();
-    const [row] = await this.#sql<
-      { outcome: RobotsOutcome; text: string; fetched_at: string; expires_at: string }[]
-    >`SELECT outcome, text, fetched_at, expires_at FROM crawler_robots WHERE host = ${host}`;
+    const [row] = await this.#pool.run((sql) =>
+      sql<
+        { outcome: RobotsOutcome; text: string; fetched_at: string; expires_at: string }[]
+      >`SELECT outcome, text, fetched_at, expires_at FROM crawler_robots WHERE host = ${host}`
+    );
     return row && {
       outcome: row.outcome,
       text: row.text,
@@ -121,21 +139,26 @@ export class PostgresHostStore implements HostStore {
 
   async saveRobots(host: string, record: RobotsRecord): Promise<void> {
     await this.#schema();
-    await this.#sql`
-      INSERT INTO crawler_robots (host, outcome, text, fetched_at, expires_at)
-      VALUES (${host}, ${record.outcome}, ${record.text}, ${record.fetchedAt}, ${record.expiresAt})
-      ON CONFLICT (host) DO UPDATE SET outcome = excluded.outcome, text = excluded.text,
-        fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`;
+    await this.#pool.run((sql) =>
+      sql`
+        INSERT INTO crawler_robots (host, outcome, text, fetched_at, expires_at)
+        VALUES (${host}, ${record.outcome}, ${record.text}, ${record.fetchedAt},
+          ${record.expiresAt})
+        ON CONFLICT (host) DO UPDATE SET outcome = excluded.outcome, text = excluded.text,
+          fetched_at = excluded.fetched_at, expires_at = excluded.expires_at`
+    );
   }
 
   async snapshot(hosts?: readonly string[]): Promise<HostSnapshot[]> {
     await this.#schema();
-    const rows = hosts
-      ? await this.#sql<{ host: string; state: string }[]>`
+    const rows = await this.#pool.run((sql) =>
+      hosts
+        ? sql<{ host: string; state: string }[]>`
           SELECT host, state FROM crawler_hosts WHERE host = ANY(${hosts as string[]})
           ORDER BY host`
-      : await this.#sql<{ host: string; state: string }[]>`
-          SELECT host, state FROM crawler_hosts ORDER BY host`;
+        : sql<{ host: string; state: string }[]>`
+          SELECT host, state FROM crawler_hosts ORDER BY host`
+    );
     const now = await this.#clock();
     return rows.map((row) => snapshotOf(decodeHostState(row.host, row.state), now));
   }
@@ -143,12 +166,14 @@ export class PostgresHostStore implements HostStore {
   /** Epoch ms on the database's clock (or the test clock). */
   async #clock(): Promise<number> {
     if (this.#now) return this.#now();
-    const [row] = await this.#sql<{ now: string }[]>`SELECT ${this.#sql.unsafe(NOW)} AS now`;
+    const [row] = await this.#pool.run((sql) =>
+      sql<{ now: string }[]>`SELECT ${sql.unsafe(NOW)} AS now`
+    );
     return Number(row.now);
   }
 
   async close(): Promise<void> {
-    await this.#sql.end({ timeout: 5 });
+    await this.#pool.close(5);
   }
 
   /**
@@ -159,7 +184,14 @@ export class PostgresHostStore implements HostStore {
    */
   async #update<T>(host: string, change: (state: HostState, now: number) => T): Promise<T> {
     await this.#schema();
-    const sql = this.#sql;
+    return await this.#pool.run((sql) => this.#compareAndSet(sql, host, change));
+  }
+
+  async #compareAndSet<T>(
+    sql: postgres.Sql,
+    host: string,
+    change: (state: HostState, now: number) => T,
+  ): Promise<T> {
     for (let attempt = 0; attempt < 100; attempt++) {
       const [row] = await sql<{ state: string; version: string; now: string }[]>`
         SELECT state, version, ${sql.unsafe(NOW)} AS now FROM crawler_hosts WHERE host = ${host}`;
