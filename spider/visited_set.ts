@@ -3,6 +3,7 @@
  * The set of request keys a task has already fetched, kept compact for crawls of millions of
  * URLs: it stores a 64-bit hash per key instead of the key itself.
  */
+import { hash64Into } from "../frontier/key_hash.ts";
 
 /** Growth threshold: at most this fraction of the slots is used before the table doubles. */
 const MAX_LOAD = 0.7;
@@ -44,6 +45,7 @@ export class VisitedSet {
   /** The last key's hash halves, kept in fields so hashing allocates nothing. */
   #hi = 0;
   #lo = 0;
+  readonly #lanes = new Uint32Array(2);
 
   constructor(options: VisitedSetOptions = {}) {
     const capacity = 2 ** Math.ceil(Math.log2(Math.max(8, options.initialCapacity ?? 1024)));
@@ -125,34 +127,10 @@ export class VisitedSet {
     }
   }
 
-  /**
-   * 64-bit hash of the key's UTF-16 code units into #hi and #lo: two differently built 32-bit
-   * lanes (FNV-1a, and a multiply–xorshift lane), then a bijective murmur3-style finish, so
-   * two keys collide only if both lanes do.
-   */
+  /** The key's 64-bit hash (`hash64Into`) into #hi and #lo; [0, 0] is kept for "empty". */
   #hash(key: string): void {
-    let a = 0x811c9dc5;
-    let b = 0x6a09e667;
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-      b ^= b >>> 15;
-    }
-    const hi = fmix32(a);
-    let lo = fmix32(b ^ hi);
-    if (hi === 0 && lo === 0) lo = 1; // [0, 0] means "empty"
-    this.#hi = hi;
-    this.#lo = lo;
+    hash64Into(key, this.#lanes);
+    this.#hi = this.#lanes[0];
+    this.#lo = this.#lanes[0] === 0 && this.#lanes[1] === 0 ? 1 : this.#lanes[1];
   }
-}
-
-/** murmur3's 32-bit finaliser: a bijection that spreads every input bit over the output. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
