@@ -4,8 +4,13 @@
  * `crawler --help` lists the roles; `crawler <role> --help` describes every flag.
  */
 import { checkListenPolicy, type NamedListener, resolveToken } from "./auth/mod.ts";
-import { ConfigError } from "./config/config_error.ts";
-import { ServiceUnavailableError } from "./config/service_unavailable_error.ts";
+import {
+  ConfigError,
+  NoResultsError,
+  ResultsUnavailableError,
+  ServiceUnavailableError,
+  StoreUnavailableError,
+} from "./errors/mod.ts";
 import { type ExportFlags, type Flags, parseCommandLine, type Role } from "./config/flags.ts";
 import { loadConfig } from "./config/load_config.ts";
 import type { Config } from "./config/config_schema.ts";
@@ -14,19 +19,20 @@ import { createLogger, type Logger } from "./log/logger.ts";
 import { builtinRuleSets } from "./rulesets/mod.ts";
 import { runStandalone, seedTasks } from "./worker/standalone.ts";
 import { runClusterWorker, workerIdOf, workerListenAddresses } from "./worker/run_worker.ts";
-import { type EtcdStore, openEtcdStore, StoreUnavailableError } from "./store/mod.ts";
+import { type EtcdStore, openEtcdStore } from "./store/mod.ts";
 import { resolveMasterSettings, runMaster } from "./master/run_master.ts";
 import { DEFAULT_DEV_HTTP, runDev } from "./dev/run_dev.ts";
 import { runExport } from "./export/run_export.ts";
 import { resultsLocation } from "./storage/open_result_reader.ts";
-import { NoResultsError, ResultsUnavailableError } from "./master/errors.ts";
 
 interface RoleContext {
   flags: Flags;
   config: Config;
   logger: Logger;
   signal: AbortSignal;
-  /** The API token (SPEC §9), or undefined when the process serves without one. */
+  /**
+   * The API token (docs/operating.md, "Auth"), or undefined when the process serves without one.
+   */
   token: string | undefined;
 }
 

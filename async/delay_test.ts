@@ -3,7 +3,7 @@ import { delay } from "./delay.ts";
 
 Deno.test("delay resolves after roughly the given time", async () => {
   const start = performance.now();
-  await delay(30);
+  await delay(30); // the delay under test
   const elapsed = performance.now() - start;
   assert.ok(elapsed >= 25, `resolved after ${elapsed} ms`);
   assert.ok(elapsed < 1000, `resolved after ${elapsed} ms`);

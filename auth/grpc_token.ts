@@ -4,7 +4,7 @@
  * `authorization: Bearer <token>` metadata, and a client interceptor that sends it.
  */
 import * as grpc from "@grpc/grpc-js";
-import { ERROR_KIND_METADATA_KEY, errorReply, UnauthenticatedError } from "../master/errors.ts";
+import { ERROR_KIND_METADATA_KEY, errorReply, UnauthenticatedError } from "../errors/mod.ts";
 import { bearerToken, tokenMatches } from "./token.ts";
 
 /** The metadata key of the token (gRPC's lower-case `authorization`). */
@@ -24,7 +24,7 @@ export function setTokenMetadata(metadata: grpc.Metadata, token: string | undefi
 /**
  * A server interceptor (`new grpc.Server({ interceptors: [...] })`) that ends a call without the
  * right token with UNAUTHENTICATED, before the handler sees it. The code and message come from
- * the one table in `master/errors.ts`. `onRefused` is told the refused call's method (as
+ * the one table in `errors/error_reply.ts`. `onRefused` is told the refused call's method (as
  * `package.Service.Method`), for the request counters.
  */
 export function tokenServerInterceptor(

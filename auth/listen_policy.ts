@@ -3,7 +3,7 @@
  * Whether a process may start without a token: only when every listener is on loopback, or
  * when the operator said `--insecure`.
  */
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import type { ListenAddress } from "../config/flags.ts";
 import type { Logger } from "../log/logger.ts";
 import { TOKEN_ENV } from "./token.ts";

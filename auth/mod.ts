@@ -1,7 +1,7 @@
 /**
  * @module
- * The API token (SPEC §9): its source, the HTTP middleware, the gRPC interceptors, and the rule
- * for starting without one.
+ * The API token (docs/operating.md, "Auth"): its source, the HTTP middleware, the gRPC
+ * interceptors, and the rule for starting without one.
  */
 export { authHeaders, bearerToken, resolveToken, TOKEN_ENV, tokenMatches } from "./token.ts";
 export { PROBE_PATHS, requireToken, type RequireTokenOptions } from "./require_token.ts";

@@ -3,7 +3,7 @@
  * The HTTP side of the API token: one Hono middleware for the master's and the worker's apps.
  */
 import type { MiddlewareHandler } from "hono";
-import { UnauthenticatedError } from "../master/errors.ts";
+import { UnauthenticatedError } from "../errors/mod.ts";
 import { bearerToken, tokenMatches } from "./token.ts";
 
 /** Paths every process serves without a token: probes carry nothing worth protecting. */
@@ -20,7 +20,7 @@ export interface RequireTokenOptions {
 /**
  * Rejects a request whose `Authorization: Bearer <token>` is missing or wrong by throwing
  * `UnauthenticatedError`, which the app's `onError` maps to 401 `{"error": …}` through the one
- * table in `master/errors.ts`.
+ * table in `errors/error_reply.ts`.
  *
  * @example
  * ```ts

@@ -1,10 +1,10 @@
 /**
  * @module
- * The API token (SPEC §9): where it comes from, how a presented one is checked, and how a client
- * sends it.
+ * The API token (docs/operating.md, "Auth"): where it comes from, how a presented one is checked,
+ * and how a client sends it.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import type { Config } from "../config/config_schema.ts";
 
 /** The environment variable that holds the token; it wins over the config's `auth.token`. */

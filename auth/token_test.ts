@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { createLogger } from "../log/logger.ts";
 import { checkListenPolicy, isLoopback } from "./listen_policy.ts";
 import { authHeaders, bearerToken, resolveToken, tokenMatches } from "./token.ts";

@@ -18,7 +18,7 @@ import postgres from "postgres";
 import type { Claim, ClaimOptions, DoneOutcome, Frontier } from "../frontier/frontier.ts";
 import { openPostgresFrontier } from "../frontier/postgres_frontier.ts";
 import { urlHost } from "../frontier/url_key.ts";
-import type { CrawlRequest } from "../spider/request.ts";
+import type { CrawlRequest } from "../frontier/crawl_request.ts";
 
 /** Claim latency p99, ms, at most. */
 const P99_TARGET_MS = 10;
@@ -310,7 +310,24 @@ export async function benchClaimLatency(options: ClaimLatencyOptions): Promise<b
       frontiers.push(await openPostgresFrontier(options.postgresUrl, { maxConnections: 2 }));
     }
     const maxSeconds = options.maxSeconds ?? 120;
+    // One claimer alone first: what a claim costs when nothing else competes for the CPU (on
+    // a machine with fewer cores than claimers, the figure below measures the queue for them too).
+    const alone = await runClaimers(frontiers.slice(0, 1), notDue, {
+      claims: Math.min(claims, 100),
+      limit,
+      legacy,
+      maxSeconds,
+    });
+    const aloneSorted = [...alone.latencies].sort((a, b) => a - b);
+    print(
+      `  one claimer alone: claim latency p50 ${percentile(aloneSorted, 0.5).toFixed(2)} ms, p99 ${
+        percentile(aloneSorted, 0.99).toFixed(2)
+      } ms (${fmt(alone.latencies.length)} claims, ${
+        fmt(alone.latencies.length / alone.seconds)
+      } claims/s); ${navigator.hardwareConcurrency} cores here`,
+    );
     const run = await runClaimers(frontiers, notDue, { claims, limit, legacy, maxSeconds });
+    run.violations += alone.violations;
     if (run.latencies.length < claims * claimers) {
       print(`  (stopped after ${maxSeconds} s: ${fmt(run.latencies.length)} claims made)`);
     }

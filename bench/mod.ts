@@ -31,7 +31,9 @@
  *    1,000,000 URLs over 100,000 hosts, 90 % of them not due; `--profile=export`
  *    (`export_speed.ts`), `crawler export` of a 1,000,000-row SQLite table as JSONL and CSV:
  *    rows/s and peak RSS; `--profile=render` (`render_profile.ts`), a shop built by JavaScript
- *    crawled in Chromium through the CLI: pages/s and the Chromium tree's peak memory.
+ *    crawled in Chromium through the CLI: pages/s and the Chromium tree's peak memory;
+ *    `--profile=sitemap` (`sitemap_memory.ts`), a 45 MB, 50,000-URL sitemap, plain and gzipped,
+ *    read by a standalone worker: its peak RSS above its idle RSS.
  *
  *   deno task bench [--profile=all|realistic|generated] [--pages=N] [--links=300]
  *                   [--concurrency=16] [--rounds=3] [--workers=N] [--dom]
@@ -42,9 +44,10 @@
  *                   [--claims=300] [--limit=64] [--seconds=120]
  *   deno task bench --profile=export [--rows=1000000]
  *   deno task bench --profile=render [--pages=300] [--retire=200] [--max-pages=4]
+ *   deno task bench --profile=sitemap [--urls=50000]
  */
 import { benchFrontierScaling } from "./frontier_scaling.ts";
-import { startPostgres } from "../tests/postgres_server.ts";
+import { startPostgres } from "../tests/kit/postgres.ts";
 import type { CrawlFigures } from "./_process_stats.ts";
 import { benchDoubanStandalone } from "./douban_standalone.ts";
 import { benchVisitedSet } from "./visited_set_memory.ts";
@@ -54,6 +57,7 @@ import { benchPoliteness } from "./politeness_cost.ts";
 import { benchBroad } from "./broad_profile.ts";
 import { benchClaimLatency } from "./claim_latency.ts";
 import { benchRender, RENDER_TREE_TARGET_BYTES, renderLine } from "./render_profile.ts";
+import { benchSitemap, SITEMAP_RSS_TARGET_BYTES, sitemapLine } from "./sitemap_memory.ts";
 import {
   benchExport,
   EXPORT_RATE_TARGET,
@@ -81,12 +85,12 @@ function flag(name: string, fallback: number): number {
 
 const profile = Deno.args.find((a) => a.startsWith("--profile="))?.slice(10) ?? "all";
 if (
-  !["all", "realistic", "generated", "broad", "frontier-scale", "export", "render"].includes(
-    profile,
-  )
+  !["all", "realistic", "generated", "broad", "frontier-scale", "export", "render", "sitemap"]
+    .includes(profile)
 ) {
   throw new Error(
-    "--profile: expected all, realistic, generated, broad, frontier-scale, export or render",
+    "--profile: expected all, realistic, generated, broad, frontier-scale, export, render or " +
+      "sitemap",
   );
 }
 const pagesArg = Deno.args.find((a) => a.startsWith("--pages="));
@@ -124,6 +128,15 @@ if (profile === "render") {
   const figures = await benchRender(options);
   console.log(renderLine(figures, options));
   Deno.exit(figures.peakTreePssBytes < RENDER_TREE_TARGET_BYTES && figures.failed === 0 ? 0 : 1);
+}
+if (profile === "sitemap") {
+  let met = true;
+  for (const gzip of [false, true]) {
+    const figures = await benchSitemap({ urls: flag("urls", 50_000), gzip });
+    console.log(sitemapLine(figures));
+    met &&= figures.peakRssBytes - figures.idleRssBytes < SITEMAP_RSS_TARGET_BYTES;
+  }
+  Deno.exit(met ? 0 : 1);
 }
 if (profile === "export") {
   const figures = await benchExport({ rows: flag("rows", 1_000_000) });

@@ -10,7 +10,7 @@ import type { Item } from "../spider/item.ts";
 import { PostgresSink } from "../storage/postgres_sink.ts";
 import type { ResultSink } from "../storage/result_sink.ts";
 import { SqliteSink } from "../storage/sqlite_sink.ts";
-import { startPostgres } from "../tests/postgres_server.ts";
+import { startPostgres } from "../tests/kit/postgres.ts";
 
 const ITEMS = 20_000;
 const FIELDS = ["书名", "作者", "页数", "出版社", "得分", "价格", "简介"];

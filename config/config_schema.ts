@@ -4,20 +4,24 @@
  * Every field is optional so a user's Go config loads as it is; defaults are applied here.
  */
 import { z } from "zod";
-import { declarativeSpecSchema, hasAbsoluteRoots } from "../spider/declarative/spec_schema.ts";
+import { declarativeSpecSchema, startUrlOf } from "../spider/declarative/spec_schema.ts";
 import { politenessTaskConfigShape } from "../spider/politeness/politeness_spec.ts";
 import { DEFAULT_USER_AGENT } from "../spider/politeness/user_agent_token.ts";
 import { defaultMaxConnections } from "../spider/connection_pool.ts";
 import { BLOCKABLE_RESOURCE_TYPES } from "../spider/browser/resource_types.ts";
+import { limitSpecSchema } from "../spider/limit_spec.ts";
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
 
-/** One `Limits` entry: `EventCount` events per `EventDur` seconds with a burst of `Bucket`. */
+/**
+ * One `Limits` entry: `EventCount` events per `EventDur` seconds with a burst of `Bucket`; the
+ * Go project's key names over the checks of the one rate-limit type (`spider/limit_spec.ts`).
+ */
 export const limitConfigSchema = z.object({
-  EventCount: positiveInt,
-  EventDur: z.number().positive(),
-  Bucket: positiveInt,
+  EventCount: limitSpecSchema.shape.eventCount,
+  EventDur: limitSpecSchema.shape.eventDur,
+  Bucket: limitSpecSchema.shape.bucket,
 });
 export type LimitConfig = z.infer<typeof limitConfigSchema>;
 
@@ -32,9 +36,14 @@ export const taskConfigSchema = z.object({
   Fetcher: z.string().optional(),
   Limits: z.array(limitConfigSchema).optional(),
   Cookie: z.string().optional(),
-  /** A declarative rule set (SPEC §3) instead of a built-in `Rule`; see the README. */
+  /**
+   * A declarative rule set instead of a built-in `Rule` (docs/rules.md, "Declarative rule sets").
+   */
   Spec: declarativeSpecSchema.optional(),
-  /** How many workers crawl the task together in a cluster (SPEC §7). Default 1. */
+  /**
+   * How many workers crawl the task together in a cluster (docs/operating.md, "Crawl with several
+   * workers"). Default 1.
+   */
   Workers: z.number().int().min(1).max(64).optional(),
   ...politenessTaskConfigShape,
 }).superRefine((task, ctx) => {
@@ -42,11 +51,11 @@ export const taskConfigSchema = z.object({
   if (task.Rule !== undefined) {
     ctx.addIssue({ code: "custom", path: ["Rule"], message: "give Rule or Spec, not both" });
   }
-  if (task.URL === undefined && !hasAbsoluteRoots(task.Spec)) {
+  if (task.URL === undefined && startUrlOf(task.Spec) === undefined) {
     ctx.addIssue({
       code: "custom",
       path: ["URL"],
-      message: "required with a Spec whose roots have no absolute url",
+      message: "required with a Spec that has no absolute root or sitemap url to start from",
     });
   }
 });
@@ -80,7 +89,10 @@ export const configSchema = z.object({
     idleTimeout: z.number().int().nonnegative().default(2000),
     maxBodyBytes: positiveInt.default(10 * 1024 * 1024),
     retries: z.number().int().nonnegative().max(10).default(1),
-    /** Sent with every request, and the token robots.txt groups are matched against (SPEC §8). */
+    /**
+     * Sent with every request, and the token robots.txt groups are matched against
+     * (docs/frontier.md, "Politeness").
+     */
     userAgent: z.string().trim().min(1).default(DEFAULT_USER_AGENT),
   }).superRefine((fetcher, ctx) => {
     // Every fetch holds a socket: fewer sockets than fetch slots would cap concurrency silently.
@@ -96,7 +108,10 @@ export const configSchema = z.object({
     ...fetcher,
     maxConnections: fetcher.maxConnections ?? defaultMaxConnections(fetcher.concurrency),
   })).prefault({}),
-  /** Per-host politeness (SPEC §8); a task's `Politeness` overrides the first two. */
+  /**
+   * Per-host politeness (docs/frontier.md, "Politeness"); a task's `Politeness` overrides the first
+   * two.
+   */
   politeness: z.object({
     delayMs: z.number().int().nonnegative().max(3_600_000).default(0),
     perHostConcurrency: positiveInt.max(1024).default(8),
@@ -142,7 +157,10 @@ export const configSchema = z.object({
     /** ms a rule may parse one page before it is stopped, unless its spec sets `parseTimeoutMs`. */
     timeoutMs: positiveInt.max(600_000).default(10_000),
   }).prefault({}),
-  /** Where every task's requests live (SPEC §7): embedded SQLite, or Postgres shared by workers. */
+  /**
+   * Where every task's requests live (docs/frontier.md, "The frontier"): embedded SQLite, or
+   * Postgres shared by workers.
+   */
   frontier: z.object({
     url: z.string().regex(
       /^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/,
@@ -151,14 +169,17 @@ export const configSchema = z.object({
     /** Seconds a claimed request stays with a worker that stops renewing it (one that died). */
     leaseTime: positiveInt.default(30),
   }).prefault({}),
-  /** Who may call the APIs (SPEC §9); `CRAWLER_TOKEN` in the environment wins over `token`. */
+  /**
+   * Who may call the APIs (docs/operating.md, "Auth"); `CRAWLER_TOKEN` in the environment wins over
+   * `token`.
+   */
   auth: z.object({
     /** The bearer token every HTTP request and gRPC call must carry. */
     token: z.string().min(1).optional(),
     /** `"open"` serves `/metrics` without the token (for a scraper without one). */
     metrics: z.enum(["token", "open"]).default("token"),
   }).prefault({}),
-  /** Prometheus metrics (SPEC §9). */
+  /** Prometheus metrics (docs/operating.md, "Metrics"). */
   metrics: z.object({
     /**
      * How many hosts get their own `host` label on the per-host counters; the rest are counted
@@ -197,7 +218,8 @@ export const configSchema = z.object({
     IdempotencyWindow: z.number().positive().default(600),
   }).prefault({}),
 }).superRefine((config, ctx) => {
-  // Several workers can only share a task through a frontier they all reach (SPEC §7).
+  // Several workers can only share a task through a frontier they all reach (docs/operating.md,
+  // "Crawl with several workers").
   if (isSharedFrontier(config.frontier.url)) return;
   config.Tasks.forEach((task, index) => {
     if ((task.Workers ?? 1) > 1) {

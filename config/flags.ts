@@ -6,7 +6,7 @@
  * the config file.
  */
 import { Command, CommanderError, Option } from "commander";
-import { ConfigError } from "./config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { VERSION } from "../version.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../storage/export_stream.ts";
 import { parseFields, parseSince } from "../storage/result_reader.ts";
@@ -30,7 +30,7 @@ export interface Flags {
   advertise?: string;
   config?: string;
   cluster?: boolean;
-  /** Serve without a token beyond loopback (SPEC §9). */
+  /** Serve without a token beyond loopback (docs/operating.md, "Auth"). */
   insecure?: boolean;
   /** Standalone: start every task's crawl afresh instead of resuming it. */
   fresh?: boolean;

@@ -4,7 +4,7 @@
  */
 import { parse as parseToml } from "smol-toml";
 import { type Config, configSchema } from "./config_schema.ts";
-import { ConfigError } from "./config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { findUnknownKeys, type UnknownKey } from "./unknown_keys.ts";
 
 /** Options of {@linkcode parseConfig} and {@linkcode loadConfig}. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig, parseConfig } from "./load_config.ts";
-import { ConfigError } from "./config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { taskDefinitionFromConfig } from "./task_config.ts";
 
 Deno.test("config reads the Go project's config.toml layout", () => {

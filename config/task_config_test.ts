@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "./load_config.ts";
-import { ConfigError } from "./config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { taskDefinitionFromConfig } from "./task_config.ts";
 import { buildTask } from "../spider/task_definition.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
@@ -50,6 +50,18 @@ fields = {name = {selector = "h2"}, price = {selector = ".price", regex = "([0-9
   assert.deepEqual(task.ruleSet.rules.item.itemFields, ["name", "price"]);
 });
 
+Deno.test("a Spec whose sitemaps are absolute URLs needs no task URL", () => {
+  const config = parseConfig(`[[Tasks]]
+Name = "site"
+Spec = {rules = {page = {}}, sitemaps = {rule = "page", urls = ["http://127.0.0.1:8080/s.xml"]}}
+`);
+  const task = buildTask(taskDefinitionFromConfig(config.Tasks[0]), new Map());
+  assert.equal(task.options.url, "http://127.0.0.1:8080/s.xml");
+  assert.deepEqual(task.ruleSet.root({ url: task.options.url }).map((r) => r.url), [
+    "http://127.0.0.1:8080/s.xml",
+  ]);
+});
+
 Deno.test("a bad Spec is a config error naming the key", () => {
   const bad = (spec: string, extra = `URL = "http://127.0.0.1:8080/", `) => {
     try {
@@ -73,6 +85,10 @@ Deno.test("a bad Spec is a config error naming the key", () => {
     /^Tasks\[0\]\.Spec\.rules\.page\.links\[0\]\.rule: unknown rule "detail"/,
   );
   assert.match(bad(`{rules = {page = {}}}`, ""), /^Tasks\[0\]\.URL: required with a Spec/);
+  assert.match(
+    bad(`{rules = {page = {}}, sitemaps = {rule = "page"}}`, ""),
+    /^Tasks\[0\]\.URL: required with a Spec that has no absolute root or sitemap url/,
+  );
   assert.match(
     bad(`{rules = {page = {}}}`, `URL = "http://127.0.0.1:8080/", Rule = "douban_book_list", `),
     /^Tasks\[0\]\.Rule: give Rule or Spec, not both/,

@@ -7,6 +7,7 @@
 import type { Config } from "../config/config_schema.ts";
 import type { Flags, ListenAddress } from "../config/flags.ts";
 import type { Logger } from "../log/logger.ts";
+import { DASHBOARD_PATHS } from "../master/dashboard_page.ts";
 import { runMaster } from "../master/run_master.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import { openEmbeddedStore } from "../store/mod.ts";
@@ -19,14 +20,16 @@ export interface RunDevOptions {
   logger: Logger;
   signal: AbortSignal;
   ruleSets: ReadonlyMap<string, RuleSet>;
-  /** The API token (SPEC §9); none is needed on loopback. Default: none. */
+  /** The API token (docs/operating.md, "Auth"); none is needed on loopback. Default: none. */
   token?: string;
   /** The embedded store's file. Default `data/dev-store.json`. */
   storePath?: string;
   onListen?: (info: { httpPort: number }) => void;
 }
 
-/** Default `--http` of `crawler dev`: loopback, so it needs no token (SPEC §9). */
+/**
+ * Default `--http` of `crawler dev`: loopback, so it needs no token (docs/operating.md, "Auth").
+ */
 export const DEFAULT_DEV_HTTP: ListenAddress = { host: "127.0.0.1", port: 8080 };
 
 export async function runDev(options: RunDevOptions): Promise<void> {
@@ -78,7 +81,7 @@ export async function runDev(options: RunDevOptions): Promise<void> {
       token: options.token,
       // The worker's probes (and its metrics, when open) are as open as the master's.
       publicPaths: [
-        "/",
+        ...DASHBOARD_PATHS,
         "/worker/healthz",
         "/worker/readyz",
         ...(config.auth.metrics === "open" ? ["/worker/metrics"] : []),

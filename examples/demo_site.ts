@@ -1,7 +1,8 @@
 /**
  * @module
- * `deno task demo-site`: serves the douban-like demo site on 127.0.0.1:8088 until Ctrl-C, for
- * the cluster walk-throughs in the README. Pass a port to use another: `deno task demo-site 9000`.
+ * `deno task demo-site`: serves the douban-like demo site on 127.0.0.1:8088 until Ctrl-C, for the
+ * cluster walk-throughs in the README and docs/operating.md. Pass a port to use another:
+ * `deno task demo-site 9000`.
  */
 import { startDoubanFixture } from "../tests/douban_fixture.ts";
 

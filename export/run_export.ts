@@ -6,8 +6,7 @@
  */
 import type { Config } from "../config/config_schema.ts";
 import type { ExportFlags } from "../config/flags.ts";
-import { ConfigError } from "../config/config_error.ts";
-import { InvalidArgumentError, NoResultsError } from "../master/errors.ts";
+import { ConfigError, InvalidArgumentError, NoResultsError } from "../errors/mod.ts";
 import { exportStream } from "../storage/export_stream.ts";
 import { openResultReader } from "../storage/open_result_reader.ts";
 import {

@@ -1,7 +1,8 @@
 /**
  * @module
- * The frontier contract (SPEC §7): every task's requests, durable and shared by the workers that
- * crawl the task. The engine pulls from it instead of an in-process queue:
+ * The frontier contract (docs/frontier.md, "The frontier"): every task's requests, durable and
+ * shared by the workers that crawl the task. The engine pulls from it instead of an in-process
+ * queue:
  *
  * - a task's requests belong to one **crawl** of it, opened with {@linkcode Frontier.begin}: an
  *   unfinished crawl is resumed (or joined, by another worker), a finished one or a different
@@ -21,14 +22,14 @@
  * `PostgresFrontier` (shared across machines). `frontier_contract_test.ts` runs one suite on
  * all three.
  *
- * Claims are host-aware (README, "Frontier and politeness"): every crawl keeps a
+ * Claims are host-aware (docs/frontier.md, "The frontier"): every crawl keeps a
  * table of its hosts with the time each is next ready, and a claim walks only the hosts that
  * are ready, oldest turn first, taking at most `perHost` requests from each. A host handed out
  * can be held (`hostHoldMs`) until an outcome of it says when the host is next due
  * (`hostWaitMs`), so a host with a politeness delay is never claimed only to be given back, and
  * hosts that are not due cost a claim nothing however many requests they have queued.
  */
-import type { CrawlRequest } from "../spider/request.ts";
+import type { CrawlRequest } from "./crawl_request.ts";
 
 /** Where a request stands. */
 export type RequestState = "queued" | "leased" | "done" | "failed";
@@ -226,8 +227,13 @@ export interface Frontier {
   close(): Promise<void>;
 }
 
-/** The state names in the order the backends number them. */
-export const STATES: readonly RequestState[] = ["queued", "leased", "done", "failed"];
+/**
+ * The number each state is stored as in the SQL frontiers' `state` column, in one place for
+ * both backends (and for tests that read the rows).
+ */
+export const STATE_CODES = Object.freeze(
+  { queued: 0, leased: 1, done: 2, failed: 3 } as const satisfies Record<RequestState, number>,
+);
 
 /** All zeros. */
 export function emptyCounts(): FrontierCounts {

@@ -5,7 +5,7 @@
  * host and keeps the hosts that have some in a heap by the time each is next ready, so a claim
  * looks only at ready hosts.
  */
-import type { CrawlRequest } from "../spider/request.ts";
+import type { CrawlRequest } from "./crawl_request.ts";
 import {
   type BeginOptions,
   changedParts,

@@ -4,12 +4,12 @@
  * `sqlite:data/frontier.db`), `postgres://…` (shared by workers on many machines) or `memory:`
  * (nothing kept; tests).
  */
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import type { Frontier } from "./frontier.ts";
 import { MemoryFrontier } from "./memory_frontier.ts";
 import { openPostgresFrontier } from "./postgres_frontier.ts";
 import { SqliteFrontier } from "./sqlite_frontier.ts";
-import type { PostgresPools } from "../storage/postgres_pool.ts";
+import type { PostgresPools } from "../db/postgres_pool.ts";
 
 /** Options for {@linkcode openFrontier}. */
 export interface OpenFrontierOptions {

@@ -1,16 +1,16 @@
 /**
  * @module
  * The shared {@linkcode Frontier} on Postgres (`frontier.url = "postgres://…"`), for a task
- * crawled by workers on several machines. The layout is the SQLite frontier's (README,
- * "Frontier and politeness"): a crawl's hosts with the time each is next ready, its requests
+ * crawled by workers on several machines. The layout is the SQLite frontier's (docs/frontier.md,
+ * "The frontier"): a crawl's hosts with the time each is next ready, its requests
  * queued per host. A claim is one statement: it locks ready hosts `FOR UPDATE SKIP LOCKED`, takes
  * each one's first requests, leases them and moves the hosts' turns, so two claimers never get
  * one request and never wait on each other. Times are the server's clock, so the workers' clocks
  * do not matter.
  */
 import type postgres from "postgres";
-import { ServiceUnavailableError } from "../config/service_unavailable_error.ts";
-import type { CrawlRequest } from "../spider/request.ts";
+import { ServiceUnavailableError } from "../errors/mod.ts";
+import type { CrawlRequest } from "./crawl_request.ts";
 import {
   type BeginOptions,
   changedParts,
@@ -23,12 +23,13 @@ import {
   type NewCrawlReason,
   type Opening,
   type Outcome,
+  STATE_CODES,
 } from "./frontier.ts";
 import { urlKey } from "./url_key.ts";
 import { keyHash } from "./key_hash.ts";
 import { expandUrl, storedOrigin, urlParts } from "./_url_parts.ts";
-import { HOSTS_TABLE_POSTGRES } from "../spider/politeness/hosts_table.ts";
-import { type PostgresPool, PostgresPools } from "../storage/postgres_pool.ts";
+import { HOSTS_TABLE_POSTGRES } from "./hosts_table.ts";
+import { type PostgresPool, PostgresPools } from "../db/postgres_pool.ts";
 
 /** Options for {@linkcode openPostgresFrontier}. */
 export interface PostgresFrontierOptions {
@@ -47,10 +48,7 @@ type Sql = postgres.Sql;
 type Tx = postgres.TransactionSql;
 type Param = string | number | boolean | null | Array<string | number | boolean | null>;
 
-const QUEUED = 0;
-const LEASED = 1;
-const DONE = 2;
-const FAILED = 3;
+const { queued: QUEUED, leased: LEASED, done: DONE, failed: FAILED } = STATE_CODES;
 /** The server's clock in ms: one clock for every worker's leases. */
 const NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /** Expired leases are looked for at most this often per task and process, ms. */
@@ -202,6 +200,24 @@ const ACTIVATE = `
         GROUP BY host) a
   WHERE h.id = a.host`;
 
+/**
+ * Requeues a task's requests whose leases ended (their holders died or stalled) and makes their
+ * hosts ready: the two updates in one statement.
+ */
+const EXPIRE = `
+  WITH expired AS (
+    UPDATE frontier_urls SET state = ${QUEUED}, ${UNLEASED}
+    WHERE id IN (
+      SELECT id FROM frontier_urls
+      WHERE crawl = (SELECT id FROM frontier_tasks WHERE task = $1)
+        AND state = ${LEASED} AND lease_until < ${NOW} AND ${LEASE_END} < ${NOW}
+      FOR UPDATE SKIP LOCKED)
+    RETURNING host, high)
+  UPDATE frontier_hosts h SET active = true, high = h.high OR a.high,
+    ready_at = least(h.ready_at, ${NOW})
+  FROM (SELECT host, bool_or(high) AS high FROM expired GROUP BY host) a
+  WHERE h.id = a.host`;
+
 export class PostgresFrontier implements Frontier {
   readonly #pool: PostgresPool;
   /** When each task's expired leases were last looked for (performance.now() ms). */
@@ -214,7 +230,7 @@ export class PostgresFrontier implements Frontier {
   begin(task: string, options: BeginOptions): Promise<Opening> {
     return this.#transaction(async (tx): Promise<Opening> => {
       // One begin per task at a time: two workers starting together start one crawl.
-      await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`frontier task ${task}`]);
+      await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [taskLock(task)]);
       const current = await taskOf(tx, task, "FOR UPDATE");
       let reason: NewCrawlReason | undefined;
       if (!current) reason = "first";
@@ -274,7 +290,7 @@ export class PostgresFrontier implements Frontier {
 
   add(task: string, requests: readonly CrawlRequest[]): Promise<number> {
     return this.#transaction(async (tx) => {
-      const current = await taskOf(tx, task, "FOR SHARE");
+      const current = await taskOf(tx, task, "shared");
       if (!current) throw new Error(`task "${task}" has no crawl: begin it first`);
       return await insert(tx, current.id, current.reload, requests);
     });
@@ -287,19 +303,8 @@ export class PostgresFrontier implements Frontier {
       if (performance.now() - expiredAt >= EXPIRY_EVERY_MS) {
         this.#expiredAt.set(task, performance.now());
         if (this.#expiredAt.size > 1000) this.#expiredAt.clear();
-        await this.#transaction(async (tx) => {
-          const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
-            `UPDATE frontier_urls SET state = ${QUEUED}, ${UNLEASED}
-             WHERE id IN (
-               SELECT id FROM frontier_urls
-               WHERE crawl = (SELECT id FROM frontier_tasks WHERE task = $1)
-                 AND state = ${LEASED} AND lease_until < ${NOW} AND ${LEASE_END} < ${NOW}
-               FOR UPDATE SKIP LOCKED)
-             RETURNING host, high`,
-            [task],
-          );
-          await activate(tx, rows, true);
-        });
+        // One statement (no transaction's round trips): it runs beside every few claims.
+        await sql.unsafe(EXPIRE, [task], { prepare: true });
       }
       const skip = options.skipHostsNotDue === true;
       const hostsOf = (high: boolean) => `
@@ -309,7 +314,8 @@ export class PostgresFrontier implements Frontier {
         FROM frontier_hosts h
         WHERE h.crawl = (SELECT id FROM task) AND h.active AND h.high = ${high}
           AND h.ready_at <= ${NOW}
-        ORDER BY h.ready_at, h.turn, h.id LIMIT $2
+        ORDER BY h.ready_at, h.turn, h.id
+        LIMIT ${high ? "$2" : "greatest(0, $2 - (SELECT count(*) FROM high_hosts))"}
         FOR UPDATE OF h SKIP LOCKED`;
       const rows = await sql.unsafe<ClaimRow[]>(
         `WITH task AS (SELECT id, crawl FROM frontier_tasks WHERE task = $1),
@@ -358,6 +364,8 @@ export class PostgresFrontier implements Frontier {
           leaseMs,
           Math.max(0, Math.round(options.hostHoldMs ?? 0)),
         ],
+        // Prepared: planning this statement costs about as much as running it.
+        { prepare: true },
       );
       rows.sort((a, b) => Number(b.high) - Number(a.high) || Number(a.id) - Number(b.id));
       return rows.filter((row) => row.crawl !== null).map((row) => toClaim(task, row));
@@ -370,8 +378,8 @@ export class PostgresFrontier implements Frontier {
       const names = [...new Set(outcomes.map((o) => o.claim.task))].sort();
       const tasks = new Map<string, TaskRow>();
       for (const name of names) {
-        // Shared lock: a begin or drop of the task waits until these acks are in.
-        const current = await taskOf(tx, name, "FOR SHARE");
+        // Shared: a begin or drop of the task waits until these acks are in.
+        const current = await taskOf(tx, name, "shared");
         if (current) tasks.set(name, current);
       }
       const current = (o: Outcome) => tasks.get(o.claim.task)?.crawl === o.claim.crawl;
@@ -385,6 +393,7 @@ export class PostgresFrontier implements Frontier {
            WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}
            RETURNING f.id, f.host`,
           [done.map((o) => o.claim.id), done.map((o) => o.claim.generation)],
+          { prepare: true },
         );
         for (const row of rows) counted.set(Number(row.id), row.host);
       }
@@ -407,6 +416,7 @@ export class PostgresFrontier implements Frontier {
             claim.generation,
             uncounted ? 0 : 1,
           ],
+          { prepare: true },
         );
         if (rows.length > 0) {
           counted.set(claim.id, rows[0].host);
@@ -429,6 +439,7 @@ export class PostgresFrontier implements Frontier {
              THEN least(h.ready_at, ${NOW}) ELSE ${NOW} + w.wait END
            FROM unnest($1::bigint[], $2::bigint[]) AS w(host, wait) WHERE h.id = w.host`,
           [[...waits.keys()], [...waits.values()]],
+          { prepare: true },
         );
       }
       for (const name of names) {
@@ -451,6 +462,7 @@ export class PostgresFrontier implements Frontier {
          FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
          WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}`,
         [claims.map((c) => c.id), claims.map((c) => c.generation), Math.round(leaseMs)],
+        { prepare: true },
       )
     );
   }
@@ -505,7 +517,7 @@ export class PostgresFrontier implements Frontier {
 
   drop(task: string, options: DropOptions = {}): Promise<void> {
     return this.#transaction(async (tx) => {
-      await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`frontier task ${task}`]);
+      await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [taskLock(task)]);
       const current = await taskOf(tx, task, "FOR UPDATE");
       if (!current || (options.crawl !== undefined && options.crawl !== current.crawl)) return;
       await deleteCrawl(tx, current.id);
@@ -546,14 +558,33 @@ export class PostgresFrontier implements Frontier {
   }
 }
 
+/** The advisory lock of a task's begin and drop (exclusive) and of its writes (shared). */
+const taskLock = (task: string) => `frontier task ${task}`;
+
+/**
+ * The task's row. `FOR UPDATE` locks it; `shared` takes the task's lock shared, so a begin or
+ * drop (which take it exclusive) waits until this transaction is over — in the lock manager, not
+ * as a row lock: many writers sharing one row lock would each create a MultiXact.
+ */
 async function taskOf(
   tx: Sql | Tx,
   task: string,
-  lock: "FOR UPDATE" | "FOR SHARE" | "" = "",
+  lock: "FOR UPDATE" | "shared" | "" = "",
 ): Promise<TaskRow | undefined> {
+  if (lock === "shared") {
+    const rows = await tx.unsafe<Array<TaskRow | { id: null }>>(
+      `SELECT t.id, t.crawl, t.reload, t.started_at, t.definition
+       FROM (SELECT pg_advisory_xact_lock_shared(hashtext($2))) l
+       LEFT JOIN frontier_tasks t ON t.task = $1`,
+      [task, taskLock(task)],
+      { prepare: true },
+    );
+    return rows[0]?.id === null ? undefined : rows[0] as TaskRow | undefined;
+  }
   const rows = await tx.unsafe<TaskRow[]>(
     `SELECT id, crawl, reload, started_at, definition FROM frontier_tasks WHERE task = $1 ${lock}`,
     [task],
+    { prepare: true },
   );
   return rows[0];
 }
@@ -575,7 +606,7 @@ async function activate(
     rows.map((r) => r.host),
     endHold ? 1 : 0,
     rows.map((r) => r.high ? 1 : 0),
-  ]);
+  ], { prepare: true });
 }
 
 async function isActive(tx: Sql | Tx, crawl: string): Promise<boolean> {
@@ -625,6 +656,7 @@ async function insert(
      ON CONFLICT (crawl, host) DO UPDATE SET host = excluded.host
      RETURNING id, host, CASE WHEN origin = '' THEN host ELSE origin END AS origin`,
     [crawl, names, names.map((n) => storedOrigin({ host: n, origin: origins.get(n)! }))],
+    { prepare: true },
   );
   const hosts = new Map(hostRows.map((row) => [row.host, row]));
   // In the order found, so each host's queue stays first in, first out. Two workers inserting
@@ -664,6 +696,7 @@ async function insert(
       column((r) => r.req.method === "GET" ? null : r.req.method),
       column((r) => r.req.tmp === undefined ? null : JSON.stringify(r.req.tmp)),
     ] as unknown as Param[],
+    { prepare: true },
   );
   return result.n;
 }

@@ -6,7 +6,7 @@
  * never handed to two of them; the engine batches its acknowledgements into one `complete` per
  * group commit.
  *
- * Layout (README, "Frontier and politeness"): `frontier_tasks` names each task's crawl;
+ * Layout (docs/frontier.md, "The frontier"): `frontier_tasks` names each task's crawl;
  * `frontier_hosts` holds a crawl's hosts with the time each is next ready, indexed by that time
  * over the hosts that may have requests queued; `frontier_urls` holds the requests, each with its
  * host's id, a 64-bit hash of its key and its URL less the host's origin. A claim walks the ready
@@ -14,8 +14,8 @@
  * that are not due are never read.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { openSqlite } from "../storage/open_sqlite.ts";
-import type { CrawlRequest } from "../spider/request.ts";
+import { openSqlite } from "../db/open_sqlite.ts";
+import type { CrawlRequest } from "./crawl_request.ts";
 import {
   type BeginOptions,
   changedParts,
@@ -28,11 +28,12 @@ import {
   type NewCrawlReason,
   type Opening,
   type Outcome,
+  STATE_CODES,
 } from "./frontier.ts";
 import { urlKey } from "./url_key.ts";
 import { keyHash } from "./key_hash.ts";
 import { compactUrl, expandUrl, storedOrigin, urlParts } from "./_url_parts.ts";
-import { HOSTS_TABLE_SQLITE } from "../spider/politeness/hosts_table.ts";
+import { HOSTS_TABLE_SQLITE } from "./hosts_table.ts";
 
 /** Options for {@linkcode SqliteFrontier}. */
 export interface SqliteFrontierOptions {
@@ -42,10 +43,7 @@ export interface SqliteFrontierOptions {
   now?: () => number;
 }
 
-const QUEUED = 0;
-const LEASED = 1;
-const DONE = 2;
-const FAILED = 3;
+const { queued: QUEUED, leased: LEASED, done: DONE, failed: FAILED } = STATE_CODES;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS frontier_tasks (

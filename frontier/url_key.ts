@@ -3,7 +3,7 @@
  * The key a request is deduplicated by in the frontier: its URL normalised so that spellings a
  * server treats as one page are one key (RFC 3986 §6 normalisation plus a sorted query).
  */
-import { hostKey } from "../spider/politeness/host_key.ts";
+import { hostKey } from "./host_key.ts";
 
 const UNRESERVED = /[A-Za-z0-9\-._~]/;
 

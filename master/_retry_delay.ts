@@ -1,15 +1,13 @@
 /**
  * @module
  * The backoff the master's loops wait between attempts: doubling from `initialMs` to `maxMs`,
- * with jitter so masters that failed together do not retry together.
+ * with jitter so masters that failed together do not retry together (`async/backoff.ts`).
  */
+import { backoffMs, type BackoffPolicy } from "../async/backoff.ts";
 import { delay } from "../async/delay.ts";
 
 /** The delays of a retry loop, in ms. */
-export interface RetryDelays {
-  initialMs: number;
-  maxMs: number;
-}
+export type RetryDelays = Pick<BackoffPolicy, "initialMs" | "maxMs">;
 
 /**
  * Waits before attempt `attempt + 1` (a random time in [base/2, base), base doubling per attempt
@@ -20,6 +18,5 @@ export async function retryDelay(
   delays: RetryDelays,
   signal: AbortSignal,
 ): Promise<void> {
-  const base = Math.min(delays.maxMs, delays.initialMs * 2 ** Math.min(attempt, 20));
-  await delay(base / 2 + Math.random() * (base / 2), { signal }).catch(() => undefined);
+  await delay(backoffMs(attempt, delays), { signal }).catch(() => undefined);
 }

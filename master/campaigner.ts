@@ -7,7 +7,7 @@
 import { delay } from "../async/delay.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Campaign, Election } from "../store/store.ts";
-import { NotLeaderError } from "./errors.ts";
+import { NotLeaderError } from "../errors/mod.ts";
 import { LeaderTerm } from "./leader_term.ts";
 import { retryDelay, type RetryDelays } from "./_retry_delay.ts";
 import { waitFor } from "./_wait.ts";

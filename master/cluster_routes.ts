@@ -1,12 +1,13 @@
 /**
  * @module
- * The HTTP routes of task control and the dashboard (SPEC §9), added to the master's Hono app:
- * `GET /crawler/resource/<name>`, `POST /crawler/resource/<name>/pause` and `/resume`,
- * `GET /crawler/cluster` (what the dashboard draws) and the dashboard page at `/`. Errors go
- * through the app's one `onError` mapping.
+ * The HTTP routes of task control and the dashboard (docs/http-api.md; docs/operating.md,
+ * "Dashboard"), added to the master's Hono app: `GET /crawler/resource/<name>`,
+ * `POST /crawler/resource/<name>/pause` and `/resume`, `GET /crawler/cluster` (what the dashboard
+ * draws) and the dashboard (its page at `/`, with its script and stylesheet). Errors go through
+ * the app's one `onError` mapping.
  */
 import type { Hono } from "hono";
-import { dashboardPage } from "./dashboard_page.ts";
+import { addDashboardRoutes } from "./dashboard_page.ts";
 import { resourceNameSchema } from "../proto/api_bodies.ts";
 import type { ClusterView } from "./cluster_view.ts";
 import type { Master } from "./master.ts";
@@ -25,7 +26,7 @@ export function addClusterRoutes(app: Hono, deps: ClusterRouteDeps): void {
   // Hono has already decoded the path parameter.
   const nameOf = (raw: string) => parseRequest(resourceNameSchema, raw);
 
-  app.get("/", (c) => c.html(dashboardPage()));
+  addDashboardRoutes(app);
 
   app.get("/crawler/cluster", async (c) => c.json(await view.snapshot()));
 

@@ -8,9 +8,10 @@ import { builtinRuleSets } from "../rulesets/mod.ts";
 import type { EmbeddedStore } from "../store/embedded_store.ts";
 import type { AssignmentStatus } from "../worker/cluster_worker.ts";
 import { type RunningWorkerGrpc, startWorkerGrpc } from "../worker/worker_grpc.ts";
-import { freePort, openTestStore, registerWorker, waitUntil } from "./_testing.ts";
+import { openTestStore, registerWorker } from "./_testing.ts";
+import { waitFor } from "../tests/kit/wait.ts";
 import { ClusterView, type TaskView } from "./cluster_view.ts";
-import { NotFoundError } from "./errors.ts";
+import { NotFoundError } from "../errors/mod.ts";
 import { MasterGrpcClient } from "./grpc_client.ts";
 import { type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
 import { createApp } from "./http_app.ts";
@@ -42,7 +43,7 @@ async function cluster(options: { callTimeoutMs?: number } = {}) {
     logger: silentLogger,
   });
   master.start();
-  await waitUntil(() => master.isLeader, { what: "leadership" });
+  await waitFor(() => master.isLeader, { what: "leadership" });
   let now = 1_000_000;
   const source = new GrpcWorkerStatusSource();
   const view = new ClusterView({
@@ -240,15 +241,14 @@ Deno.test("the resource and worker lists page with limit and after", async () =>
 Deno.test("task control over gRPC: GetResource, PauseResource, ResumeResource, paged lists", async () => {
   await using c = await cluster();
   const grpc = loadCrawlerMasterGrpc();
-  const port = freePort();
   const server: RunningGrpcServer = await startGrpcServer({
     master: c.master,
     hostname: "127.0.0.1",
-    port,
+    port: 0,
     grpc,
     view: c.view,
   });
-  const client = new MasterGrpcClient(`127.0.0.1:${port}`, { grpc, timeoutMs: 3000 });
+  const client = new MasterGrpcClient(`127.0.0.1:${server.port}`, { grpc, timeoutMs: 3000 });
   try {
     for (const name of ["books", "news"]) await c.master.addResource({ name, spec });
     const id = decodeResourceSpec((await c.store.get(resourceKey("books")))!.value).ID;
@@ -361,4 +361,24 @@ Deno.test("a task with sitemaps shows the sitemap files read and URLs found in i
   const view = await body(await c.app.request("/crawler/resource/books")) as unknown as TaskView;
   assert.equal(view.totals.sitemaps, 6);
   assert.equal(view.totals.sitemapUrls, 10_100);
+});
+
+Deno.test("a task whose pages are rendered shows its browser figures in its totals and placements", async () => {
+  await using c = await cluster();
+  await c.master.addResource({ name: "books", spec });
+  const id = decodeResourceSpec((await c.store.get(resourceKey("books")))!.value).ID;
+  const report = running(id, 10);
+  const seconds = [0, 2, 8, 0, 0, 0, 0, 0, 0, 0, 1];
+  c.setTasks([{
+    ...report,
+    stats: { ...report.stats!, render: { rendered: 9, failed: 1, seconds, open: 2, restarts: 1 } },
+  }]);
+  await c.view.poll();
+  const view = await body(await c.app.request("/crawler/resource/books")) as unknown as TaskView;
+  assert.deepEqual(view.totals.render, { rendered: 9, failed: 1, seconds, open: 2, restarts: 1 });
+  assert.deepEqual(view.placements[0].counters?.render, view.totals.render);
+  const snapshot = await body(await c.app.request("/crawler/cluster")) as unknown as {
+    renderSeconds: number[];
+  };
+  assert.deepEqual(snapshot.renderSeconds, [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60]);
 });

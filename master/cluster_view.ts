@@ -14,6 +14,11 @@ import type { Logger } from "../log/logger.ts";
 import { silentLogger } from "../log/logger.ts";
 import { delay } from "../async/delay.ts";
 import type { WorkerStatusSource } from "./worker_status_source.ts";
+import {
+  emptyRenderStats,
+  RENDER_SECONDS_BUCKETS,
+  type RenderStats,
+} from "../spider/browser/render_stats.ts";
 
 /** Counters of a task summed over its placements. */
 export interface TaskCounters {
@@ -29,6 +34,12 @@ export interface TaskCounters {
   /** Sitemap files read and the page URLs they listed; absent for a task without sitemaps. */
   sitemaps?: number;
   sitemapUrls?: number;
+  /**
+   * What the task's pages did in the browser (pages rendered and failed, the render-time
+   * histogram over `ClusterSnapshot.renderSeconds`, pages open now, browser restarts); absent for
+   * a task that renders no page.
+   */
+  render?: RenderStats;
 }
 
 /** One worker a task is placed on, as last heard from. */
@@ -112,6 +123,11 @@ export interface ClusterSnapshot {
   isLeader: boolean;
   /** Milliseconds between two samples of `history`. */
   sampleIntervalMs: number;
+  /**
+   * Upper bounds of the render-time histogram (`TaskCounters.render.seconds`), seconds; its last
+   * count is of renders slower than the last bound.
+   */
+  renderSeconds: readonly number[];
   /** When the workers were last asked, ms since the epoch (absent before the first round). */
   polledAt?: number;
   tasks: TaskView[];
@@ -292,6 +308,7 @@ export class ClusterView {
         totals.sitemaps = (totals.sitemaps ?? 0) + p.counters.sitemaps;
         totals.sitemapUrls = (totals.sitemapUrls ?? 0) + (p.counters.sitemapUrls ?? 0);
       }
+      if (p.counters.render) totals.render = addRender(totals.render, p.counters.render);
     }
     const reports = placements.map((p) => this.#taskReport(p.workerId, resource));
     const errors = reports.flatMap((r, i) =>
@@ -360,6 +377,7 @@ export class ClusterView {
       leader: status.leader ?? null,
       isLeader: status.isLeader,
       sampleIntervalMs: this.#intervalMs,
+      renderSeconds: RENDER_SECONDS_BUCKETS,
       ...(this.#polledAt === undefined ? {} : { polledAt: this.#polledAt }),
       tasks: resources.map((r) => this.describe(r, options.top ?? 5)),
       workers: workers.map((w) => this.#describeWorker(w)),
@@ -440,7 +458,19 @@ function countersOf(task: TaskReport): TaskCounters {
     leased: s.leased ?? s.inFlight,
     ...(s.stalled ? { stalled: s.stalled } : {}),
     ...(s.sitemaps ? { sitemaps: s.sitemaps, sitemapUrls: s.sitemapUrls ?? 0 } : {}),
+    ...(s.render ? { render: s.render } : {}),
   };
+}
+
+/** `total` (none yet: empty) plus `more`, bucket by bucket. */
+function addRender(total: RenderStats | undefined, more: RenderStats): RenderStats {
+  const sum = total ?? emptyRenderStats();
+  sum.rendered += more.rendered;
+  sum.failed += more.failed;
+  sum.open += more.open;
+  sum.restarts += more.restarts;
+  more.seconds.forEach((count, i) => sum.seconds[i] = (sum.seconds[i] ?? 0) + count);
+  return sum;
 }
 
 /** One state for a task from the states of its placements (see `TaskView.state`). */

@@ -26,7 +26,7 @@ import {
 import { IDEMPOTENCY_KEY_METADATA_KEY, newIdempotencyKey } from "../proto/idempotency.ts";
 import { type ResourceSpec, resourceSpecSchema } from "../proto/resource_spec.ts";
 import { setTokenMetadata } from "../auth/grpc_token.ts";
-import { ERROR_KIND_METADATA_KEY, errorFromGrpc } from "./errors.ts";
+import { ERROR_KIND_METADATA_KEY, errorFromGrpc } from "../errors/mod.ts";
 import type { ForwardOptions, LeaderClient } from "./leader_client.ts";
 
 /** The metadata key a forwarding master puts its id under (the leader's loop guard). */
@@ -56,7 +56,7 @@ export interface MasterGrpcClientOptions {
   grpc?: CrawlerMasterGrpc;
   /** Default deadline of a call, in ms. Default: 10000. */
   timeoutMs?: number;
-  /** The bearer token sent with every call (SPEC §9). Default: none. */
+  /** The bearer token sent with every call (docs/operating.md, "Auth"). Default: none. */
   token?: string;
 }
 

@@ -1,7 +1,7 @@
 /**
  * @module
  * The master's gRPC server (`crawler.CrawlerMaster` from `proto/crawler.proto`): the same
- * operations as the HTTP API, with errors mapped to gRPC codes by the one table in `errors.ts`.
+ * operations as the HTTP API, with errors mapped to gRPC codes by the one table in `errors/error_reply.ts`.
  */
 import * as grpc from "@grpc/grpc-js";
 import { tokenFromMetadata, tokenServerInterceptor } from "../auth/grpc_token.ts";
@@ -26,7 +26,7 @@ import {
   errorReply,
   InvalidArgumentError,
   UNEXPECTED_ERROR_KIND,
-} from "./errors.ts";
+} from "../errors/mod.ts";
 import { FORWARDED_BY_METADATA_KEY } from "./grpc_client.ts";
 import type { Master } from "./master.ts";
 import { grpcCloser, listenGrpc } from "../proto/grpc_listen.ts";
@@ -49,7 +49,10 @@ export interface GrpcServerOptions {
   /** Answers `GetResource` with what the workers report. Default: the stored resource alone. */
   view?: ClusterView;
   logger?: Logger;
-  /** The bearer token every call must carry (SPEC §9). Default: none, every call is served. */
+  /**
+   * The bearer token every call must carry (docs/operating.md, "Auth"). Default: none, every call
+   * is served.
+   */
   token?: string;
 }
 

@@ -1,7 +1,7 @@
 /**
  * @module
- * The master's HTTP API (SPEC §5) as a Hono app. `createApp` takes its dependencies and opens
- * no port, so tests drive it with `app.request()`; `run_master.ts` serves it.
+ * The master's HTTP API (docs/http-api.md) as a Hono app. `createApp` takes its dependencies and
+ * opens no port, so tests drive it with `app.request()`; `run_master.ts` serves it.
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -17,10 +17,11 @@ import type {
   WorkerListResponse,
 } from "../proto/api_bodies.ts";
 import { IDEMPOTENCY_KEY_HEADER } from "../proto/idempotency.ts";
-import { BodyTooLargeError, errorReply, InvalidArgumentError } from "./errors.ts";
+import { BodyTooLargeError, errorReply, InvalidArgumentError } from "../errors/mod.ts";
 import type { Master } from "./master.ts";
 import type { MasterGauges, MasterMetrics } from "./metrics.ts";
 import type { ClusterView } from "./cluster_view.ts";
+import { DASHBOARD_PATHS, DASHBOARD_SCRIPT_PATH, DASHBOARD_STYLE_PATH } from "./dashboard_page.ts";
 import { addClusterRoutes } from "./cluster_routes.ts";
 import { addItemsRoute } from "./items_route.ts";
 import type { ResultReader } from "../storage/result_reader.ts";
@@ -38,8 +39,8 @@ export interface AppDeps {
   /** Largest accepted body. Default: {@linkcode DEFAULT_BODY_LIMIT_BYTES}. */
   bodyLimitBytes?: number;
   /**
-   * The bearer token every request but the probes must carry (SPEC §9). Default: none, every
-   * request is served (a master on loopback only, or `--insecure`).
+   * The bearer token every request but the probes must carry (docs/operating.md, "Auth"). Default:
+   * none, every request is served (a master on loopback only, or `--insecure`).
    */
   token?: string;
   /** Serve `/metrics` without the token (`auth.metrics = "open"`). Default false. */
@@ -67,14 +68,24 @@ const KNOWN_ROUTES = new Set([
   "/readyz",
   "/metrics",
   "/crawler/cluster",
-  "/",
+  ...DASHBOARD_PATHS,
 ]);
-/** Probes are polled all the time; logging them at info would drown the log. */
-const QUIET_ROUTES = new Set(["/healthz", "/readyz", "/metrics", "/crawler/cluster"]);
+/**
+ * Probes are polled all the time; logging them at info would drown the log. The dashboard's
+ * script and stylesheet come with its page, which is logged.
+ */
+const QUIET_ROUTES = new Set([
+  "/healthz",
+  "/readyz",
+  "/metrics",
+  "/crawler/cluster",
+  DASHBOARD_SCRIPT_PATH,
+  DASHBOARD_STYLE_PATH,
+]);
 
 /**
  * Builds the HTTP app. Every error answer is `{"error": "<message>"}` with the status from the
- * one mapping in `errors.ts`, applied in `onError`.
+ * one mapping in `errors/error_reply.ts`, applied in `onError`.
  *
  * @example
  * ```ts

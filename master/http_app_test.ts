@@ -8,7 +8,8 @@ import { createApp } from "./http_app.ts";
 import { Master } from "./master.ts";
 import { MasterMetrics } from "./metrics.ts";
 import { parsePrometheusText } from "../metrics/_prometheus_text.ts";
-import { registerWorker, waitUntil } from "./_testing.ts";
+import { registerWorker } from "./_testing.ts";
+import { waitFor } from "../tests/kit/wait.ts";
 
 const MASTER_ID = "master1-127.0.0.1:9091";
 const spec = { rule: "douban_book_list" };
@@ -21,7 +22,8 @@ interface Fixture extends AsyncDisposable {
 
 /** A leader over an embedded store with `workers` registered, and its app. */
 async function leaderApp(
-  options: { workers?: string[]; presets?: string[]; start?: boolean } = {},
+  options: { workers?: string[]; presets?: string[]; start?: boolean; requestTimeoutMs?: number } =
+    {},
 ): Promise<Fixture> {
   const store = await openEmbeddedStore({ logger: silentLogger });
   for (const [i, id] of (options.workers ?? ["crawler.worker-1"]).entries()) {
@@ -33,11 +35,12 @@ async function leaderApp(
     electionTtlSeconds: 5,
     ruleSets: builtinRuleSets().keys(),
     presets: options.presets ?? ["books_a"],
+    requestTimeoutMs: options.requestTimeoutMs,
     logger: silentLogger,
   });
   if (options.start ?? true) {
     master.start();
-    await waitUntil(() => master.isLeader, { what: "leadership" });
+    await waitFor(() => master.isLeader, { what: "leadership" });
   }
   const app = createApp({ master, metrics: new MasterMetrics(), logger: silentLogger });
   return {
@@ -228,7 +231,9 @@ Deno.test("an unknown preset is 404, a config preset is accepted", async () => {
   );
   await using g = await leaderApp({ presets: ["books_a"] });
   // The preset was added when the master became leader: adding it again is a conflict.
-  await waitUntil(async () => (await g.store.get(resourceKey("books_a"))) !== undefined);
+  await waitFor(async () => (await g.store.get(resourceKey("books_a"))) !== undefined, {
+    what: "the preset written",
+  });
   assert.equal((await send(g.app, "POST", JSON.stringify({ name: "books_a" }))).status, 409);
 });
 
@@ -289,7 +294,9 @@ Deno.test("with no worker registered an add is 503", async () => {
 
 Deno.test("leader, health, readiness and metrics answer on the leader", async () => {
   await using f = await leaderApp();
-  await waitUntil(async () => (await f.store.get(resourceKey("books_a"))) !== undefined);
+  await waitFor(async () => (await f.store.get(resourceKey("books_a"))) !== undefined, {
+    what: "the preset written",
+  });
   assert.deepEqual(await json(await f.app.request("/crawler/leader")), {
     leader: MASTER_ID,
     self: MASTER_ID,
@@ -314,7 +321,8 @@ Deno.test("leader, health, readiness and metrics answer on the leader", async ()
 });
 
 Deno.test("without a leader writes are 503 and the master is not ready", async () => {
-  await using f = await leaderApp({ start: false });
+  // A write waits for a leader as long as the request timeout allows: half a second here.
+  await using f = await leaderApp({ start: false, requestTimeoutMs: 500 });
   const response = await send(f.app, "POST", JSON.stringify({ name: "douban_book_list" }));
   assert.equal(response.status, 503);
   assert.match(String((await json(response)).error), /no leader/);

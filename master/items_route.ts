@@ -17,7 +17,7 @@ import {
 } from "../storage/result_reader.ts";
 import type { Logger } from "../log/logger.ts";
 import { silentLogger } from "../log/logger.ts";
-import { NoResultsError } from "./errors.ts";
+import { NoResultsError } from "../errors/mod.ts";
 import type { Master } from "./master.ts";
 import { parseRequest } from "./validation.ts";
 

@@ -12,10 +12,11 @@ import { SqliteResultReader } from "../storage/sqlite_result_reader.ts";
 import { SqliteSink } from "../storage/sqlite_sink.ts";
 import { openEmbeddedStore } from "../store/embedded_store.ts";
 import { createWorkerApp } from "../worker/worker_app.ts";
-import { NoResultsError } from "./errors.ts";
+import { NoResultsError } from "../errors/mod.ts";
 import { createApp } from "./http_app.ts";
 import { Master } from "./master.ts";
-import { registerWorker, waitUntil } from "./_testing.ts";
+import { registerWorker } from "./_testing.ts";
+import { waitFor } from "../tests/kit/wait.ts";
 import { compareKeys, WorkerResultReader } from "./worker_result_reader.ts";
 
 const TOKEN = "items-token";
@@ -34,7 +35,7 @@ async function itemsApp(results: ResultReader, logger = silentLogger) {
     logger: silentLogger,
   });
   master.start();
-  await waitUntil(() => master.isLeader, { what: "leadership" });
+  await waitFor(() => master.isLeader, { what: "leadership" });
   await master.addResource({ name: "books", spec: { rule: "douban_book_list" } });
   const app = createApp({ master, token: TOKEN, results, logger });
   return {

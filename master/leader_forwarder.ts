@@ -11,7 +11,7 @@ import type {
 } from "../proto/api_bodies.ts";
 import { parseMasterId } from "../proto/master_id.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
-import { NotLeaderError } from "./errors.ts";
+import { NotLeaderError } from "../errors/mod.ts";
 import type { ForwardOptions, LeaderClient } from "./leader_client.ts";
 
 /** Options for {@linkcode LeaderForwarder}. */

@@ -7,7 +7,7 @@
 import { Mutex } from "async-mutex";
 import type { Logger } from "../log/logger.ts";
 import { GuardFailedError, type WriteGuard, type WriteOptions } from "../store/store.ts";
-import { NotLeaderError } from "./errors.ts";
+import { NotLeaderError } from "../errors/mod.ts";
 import type { LeaderState } from "./leader_state.ts";
 
 /**

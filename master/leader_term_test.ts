@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../log/logger.ts";
-import { GuardFailedError, StoreUnavailableError } from "../store/store.ts";
-import { NotLeaderError } from "./errors.ts";
+import { StoreUnavailableError } from "../errors/mod.ts";
+import { GuardFailedError } from "../store/store.ts";
+import { NotLeaderError } from "../errors/mod.ts";
 import { LeaderTerm } from "./leader_term.ts";
 
 const guard = { key: "/crawler/election/1", createRevision: 7 };

@@ -48,7 +48,7 @@ import {
   NotFoundError,
   NotLeaderError,
   NoWorkerError,
-} from "./errors.ts";
+} from "../errors/mod.ts";
 import type { LeaderState } from "./leader_state.ts";
 import type { LeaderTerm } from "./leader_term.ts";
 import type { Snowflake } from "./snowflake.ts";
@@ -142,9 +142,9 @@ export class LeaderWrites {
   }
 
   /**
-   * Adds a resource on the least-loaded workers (SPEC §5, §7). A name that exists is a
-   * `ConflictError`, whatever `id` the request carries (the leader gives every resource its own
-   * snowflake id, as the Go project did).
+   * Adds a resource on the least-loaded workers (docs/http-api.md; docs/operating.md, "Crawl with
+   * several workers"). A name that exists is a `ConflictError`, whatever `id` the request carries
+   * (the leader gives every resource its own snowflake id, as the Go project did).
    */
   async add(
     term: LeaderTerm,
@@ -200,8 +200,9 @@ export class LeaderWrites {
   }
 
   /**
-   * Sets or clears `Paused` on a resource (SPEC §9); returns the stored resource. Setting what is
-   * already set changes nothing. `NotFoundError` for an unknown name.
+   * Sets or clears `Paused` on a resource (docs/http-api.md, "Pause and resume"); returns the
+   * stored resource. Setting what is already set changes nothing. `NotFoundError` for an unknown
+   * name.
    */
   async setPaused(
     term: LeaderTerm,

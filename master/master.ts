@@ -21,10 +21,11 @@ import {
 import { ELECTION_PREFIX, resourceKey, RESOURCES_PREFIX, WORKERS_PREFIX } from "../proto/keys.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
 import { wantedWorkers } from "../proto/task_spec.ts";
+import { backoffMs } from "../async/backoff.ts";
 import { delay } from "../async/delay.ts";
 import type { Store } from "../store/store.ts";
 import { Campaigner } from "./campaigner.ts";
-import { errorReply, InvalidArgumentError, NotFoundError, NotLeaderError } from "./errors.ts";
+import { errorReply, InvalidArgumentError, NotFoundError, NotLeaderError } from "../errors/mod.ts";
 export type { RebalanceOptions } from "./leader_duties.ts";
 import type { LeaderClient } from "./leader_client.ts";
 import { LeaderDuties, type RebalanceOptions } from "./leader_duties.ts";
@@ -35,6 +36,10 @@ import { Snowflake, snowflakeNodeFromMasterId } from "./snowflake.ts";
 import { StateDecoder } from "./state_decoder.ts";
 import { parseRequest } from "./validation.ts";
 import { waitFor } from "./_wait.ts";
+import type { RetryDelays } from "./_retry_delay.ts";
+
+/** The longest wait between two tries of a write waiting for a leader, ms. */
+const WRITE_RETRY_MAX_MS = 1000;
 
 /** Options for {@linkcode Master}. */
 export interface MasterOptions {
@@ -54,7 +59,11 @@ export interface MasterOptions {
   requestTimeoutMs?: number;
   /** Milliseconds since the epoch, for ids and `CreationTime`. Default: `Date.now`. */
   clock?: () => number;
-  /** Delays between retries of leader duties and campaigns, in ms. Default: 100 doubling to 2000. */
+  /**
+   * Delays between retries of leader duties and campaigns, in ms, jittered. Default: 100 doubling
+   * to 2000. A write waiting for a leader is tried again with the same delays, capped at 1000
+   * (its caller is waiting).
+   */
   retryDelayMs?: { initial?: number; max?: number };
   /** Workers each preset wants (the config's `Tasks[].Workers`); unlisted presets want 1. */
   presetWorkers?: ReadonlyMap<string, number>;
@@ -81,7 +90,9 @@ export interface RequestOptions {
   forwardedBy?: string;
   /** Cancels waits and the forwarded call. */
   signal?: AbortSignal;
-  /** The caller's bearer token: a follower forwards it to the leader (SPEC §9). */
+  /**
+   * The caller's bearer token: a follower forwards it to the leader (docs/operating.md, "Auth").
+   */
   token?: string;
   /**
    * The write's idempotency key (`Idempotency-Key`, gRPC `idempotency-key`): a write repeated
@@ -120,6 +131,8 @@ export class Master {
   readonly #writes: LeaderWrites;
   readonly #forwarder: LeaderForwarder;
   readonly #requestTimeoutMs: number;
+  /** The waits of a write tried again while no leader answers (see `#untilAnswered`). */
+  readonly #writeRetry: RetryDelays;
 
   constructor(options: MasterOptions) {
     this.id = options.id;
@@ -133,6 +146,7 @@ export class Master {
       maxMs: options.retryDelayMs?.max ?? 2000,
     };
     this.#requestTimeoutMs = requestTimeoutMs;
+    this.#writeRetry = { ...retry, maxMs: Math.min(retry.maxMs, WRITE_RETRY_MAX_MS) };
     const presetWorkers = options.presetWorkers ?? new Map<string, number>();
     const wanted = (resource: ResourceSpec) =>
       resource.Spec ? wantedWorkers(resource.Spec) : presetWorkers.get(resource.Name) ?? 1;
@@ -203,10 +217,10 @@ export class Master {
   }
 
   /**
-   * Adds a resource (SPEC §5). The leader places it on the least-loaded workers; a follower
-   * forwards the request to the leader and returns its answer. Throws `InvalidArgumentError`,
-   * `NotFoundError` (unknown preset), `ConflictError` (name taken, whatever the body's `id`),
-   * `IdempotencyKeyReusedError`, `NoWorkerError`, `NotLeaderError`.
+   * Adds a resource (docs/http-api.md). The leader places it on the least-loaded workers; a
+   * follower forwards the request to the leader and returns its answer. Throws
+   * `InvalidArgumentError`, `NotFoundError` (unknown preset), `ConflictError` (name taken, whatever
+   * the body's `id`), `IdempotencyKeyReusedError`, `NoWorkerError`, `NotLeaderError`.
    *
    * While no leader answers, the request is tried again until the request deadline with the same
    * idempotency key (the caller's, else one given here), so an attempt that was applied but not
@@ -258,7 +272,7 @@ export class Master {
             cause: error,
           });
         }
-        const wait = Math.min(1000, 100 * 2 ** n);
+        const wait = backoffMs(n, this.#writeRetry);
         const retriable = error instanceof NotLeaderError && options.forwardedBy === undefined &&
           !signal?.aborted && Date.now() + wait < deadline;
         if (!retriable) throw error;
@@ -269,11 +283,11 @@ export class Master {
   }
 
   /**
-   * Pauses (`paused` true) or resumes a resource (SPEC §9): the leader sets `Paused` in its stored
-   * value, so the pause outlives worker and master restarts; its workers stop running it and keep
-   * its frontier. Returns the stored resource. `NotFoundError` for an unknown name. Followers
-   * forward. Setting what is already set changes nothing and answers the same. Idempotency keys
-   * work as for `addResource`.
+   * Pauses (`paused` true) or resumes a resource (docs/http-api.md, "Pause and resume"): the leader
+   * sets `Paused` in its stored value, so the pause outlives worker and master restarts; its
+   * workers stop running it and keep its frontier. Returns the stored resource. `NotFoundError` for
+   * an unknown name. Followers forward. Setting what is already set changes nothing and answers the
+   * same. Idempotency keys work as for `addResource`.
    */
   async setPaused(
     body: unknown,

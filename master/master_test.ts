@@ -24,13 +24,15 @@ import {
   NotFoundError,
   NotLeaderError,
   NoWorkerError,
-} from "./errors.ts";
+} from "../errors/mod.ts";
 import { GrpcLeaderClient, MasterGrpcClient } from "./grpc_client.ts";
 import { type RunningGrpcServer, startGrpcServer } from "./grpc_server.ts";
 import { Master, type MasterOptions } from "./master.ts";
 import type { ForwardOptions } from "./leader_client.ts";
 import type { AddResourceRequest, DeleteResourceRequest } from "../proto/api_bodies.ts";
-import { freePort, openTestStore, registerWorker, waitUntil } from "./_testing.ts";
+import { freePort, openTestStore, registerWorker } from "./_testing.ts";
+import { holdsFor, waitFor } from "../tests/kit/wait.ts";
+import { isDeepStrictEqual as equal } from "node:util";
 
 function newMaster(store: EmbeddedStore, options: Partial<MasterOptions> = {}): Master {
   return new Master({
@@ -73,7 +75,7 @@ Deno.test("ten resources over two workers end five and five", async () => {
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     for (let i = 0; i < 10; i++) await master.addResource({ name: `task${i}`, spec });
     assert.deepEqual(countByWorker(await resources(store)), { w1: 5, w2: 5 });
     assert.deepEqual((await master.listWorkers()).map((w) => [w.id, w.payload]), [["w1", 5], [
@@ -92,11 +94,11 @@ Deno.test("the leader reassigns the resources of a worker whose key disappears",
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     for (let i = 0; i < 4; i++) await master.addResource({ name: `task${i}`, spec });
     const before = await resources(store);
     await w1.revoke(); // w1's registry key vanishes with its lease
-    await waitUntil(async () => countByWorker(await resources(store)).w2 === 4, {
+    await waitFor(async () => countByWorker(await resources(store)).w2 === 4, {
       what: "w1's resources moving to w2",
     });
     const after = await resources(store);
@@ -106,7 +108,9 @@ Deno.test("the leader reassigns the resources of a worker whose key disappears",
     assert.equal(after.get("task1")?.AssignedNode, "w2|127.0.0.1:9002");
     // New work goes to the remaining worker, and a worker that joins gets the next one.
     await registerWorker(store, "w3", { port: 9003 });
-    await waitUntil(async () => (await master.listWorkers()).length === 2);
+    await waitFor(async () => (await master.listWorkers()).length === 2, {
+      what: "two workers listed",
+    });
     assert.equal((await master.addResource({ name: "task9", spec })).id, "w3");
   } finally {
     await master.stop();
@@ -119,13 +123,15 @@ Deno.test("orphans wait for a worker when none is left", async () => {
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.addResource({ name: "a", spec });
     await w1.revoke();
-    await waitUntil(async () => (await master.listWorkers()).length === 0);
+    await waitFor(async () => (await master.listWorkers()).length === 0, {
+      what: "no worker listed",
+    });
     assert.equal(workerOf((await resources(store)).get("a")), "w1");
     await registerWorker(store, "w2");
-    await waitUntil(async () => workerOf((await resources(store)).get("a")) === "w2", {
+    await waitFor(async () => workerOf((await resources(store)).get("a")) === "w2", {
       what: "the orphan moving to the new worker",
     });
   } finally {
@@ -142,12 +148,15 @@ Deno.test("the leader adds missing presets when elected, and once a worker joins
   const master = newMaster(store, { presets: ["kept", "books_a", "books_b"] });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
-    // No worker yet: nothing can be assigned, so nothing is written.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
+    // No worker yet: nothing can be assigned, so nothing is written for a while.
+    await holdsFor(async () => (await resources(store)).size === 1, {
+      what: "only the kept preset written",
+      forMs: 50,
+    });
     assert.deepEqual([...(await resources(store)).keys()], ["kept"]);
     await registerWorker(store, "w1");
-    await waitUntil(async () => (await resources(store)).size === 3, { what: "presets" });
+    await waitFor(async () => (await resources(store)).size === 3, { what: "presets" });
     const all = await resources(store);
     assert.equal(all.get("kept")?.ID, "42", "an existing preset is kept, not re-added");
     assert.deepEqual(countByWorker(all), { w1: 3 });
@@ -164,14 +173,16 @@ Deno.test("resources of live workers keep their assignment across a leader chang
   const first = newMaster(store, { id: "master1-127.0.0.1:9091" });
   const second = newMaster(store, { id: "master2-127.0.0.1:9092" });
   first.start();
-  await waitUntil(() => first.isLeader);
+  await waitFor(() => first.isLeader, { what: "the first master to lead" });
   second.start();
   try {
     for (let i = 0; i < 6; i++) await first.addResource({ name: `task${i}`, spec });
     const before = await resources(store);
-    await waitUntil(() => second.leaderId === first.id);
+    await waitFor(() => second.leaderId === first.id, {
+      what: "the second master to know the first leads",
+    });
     await first.stop(); // resigns: the second master is elected at once
-    await waitUntil(() => second.isLeader, { what: "the second master leading" });
+    await waitFor(() => second.isLeader, { what: "the second master leading" });
     await second.addResource({ name: "task6", spec });
     const after = await resources(store);
     for (const [name, resource] of before) assert.deepEqual(after.get(name), resource, name);
@@ -188,7 +199,7 @@ Deno.test("a name written by another leader is a conflict, never a second add", 
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.listResources(); // the state is loaded once requests are served
     const other = { ID: "7", Name: "raced", AssignedNode: "w1|127.0.0.1:9090", CreationTime: 1 };
     await store.put(resourceKey("raced"), encodeResourceSpec(other));
@@ -210,13 +221,13 @@ Deno.test("a master that loses its election lease stops leading at once and camp
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     const { kvs } = await store.getPrefix(`${ELECTION_PREFIX}/`);
     assert.equal(kvs.length, 1);
     const leaseId = BigInt(`0x${kvs[0].key.slice(ELECTION_PREFIX.length + 1)}`).toString();
     await store.revokeLease(leaseId);
     assert.equal(master.isLeader, false, "leadership ends with the lease, synchronously");
-    await waitUntil(() => master.isLeader, { what: "leadership again" });
+    await waitFor(() => master.isLeader, { what: "leadership again" });
     await master.addResource({ name: "after", spec });
   } finally {
     await master.stop();
@@ -244,7 +255,7 @@ Deno.test("a leader whose election key vanishes writes nothing, answers 503 and 
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.addResource({ name: "kept", spec });
 
     // The key goes behind the master's back (as when its lease expires during a pause): the
@@ -258,7 +269,7 @@ Deno.test("a leader whose election key vanishes writes nothing, answers 503 and 
     await assert.rejects(master.addResource({ name: "new", spec }, forwarded), leadershipLost);
     assert.equal(master.isLeader, false, "the term ends with the refused write");
     assert.deepEqual((await store.getPrefix(RESOURCES_PREFIX)).kvs, before.kvs);
-    await waitUntil(() => master.isLeader, { what: "leadership again" });
+    await waitFor(() => master.isLeader, { what: "leadership again" });
     const second = await electionKey(store);
     assert.ok(second.createRevision > first.createRevision, "elected as a new candidate");
 
@@ -287,14 +298,16 @@ Deno.test("a reassignment by a leader whose election key vanished waits for its 
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.addResource({ name: "a", spec });
     await registerWorker(store, "w2", { port: 9002 });
-    await waitUntil(async () => (await master.listWorkers()).length === 2);
+    await waitFor(async () => (await master.listWorkers()).length === 2, {
+      what: "two workers listed",
+    });
     const old = await electionKey(store);
     await store.delete(old.key);
     await w1.revoke(); // the leader's reassignment of "a" is refused, and it stands again
-    await waitUntil(async () => workerOf((await resources(store)).get("a")) === "w2", {
+    await waitFor(async () => workerOf((await resources(store)).get("a")) === "w2", {
       what: "the orphan moving to w2",
     });
     const current = await electionKey(store);
@@ -325,9 +338,11 @@ Deno.test("a follower forwards writes to the leader over gRPC and relays its err
     }
     const [leader, follower] = masters;
     leader.start();
-    await waitUntil(() => leader.isLeader);
+    await waitFor(() => leader.isLeader, { what: "the leader to lead" });
     follower.start();
-    await waitUntil(() => follower.leaderId === leader.id);
+    await waitFor(() => follower.leaderId === leader.id, {
+      what: "the follower to know the leader",
+    });
 
     assert.deepEqual(await follower.addResource({ name: "fwd", spec }), {
       id: "w1",
@@ -363,7 +378,9 @@ Deno.test("a follower forwards writes to the leader over gRPC and relays its err
       await assert.rejects(client.addResource({ name: "via_grpc", spec }), ConflictError);
       // A task on several workers lists every placement over gRPC too.
       await registerWorker(store, "w2", { port: 9092 });
-      await waitUntil(async () => (await client.listWorkers()).length === 2);
+      await waitFor(async () => (await client.listWorkers()).length === 2, {
+        what: "two workers listed",
+      });
       await client.addResource({ name: "wide", spec: { ...spec, workers: 2 } });
       const wide = (await client.listResources()).find((r) => r.Name === "wide");
       assert.equal(wide?.Placements?.length, 2);
@@ -395,10 +412,12 @@ Deno.test("a forwarded request reaching a follower is not forwarded again", asyn
     },
   });
   leader.start();
-  await waitUntil(() => leader.isLeader);
+  await waitFor(() => leader.isLeader, { what: "the leader to lead" });
   follower.start();
   try {
-    await waitUntil(() => follower.leaderId === leader.id);
+    await waitFor(() => follower.leaderId === leader.id, {
+      what: "the follower to know the leader",
+    });
     await assert.rejects(
       follower.addResource({ name: "loop", spec }, { forwardedBy: "master3-127.0.0.1:9093" }),
       (error: Error) => {
@@ -422,10 +441,12 @@ Deno.test("a preset a user deleted stays deleted while the leader leads", async 
   const master = newMaster(store, { presets: ["books_a"] });
   master.start();
   try {
-    await waitUntil(async () => (await resources(store)).has("books_a"), { what: "the preset" });
+    await waitFor(async () => (await resources(store)).has("books_a"), { what: "the preset" });
     await master.deleteResource({ name: "books_a" });
     await registerWorker(store, "w2"); // a worker event runs the leader's reconciliation
-    await waitUntil(async () => (await master.listWorkers()).length === 2);
+    await waitFor(async () => (await master.listWorkers()).length === 2, {
+      what: "two workers listed",
+    });
     await master.addResource({ name: "other", spec }); // served after the worker event
     assert.equal((await resources(store)).has("books_a"), false);
     // It can be added back by name: it is a preset.
@@ -441,7 +462,7 @@ Deno.test("the leader follows resources written by others and reassigns orphans 
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     // Written straight into the store, assigned to a worker that is not there.
     await store.put(
       resourceKey("external"),
@@ -452,11 +473,15 @@ Deno.test("the leader follows resources written by others and reassigns orphans 
         CreationTime: 1,
       }),
     );
-    await waitUntil(async () => workerOf((await resources(store)).get("external")) === "w1");
+    await waitFor(async () => workerOf((await resources(store)).get("external")) === "w1", {
+      what: "external on w1",
+    });
     assert.deepEqual((await master.listWorkers()).map((w) => [w.id, w.payload]), [["w1", 1]]);
     // Deleted behind the leader's back: a new add of the name is not a conflict.
     await store.delete(resourceKey("external"));
-    await waitUntil(async () => (await master.listWorkers())[0].payload === 0);
+    await waitFor(async () => (await master.listWorkers())[0].payload === 0, {
+      what: "the worker's payload to drop to 0",
+    });
     await master.addResource({ name: "external", spec });
   } finally {
     await master.stop();
@@ -470,18 +495,21 @@ Deno.test("a worker that registers again within its grace period keeps its tasks
   const master = newMaster(store, { workerGraceMs: 400, rebalance: { enabled: false } });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     for (let i = 0; i < 4; i++) await master.addResource({ name: `task${i}`, spec });
     const before = await resources(store);
     await w1.revoke();
     await registerWorker(store, "w1", { port: 9001 }); // back at once, on a new lease
-    await new Promise((resolve) => setTimeout(resolve, 600)); // past the grace period
-    assert.deepEqual(await resources(store), before, "nothing moved");
+    // Past the grace period (400 ms), nothing moved.
+    await holdsFor(async () => equal(await resources(store), before), {
+      what: "nothing moved",
+      forMs: 600,
+    });
     // Gone for good: its tasks move once the grace period is over, not before.
     const w1Again = (await store.getPrefix("/crawler/workers/w1")).kvs[0].lease!;
     await store.revokeLease(w1Again);
     const goneAt = Date.now();
-    await waitUntil(async () => countByWorker(await resources(store)).w2 === 4, {
+    await waitFor(async () => countByWorker(await resources(store)).w2 === 4, {
       what: "w1's tasks moving to w2",
     });
     assert.ok(Date.now() - goneAt >= 350, `moved after ${Date.now() - goneAt} ms`);
@@ -510,12 +538,18 @@ Deno.test("a new leader gives workers missing from its first read the grace peri
   const master = newMaster(store, { workerGraceMs: 1000 });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.listResources();
     await registerWorker(store, "w2", { port: 9002 });
     await registerWorker(store, "w3", { port: 9003 });
-    await new Promise((resolve) => setTimeout(resolve, 1300));
-    assert.deepEqual(countByWorker(await resources(store)), { w1: 3, w2: 3, w3: 3 });
+    // Past the grace period (1 s), nothing moved: they came back within it.
+    await holdsFor(
+      async () => equal(countByWorker(await resources(store)), { w1: 3, w2: 3, w3: 3 }),
+      {
+        what: "three tasks on each worker",
+        forMs: 1300,
+      },
+    );
   } finally {
     await master.stop();
   }
@@ -527,11 +561,11 @@ Deno.test("a worker that joins gets its share: the leader moves tasks until load
   const master = newMaster(store, { rebalance: { intervalMs: 50, maxMoves: 2 } });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     for (let i = 0; i < 9; i++) await master.addResource({ name: `task${i}`, spec });
     await registerWorker(store, "w2", { port: 9002 });
     await registerWorker(store, "w3", { port: 9003 });
-    await waitUntil(async () => {
+    await waitFor(async () => {
       const counts = Object.values(countByWorker(await resources(store)));
       return counts.length === 3 && counts.every((n) => n === 3);
     }, { what: "loads of 3, 3 and 3" });
@@ -549,12 +583,17 @@ Deno.test("with rebalancing off, a worker that joins gets only new tasks", async
   const master = newMaster(store, { rebalance: { enabled: false, intervalMs: 20 } });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     for (let i = 0; i < 4; i++) await master.addResource({ name: `task${i}`, spec });
     await registerWorker(store, "w2", { port: 9002 });
-    await waitUntil(async () => (await master.listWorkers()).length === 2);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.deepEqual(countByWorker(await resources(store)), { w1: 4 });
+    await waitFor(async () => (await master.listWorkers()).length === 2, {
+      what: "two workers listed",
+    });
+    // Nothing moves to the new worker for a while (rebalancing rounds would run every 20 ms).
+    await holdsFor(async () => equal(countByWorker(await resources(store)), { w1: 4 }), {
+      what: "every task on w1",
+      forMs: 200,
+    });
     await master.addResource({ name: "new", spec });
     assert.equal(workerOf((await resources(store)).get("new")), "w2");
   } finally {
@@ -569,7 +608,7 @@ Deno.test("a task with workers: 2 runs on two workers; a dead one is replaced, a
   const master = newMaster(store, { rebalance: { enabled: false } });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.addResource({ name: "other", spec });
     const node = await master.addResource({ name: "wide", spec: { ...spec, workers: 2 } });
     assert.equal(node.id, "w2", "the least-loaded worker comes first");
@@ -581,7 +620,7 @@ Deno.test("a task with workers: 2 runs on two workers; a dead one is replaced, a
     // w1 dies: its placement moves to w3, the free worker; w2's stays.
     await registerWorker(store, "w3", { port: 9003 });
     await w1.revoke();
-    await waitUntil(async () => {
+    await waitFor(async () => {
       wide = (await resources(store)).get("wide")!;
       return wide.Placements?.includes("w3|127.0.0.1:9003") === true;
     }, { what: "a replacement placement" });
@@ -597,11 +636,13 @@ Deno.test("a task that wants more workers than there are gets the next one that 
   const master = newMaster(store, { rebalance: { enabled: false } });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.addResource({ name: "wide", spec: { ...spec, workers: 3 } });
     assert.equal((await resources(store)).get("wide")?.Placements, undefined);
     await registerWorker(store, "w2", { port: 9002 });
-    await waitUntil(async () => (await resources(store)).get("wide")?.Placements?.length === 2);
+    await waitFor(async () => (await resources(store)).get("wide")?.Placements?.length === 2, {
+      what: "wide placed twice",
+    });
   } finally {
     await master.stop();
   }
@@ -613,7 +654,7 @@ Deno.test("workers > 1 without a shared frontier is a 400 that says why", async 
   const master = newMaster(store, { multiWorkerRefusal: "the frontier is not shared" });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await assert.rejects(
       master.addResource({ name: "wide", spec: { ...spec, workers: 2 } }),
       (error: Error) => {
@@ -635,7 +676,7 @@ Deno.test("an add repeated with the same id is a conflict; with the same idempot
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     const first = await master.addResource({ id: "c1", name: "t", spec }, { idempotencyKey: "k1" });
     await master.addResource({ name: "u", spec }); // so "least loaded" now differs
     assert.deepEqual(
@@ -664,7 +705,7 @@ Deno.test("idempotency keys outlive a leader change, are forgotten after the win
   const options = { clock, idempotencyWindowMs: 60_000 };
   const first = newMaster(store, { ...options, id: "master1-127.0.0.1:9091" });
   first.start();
-  await waitUntil(() => first.isLeader);
+  await waitFor(() => first.isLeader, { what: "the first master to lead" });
   const added = await first.addResource({ name: "t", spec }, { idempotencyKey: "add-t" });
   await first.deleteResource({ name: "t" }, { idempotencyKey: "delete-t" });
   await assert.rejects(
@@ -675,7 +716,7 @@ Deno.test("idempotency keys outlive a leader change, are forgotten after the win
   const second = newMaster(store, { ...options, id: "master2-127.0.0.1:9092" });
   second.start();
   try {
-    await waitUntil(() => second.isLeader);
+    await waitFor(() => second.isLeader, { what: "the second master to lead" });
     // The new leader answers each key as the old one did, refusals included.
     assert.deepEqual(
       await second.addResource({ name: "t", spec }, { idempotencyKey: "add-t" }),
@@ -694,7 +735,7 @@ Deno.test("idempotency keys outlive a leader change, are forgotten after the win
       added,
     );
     assert.equal((await resources(store)).size, 1);
-    await waitUntil(async () => (await store.getPrefix(IDEMPOTENCY_PREFIX)).kvs.length === 1, {
+    await waitFor(async () => (await store.getPrefix(IDEMPOTENCY_PREFIX)).kvs.length === 1, {
       what: "the expired records to be pruned",
     });
     assert.equal(
@@ -727,12 +768,12 @@ Deno.test("an add is placed on a worker the registry lists before the leader's w
   const master = newMaster(store, { store: silentRegistry, presets: ["douban_book_list"] });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.listResources(); // loaded, with no worker
     await registerWorker(store, "w1");
     assert.equal((await master.addResource({ name: "t", spec })).id, "w1");
     // What a join would have done follows: the preset that waited for a worker is added.
-    await waitUntil(
+    await waitFor(
       async () => workerOf((await resources(store)).get("douban_book_list")) === "w1",
       {
         what: "the preset to be placed",
@@ -748,7 +789,7 @@ Deno.test("a write refused for want of a worker is not recorded: its retry is ju
   const master = newMaster(store);
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await assert.rejects(
       master.addResource({ name: "t", spec }, { idempotencyKey: "k" }),
       NoWorkerError,
@@ -789,10 +830,12 @@ Deno.test("a forwarded write whose answer was lost is tried again and applied on
     leaderClient: lossy(new Set()),
   });
   leader.start();
-  await waitUntil(() => leader.isLeader);
+  await waitFor(() => leader.isLeader, { what: "the leader to lead" });
   follower.start();
   try {
-    await waitUntil(() => follower.leaderId === leader.id);
+    await waitFor(() => follower.leaderId === leader.id, {
+      what: "the follower to know the leader",
+    });
     assert.equal((await follower.addResource({ name: "once", spec })).id, "w1");
     assert.equal(calls.length, 2);
     assert.equal(calls[0], calls[1], "the retry carries the same idempotency key");
@@ -822,7 +865,7 @@ Deno.test("a preset with Workers = 2 is placed on two workers", async () => {
   });
   master.start();
   try {
-    await waitUntil(async () => (await resources(store)).has("books_a"), { what: "the preset" });
+    await waitFor(async () => (await resources(store)).has("books_a"), { what: "the preset" });
     assert.deepEqual((await resources(store)).get("books_a")?.Placements, [
       "w1|127.0.0.1:9001",
       "w2|127.0.0.1:9002",
@@ -838,11 +881,15 @@ Deno.test("a request whose caller gave up while it waited for the leader is not 
   // A store whose create of "slow" waits until released: the leader's mutex is held meanwhile.
   let release!: () => void;
   const held = new Promise<void>((resolve) => (release = resolve));
+  let holding = false;
   const slowStore = new Proxy(store, {
     get(target, property) {
       if (property === "create") {
         return async (key: string, value: string, options?: WriteOptions) => {
-          if (key === resourceKey("slow")) await held;
+          if (key === resourceKey("slow")) {
+            holding = true;
+            await held;
+          }
           return await target.create(key, value, options);
         };
       }
@@ -853,16 +900,18 @@ Deno.test("a request whose caller gave up while it waited for the leader is not 
   const master = newMaster(store, { store: slowStore });
   master.start();
   try {
-    await waitUntil(() => master.isLeader);
+    await waitFor(() => master.isLeader, { what: "the master to lead" });
     await master.listResources();
     const slow = master.addResource({ name: "slow", spec });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => holding, { what: "the slow create to hold the mutex" });
     const caller = new AbortController();
     const late = master.addResource({ name: "late", spec }, {
       forwardedBy: "master2-127.0.0.1:9092",
       signal: caller.signal,
     });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Everything before the mutex runs on promises already settled: one turn of the event
+    // loop, and `late` waits for the mutex.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     caller.abort(new Error("the caller cancelled the call"));
     release();
     await slow;

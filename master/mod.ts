@@ -1,7 +1,7 @@
 /**
  * @module
  * The master role: election and assignment ({@linkcode Master}), its HTTP app and gRPC server
- * and client, the error mapping, the cluster view and dashboard, the items export route, and
+ * and client, the cluster view and dashboard, the items export route, and
  * `runMaster` for `crawler master`.
  */
 export {
@@ -21,20 +21,6 @@ export {
   type MasterGrpcClientOptions,
 } from "./grpc_client.ts";
 export type { ForwardOptions, LeaderClient } from "./leader_client.ts";
-export {
-  BodyTooLargeError,
-  ConflictError,
-  errorFromGrpc,
-  type ErrorReply,
-  errorReply,
-  IdempotencyKeyReusedError,
-  InvalidArgumentError,
-  NoResultsError,
-  NotFoundError,
-  NotLeaderError,
-  NoWorkerError,
-  ResultsUnavailableError,
-} from "./errors.ts";
 export { Snowflake, snowflakeNodeFromMasterId } from "./snowflake.ts";
 export { pickLeastLoaded, type WorkerLoad } from "./assignment.ts";
 export { LeaderState, type PlacementMove, type WorkerEntry } from "./leader_state.ts";

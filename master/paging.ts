@@ -3,7 +3,7 @@
  * Paging of the list answers (`?limit=&after=` on HTTP, `ListRequest` on gRPC): lists are sorted
  * by a unique key (a resource's name, a worker's id), and a page is the entries after a key.
  */
-import { InvalidArgumentError } from "./errors.ts";
+import { InvalidArgumentError } from "../errors/mod.ts";
 
 /** Entries in one page when the caller sets no limit, and the most it may ask for. */
 export const MAX_PAGE_SIZE = 1000;

@@ -5,7 +5,7 @@
  */
 import type { Hono } from "hono";
 import { defaultAdvertiseHost } from "../config/advertise.ts";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { type Config, isSharedFrontier, sharedFrontierMessage } from "../config/config_schema.ts";
 import { type Flags, type ListenAddress, parseListenAddress } from "../config/flags.ts";
 import type { Logger } from "../log/logger.ts";
@@ -19,6 +19,7 @@ import { createApp } from "./http_app.ts";
 import { Master } from "./master.ts";
 import { MasterMetrics } from "./metrics.ts";
 import { ClusterView } from "./cluster_view.ts";
+import { DASHBOARD_PATHS } from "./dashboard_page.ts";
 import { GrpcWorkerStatusSource, type WorkerStatusSource } from "./worker_status_source.ts";
 import { WorkerResultReader } from "./worker_result_reader.ts";
 import { isSharedResults, openResultReader } from "../storage/open_result_reader.ts";
@@ -43,11 +44,15 @@ export interface RunMasterOptions {
   /** Whether `runMaster` closes the store when it stops. Default true. */
   ownsStore?: boolean;
   /**
-   * The API token (SPEC §9): required on every HTTP request but the probes (and `/metrics` when
-   * `auth.metrics = "open"`) and on every gRPC call. Default: none, every call is served.
+   * The API token (docs/operating.md, "Auth"): required on every HTTP request but the probes (and
+   * `/metrics` when `auth.metrics = "open"`) and on every gRPC call. Default: none, every call is
+   * served.
    */
   token?: string;
-  /** HTTP paths served without the token: pages that ask for it themselves. Default: `/`. */
+  /**
+   * HTTP paths served without the token: pages that ask for it themselves. Default: the
+   * dashboard's (`DASHBOARD_PATHS`).
+   */
   publicPaths?: Iterable<string>;
   /**
    * How the dashboard's view asks workers for their status. Default: their gRPC `Status`
@@ -209,8 +214,8 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       logger,
       token: options.token,
       openMetrics: config.auth.metrics === "open",
-      // The dashboard's page holds no data: it asks for the token and sends it with each call.
-      publicPaths: options.publicPaths ?? ["/"],
+      // The dashboard's files hold no data: its page asks for the token, sends it with each call.
+      publicPaths: options.publicPaths ?? DASHBOARD_PATHS,
       view,
       results,
     });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { parseConfig } from "../config/load_config.ts";
 import { resolveMasterSettings } from "./run_master.ts";
 

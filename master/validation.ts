@@ -4,7 +4,7 @@
  * `InvalidArgumentError` whose message names each bad field and says why.
  */
 import type { z } from "zod";
-import { InvalidArgumentError } from "./errors.ts";
+import { InvalidArgumentError } from "../errors/mod.ts";
 
 /**
  * Parses `value` with `schema`; throws `InvalidArgumentError` with messages like

@@ -17,7 +17,7 @@ import {
   type ResultRows,
   type ResultValue,
 } from "../storage/result_reader.ts";
-import { InvalidArgumentError, NoResultsError, ResultsUnavailableError } from "./errors.ts";
+import { InvalidArgumentError, NoResultsError, ResultsUnavailableError } from "../errors/mod.ts";
 
 /** Options for {@linkcode WorkerResultReader}. */
 export interface WorkerResultReaderOptions {

@@ -10,6 +10,7 @@ import type {
   LaunchReason,
   RenderOutcome,
 } from "../spider/browser/browser_pool.ts";
+import { RENDER_SECONDS_BUCKETS } from "../spider/browser/render_stats.ts";
 
 /**
  * The browser metrics of one engine: pass it as the `BrowserFetcher`'s observer, `watch` the
@@ -42,7 +43,7 @@ export class BrowserMetrics implements BrowserObserver {
     this.#duration = new Histogram({
       name: "crawler_browser_render_seconds",
       help: "Time from navigation to the rendered DOM read (or the failure), in seconds.",
-      buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+      buckets: [...RENDER_SECONDS_BUCKETS],
       registers: [],
     });
     this.#launches = new Counter({

@@ -1,8 +1,8 @@
 /**
  * @module
- * Per-host politeness figures of each task (labels `task`, `host`; SPEC §8): requests,
- * 429/503s, disallowed URLs, the delay in force and the end of a Retry-After block. Only the
- * hosts a task's status lists (its busiest), so the series stay few.
+ * Per-host politeness figures of each task (labels `task`, `host`; docs/frontier.md, "Politeness"):
+ * requests, 429/503s, disallowed URLs, the delay in force and the end of a Retry-After block. Only
+ * the hosts a task's status lists (its busiest), so the series stay few.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { HostCounts } from "../spider/politeness/host_counters.ts";

@@ -12,7 +12,7 @@ export interface TaskSnapshot {
   name: string;
   state: string;
   stats?: TaskStats;
-  /** The task's busiest hosts with their politeness counters (SPEC §8). */
+  /** The task's busiest hosts with their politeness counters (docs/frontier.md, "Politeness"). */
   hosts?: HostCounts[];
 }
 
@@ -38,7 +38,7 @@ const COUNTERS: Array<[name: string, help: string, key: NumericStat]> = [
 ];
 
 /** The counters of `TaskStats` that are numbers. */
-type NumericStat = Exclude<keyof TaskStats, "frontier" | "stalled">;
+type NumericStat = Exclude<keyof TaskStats, "frontier" | "stalled" | "render">;
 
 const GAUGES: Array<[name: string, help: string, key: NumericStat]> = [
   ["crawler_task_queue_size", "Requests waiting in the task's frontier.", "queued"],

@@ -1,7 +1,7 @@
 /**
  * @module
- * The master's HTTP API bodies (SPEC §5): request schemas, checked with zod so a bad body is a
- * 400 naming the field, and the shapes of the answers.
+ * The master's HTTP API bodies (docs/http-api.md): request schemas, checked with zod so a bad body
+ * is a 400 naming the field, and the shapes of the answers.
  */
 import { z } from "zod";
 import { taskSpecSchema } from "./task_spec.ts";

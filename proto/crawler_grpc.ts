@@ -140,6 +140,17 @@ export interface TaskStatusMessage {
   stalled?: string;
   sitemaps?: string | number;
   sitemap_urls?: string | number;
+  /** Unset (null once decoded) for a task that renders no page. */
+  render?: RenderStatsMessage | null;
+}
+
+/** `RenderStats` on the wire. */
+export interface RenderStatsMessage {
+  rendered: string | number;
+  failed: string | number;
+  seconds: Array<string | number>;
+  open: string | number;
+  restarts: string | number;
 }
 
 /** `WorkerStatus` on the wire. */

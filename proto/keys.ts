@@ -1,7 +1,7 @@
 /**
  * @module
- * The coordination store's key layout (SPEC §4). Every key the master and the workers use is
- * built and taken apart here, so the layout lives in one place.
+ * The coordination store's key layout (docs/operating.md, "Keys in etcd"). Every key the master and
+ * the workers use is built and taken apart here, so the layout lives in one place.
  */
 
 /** Prefix of the resources (tasks) the leader assigns: `/resources/<name>`. */

@@ -5,6 +5,7 @@
  * add-time. Read through the zod schema so a malformed value is caught where it is read.
  */
 import { z } from "zod";
+import { parseAssignedNode } from "./assigned_node.ts";
 import { taskSpecSchema } from "./task_spec.ts";
 
 /** Schema of a stored resource. Unknown fields are kept out of the parsed value, not rejected. */
@@ -59,6 +60,21 @@ export function unixNanos(epochMs: number): number {
 export function placementsOf(resource: ResourceSpec): string[] {
   if (resource.Placements && resource.Placements.length > 0) return [...resource.Placements];
   return resource.AssignedNode ? [resource.AssignedNode] : [];
+}
+
+/**
+ * The ids of the workers a resource is placed on: the worker id of each of
+ * {@linkcode placementsOf} (a malformed placement is left out).
+ *
+ * @example
+ * ```ts
+ * placedWorkerIds({ ...resource, AssignedNode: "w1|10.0.0.5:9100" }); // ["w1"]
+ * ```
+ */
+export function placedWorkerIds(resource: ResourceSpec): string[] {
+  return placementsOf(resource)
+    .map((placement) => parseAssignedNode(placement)?.workerId)
+    .filter((id): id is string => id !== undefined);
 }
 
 /**

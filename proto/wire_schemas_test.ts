@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { addResourceBodySchema, deleteResourceBodySchema } from "./api_bodies.ts";
 import { resourceKey, resourceNameFromKey, workerIdFromKey, workerKey } from "./keys.ts";
 import { decodeResourceSpec, encodeResourceSpec, unixNanos } from "./resource_spec.ts";
-import { isBuiltinTaskSpec, taskDefinitionFromSpec } from "./task_spec.ts";
+import { isBuiltinTaskSpec } from "./task_spec.ts";
+import { taskDefinitionFromSpec } from "../worker/task_resolver.ts";
 import { decodeWorkerRegistration, encodeWorkerRegistration } from "./worker_registration.ts";
 
 Deno.test("store keys are built and taken apart by the same helpers", () => {

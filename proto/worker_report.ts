@@ -5,10 +5,12 @@
  */
 import type {
   HostActivityMessage,
+  RenderStatsMessage,
   TaskErrorMessage,
   TaskStatusMessage,
   WorkerStatusMessage,
 } from "./crawler_grpc.ts";
+import type { RenderStats } from "../spider/browser/render_stats.ts";
 
 /** Counters of one task run on one worker. */
 export interface TaskReportStats {
@@ -28,9 +30,14 @@ export interface TaskReportStats {
   /** Sitemap files read, and the page URLs they listed (absent: none). */
   sitemaps?: number;
   sitemapUrls?: number;
+  /** What the task's pages did in the browser (absent: it renders no page). */
+  render?: RenderStats;
 }
 
-/** A host a task fetched from, with its politeness state when the worker has it (SPEC §8). */
+/**
+ * A host a task fetched from, with its politeness state when the worker has it (docs/frontier.md,
+ * "Politeness").
+ */
 export interface HostReport {
   host: string;
   fetched: number;
@@ -103,6 +110,7 @@ export function workerReportToMessage(report: WorkerReport): WorkerStatusMessage
       stalled: t.stats?.stalled ?? "",
       sitemaps: t.stats?.sitemaps ?? 0,
       sitemap_urls: t.stats?.sitemapUrls ?? 0,
+      render: t.stats?.render ? { ...t.stats.render } : null,
       errors: (t.activity?.errors ?? []).map((e) => ({ url: e.url, error: e.error, at: e.at })),
       hosts: withPoliteness(t.activity?.hosts ?? [], t.hosts ?? []).map(hostToMessage),
     })),
@@ -135,6 +143,7 @@ export function workerReportFromMessage(message: WorkerStatusMessage): WorkerRep
           ...(Number(t.sitemaps ?? 0) > 0
             ? { sitemaps: Number(t.sitemaps), sitemapUrls: Number(t.sitemap_urls ?? 0) }
             : {}),
+          ...(t.render ? { render: renderFromMessage(t.render) } : {}),
         };
         report.activity = {
           errors: (t.errors ?? []).map(errorFromMessage),
@@ -143,6 +152,16 @@ export function workerReportFromMessage(message: WorkerStatusMessage): WorkerRep
       }
       return report;
     }),
+  };
+}
+
+function renderFromMessage(r: RenderStatsMessage): RenderStats {
+  return {
+    rendered: Number(r.rendered),
+    failed: Number(r.failed),
+    seconds: (r.seconds ?? []).map(Number),
+    open: Number(r.open),
+    restarts: Number(r.restarts),
   };
 }
 

@@ -4,7 +4,7 @@
  * lists (书籍列表) → book details (书籍简介), with the same regular expressions and item fields.
  */
 import type { ParseContext } from "../spider/parse_context.ts";
-import type { CrawlRequest } from "../spider/request.ts";
+import type { CrawlRequest } from "../frontier/crawl_request.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 
 const tagRe = /<a href="([^"]+)" class="tag">([^<]+)<\/a>/g;

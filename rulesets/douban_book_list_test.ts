@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ParseContext } from "../spider/parse_context.ts";
-import { toRequest } from "../spider/request.ts";
+import { toRequest } from "../frontier/crawl_request.ts";
 import { doubanBookList } from "./douban_book_list.ts";
 
 const rules = doubanBookList.rules;

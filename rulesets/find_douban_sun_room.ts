@@ -5,7 +5,7 @@
  * with no fields: its row holds the topic's URL and time.
  */
 import type { ParseContext } from "../spider/parse_context.ts";
-import type { CrawlRequest } from "../spider/request.ts";
+import type { CrawlRequest } from "../frontier/crawl_request.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 
 const contentRe = /<div class="topic-content">[\s\S]*?阳台[\s\S]*?<div class="aside">/;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ParseContext } from "../spider/parse_context.ts";
-import { toRequest } from "../spider/request.ts";
+import { toRequest } from "../frontier/crawl_request.ts";
 import { findDoubanSunRoom } from "./find_douban_sun_room.ts";
 
 Deno.test("解析网站URL follows topic links on the group's own host only", async () => {

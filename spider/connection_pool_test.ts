@@ -4,6 +4,7 @@ import {
   type ConnectionPoolOptions,
   defaultMaxConnections,
 } from "./connection_pool.ts";
+import { waitFor } from "../tests/kit/wait.ts";
 
 /** A client that records what it was made with and whether it was closed; it opens nothing. */
 interface FakeClient {
@@ -29,15 +30,6 @@ function fakePool(options: ConnectionPoolOptions = {}) {
   });
   const fake = (client: Deno.HttpClient) => client as unknown as FakeClient;
   return { pool, made, fake };
-}
-
-/** Polls `condition` until it holds, failing with `what` after `timeoutMs`. */
-async function pollUntil(what: string, condition: () => boolean, timeoutMs = 3000) {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 /** Whether `promise` is still pending after everything queued so far has run. */
@@ -194,7 +186,7 @@ Deno.test("keepAlive: false uses a client that keeps no idle socket, and is coun
     next.release();
     // Its socket goes once the response is done: counted until the runtime has had a turn.
     assert.deepEqual(pool.stats(), { clients: 0, inFlight: 0, charged: 0, closing: 1, waiting: 0 });
-    await pollUntil("the socket let go", () => pool.stats().closing === 0);
+    await waitFor(() => pool.stats().closing === 0, { what: "the socket let go" });
   } finally {
     pool.close();
   }
@@ -222,12 +214,12 @@ Deno.test("idle clients are closed after the idle timeout, busy ones only once d
     const busy = await pool.acquire("http://busy.test/");
     idle.release();
     assert.equal(made[0].options.poolIdleTimeout, 50, "sockets share the timeout");
-    await pollUntil("the idle client closed", () => fake(idle.client).closed);
+    await waitFor(() => fake(idle.client).closed, { what: "the idle client closed" });
     assert.equal(fake(busy.client).closed, false);
     assert.equal(pool.stats().clients, 1);
     busy.release();
-    await pollUntil("the other client closed once idle", () => fake(busy.client).closed);
-    await pollUntil("their sockets let go", () => pool.stats().closing === 0);
+    await waitFor(() => fake(busy.client).closed, { what: "the other client closed once idle" });
+    await waitFor(() => pool.stats().closing === 0, { what: "their sockets let go" });
     assert.deepEqual(pool.stats(), { clients: 0, inFlight: 0, charged: 0, closing: 0, waiting: 0 });
   } finally {
     pool.close();

@@ -7,7 +7,7 @@
  * stores the items and then acknowledges the batch in the frontier.
  */
 import type { Logger } from "../log/logger.ts";
-import { type Fetcher, FetchError, ResourceExhaustedError } from "./fetcher.ts";
+import { type Fetcher, FetchError, type FetchResponse, ResourceExhaustedError } from "./fetcher.ts";
 import { HostTurns } from "./host_turns.ts";
 import { urlHost } from "../frontier/url_key.ts";
 import { ParseContext } from "./parse_context.ts";
@@ -15,9 +15,11 @@ import type { ParseResult, Rule } from "./rule_set.ts";
 import type { Item } from "./item.ts";
 import { Semaphore } from "./semaphore.ts";
 import type { Task } from "./task.ts";
-import { type Limiter, type RunState, TaskRun } from "./task_run.ts";
-import type { LimitOptions } from "./task_options.ts";
-import type { Claim, Frontier, Outcome } from "../frontier/frontier.ts";
+import { type FetchTurn, type Limiter, type RunFeed, type RunState, TaskRun } from "./task_run.ts";
+import type { LimitSpec as LimitOptions } from "./limit_spec.ts";
+import type { Claim, Frontier } from "../frontier/frontier.ts";
+import type { CrawlRequest } from "../frontier/crawl_request.ts";
+import { type Failed, type FetchOutcome, frontierOutcome, type Retry } from "./fetch_outcome.ts";
 import { MemoryFrontier } from "../frontier/memory_frontier.ts";
 import { GroupCommit } from "./group_commit.ts";
 import { randomUserAgent } from "./user_agent.ts";
@@ -31,12 +33,14 @@ import { hostOutcomeOf } from "./politeness/host_outcome.ts";
 import { renderOf } from "./browser/render_options.ts";
 import type { HostOutcome } from "./politeness/host_state.ts";
 import { delay } from "../async/delay.ts";
-import { logWaiting } from "../storage/database_unavailable_error.ts";
+import { logWaiting } from "../errors/mod.ts";
 
 /** How many 429/503 answers one request may meet (each waited out) before it counts as failed. */
 const MAX_THROTTLED = 5;
 /** A host fetched at most this often keeps its connection between turns, ms of delay. */
 const KEEP_ALIVE_MAX_DELAY_MS = 1000;
+/** How long a request waits when politeness could not be asked about it, ms. */
+const ADMIT_RETRY_MS = 1000;
 /** How long a request waits after the process ran out of descriptors or memory, ms. */
 const EXHAUSTED_BACKOFF_MS = 2000;
 /** Running out of one resource is logged at most this often, ms. */
@@ -53,13 +57,19 @@ interface HostNote {
 
 /** Where items go. `save` buffers; the sink flushes on its own schedule and at `flush()`. */
 export interface ItemSink {
+  /** Buffers `item`, of which `fields` of its data are stored. */
   save(item: Item, fields: readonly string[]): void;
+  /** Resolves when everything saved so far is stored; rejects while the store is away. */
   flush(): Promise<void>;
 }
 
+/** Options for {@linkcode Crawler}. */
 export interface CrawlerOptions {
+  /** Fetches pages (HTTP, or a browser for tasks that render). Its owner closes it. */
   fetcher: Fetcher;
+  /** Where the items go; flushed before the pages they came from are acknowledged. */
   sink: ItemSink;
+  /** Where outcomes and the runs' trouble are logged. */
   logger: Logger;
   /** Builds a task's limiter from its `Limits`. */
   createLimiter: (limits: LimitOptions[]) => Limiter;
@@ -87,9 +97,9 @@ export interface CrawlerOptions {
    */
   parseRule?: (rule: Rule, ctx: ParseContext, run: TaskRun) => Promise<ParseResult>;
   /**
-   * robots.txt and the per-host schedule (SPEC §8), with the settings of a task that sets none.
-   * Its host store must share the frontier's database for claims to skip hosts not due.
-   * Default: none (every claim fetched at once; unit tests of the engine alone).
+   * robots.txt and the per-host schedule (docs/frontier.md, "Politeness"), with the settings of a
+   * task that sets none. Its host store must share the frontier's database for claims to skip hosts
+   * not due. Default: none (every claim fetched at once; unit tests of the engine alone).
    */
   politeness?: { gate: Politeness; defaults: TaskPoliteness };
 }
@@ -108,12 +118,29 @@ export interface StartOptions {
 
 /** The error a task start gets when a run of that name is still going. */
 export class TaskRunningError extends Error {
+  /** The error for the task named `name`. */
   constructor(name: string) {
     super(`task "${name}" is already running`);
     this.name = "TaskRunningError";
   }
 }
 
+/**
+ * The engine of one worker process: it runs tasks concurrently over a shared pool of fetch
+ * slots, each task a {@linkcode TaskRun} pulling from the task's crawl in the frontier, and
+ * records what became of every request it claimed (a {@linkcode FetchOutcome}) in one place.
+ * Its owner (the standalone runner, or `ClusterWorker` through its task claims) starts and stops
+ * runs, and ends it with `close()`, which stops every run and commits what they produced; the
+ * frontier, fetcher and sink it was given stay open for their owner to close.
+ *
+ * @example
+ * ```ts
+ * const crawler = new Crawler({ fetcher, sink, logger, createLimiter, randomWait, frontier });
+ * const run = crawler.start(task);
+ * await run.done;
+ * await crawler.close();
+ * ```
+ */
 export class Crawler {
   readonly #options: Required<Omit<CrawlerOptions, "politeness">>;
   readonly #politeness: CrawlerOptions["politeness"];
@@ -137,6 +164,7 @@ export class Crawler {
   /** True from a failed politeness check until one succeeds: logged once per outage. */
   #admitFailing = false;
 
+  /** An engine with no runs; see {@linkcode CrawlerOptions} for the defaults. */
   constructor(options: CrawlerOptions) {
     this.#options = {
       concurrency: 8,
@@ -184,7 +212,7 @@ export class Crawler {
     // With politeness, claims take a host's turn as its limits allow: with a delay, one
     // request, the host held until the outcome says when it is due again.
     const polite = this.#politeness ? this.#settingsOf(task) : undefined;
-    const run = new TaskRun(task, this.#options.createLimiter(task.options.limits), {
+    const { run, feed } = TaskRun.start(task, this.#options.createLimiter(task.options.limits), {
       frontier: this.#options.frontier,
       logger: this.#options.logger,
       owner: this.#options.owner,
@@ -216,10 +244,12 @@ export class Crawler {
         frontier: opening.counts,
       });
     }, () => {/* the run reports it: it ends stopped */});
-    const ended = Array.from({ length: loops }, () => this.#loop(run));
+    const ended = Array.from({ length: loops }, () => this.#loop(run, feed));
     this.#closing.set(
       run,
-      Promise.all(ended).then(() => this.#release(run)).finally(() => this.#closing.delete(run)),
+      Promise.all(ended).then(() => this.#release(run, feed)).finally(() =>
+        this.#closing.delete(run)
+      ),
     );
     return run;
   }
@@ -279,91 +309,75 @@ export class Crawler {
 
   /**
    * Asks politeness (robots.txt, the host's schedule) about a claim: a host permit to fetch
-   * with, or the claim's outcome without a fetch (disallowed, host blocked, host not due).
+   * with, or the claim's outcome without a fetch (disallowed, host blocked, host not due, or
+   * politeness could not be asked); no outcome if the run stopped meanwhile.
    */
   async #admit(
     run: TaskRun,
     claim: Claim,
-  ): Promise<{ permit?: HostPermit } | { outcome: Outcome | undefined }> {
+  ): Promise<{ permit?: HostPermit } | { outcome: FetchOutcome | undefined }> {
     if (!this.#politeness) return {};
-    const req = claim.request;
     const signal = run.signal;
-    const log = this.#options.logger;
     let admission;
     try {
-      admission = await this.#politeness.gate.admit(req.url, this.#settings(run), signal);
+      admission = await this.#politeness.gate.admit(claim.request.url, this.#settings(run), signal);
       this.#admitFailing = false;
     } catch (error) {
       if (signal.aborted) return { outcome: undefined };
-      if (error instanceof ResourceExhaustedError) {
-        // robots.txt could not be fetched: the process, not the host, ran out of descriptors.
-        run.troubled(error.message);
-        this.#exhausted(run, error);
-      } else {
-        // The host store (the frontier's database) is away: the request waits, not fails.
-        // Logged once until a check works again.
-        if (!this.#admitFailing) {
-          logWaiting(log, "politeness check failed; the request waits", {
-            task: run.name,
-            url: req.url,
-            error,
-          });
-        }
-        this.#admitFailing = true;
-        run.troubled(`politeness: ${(error as Error)?.message ?? error}`);
-      }
-      const outcome: Outcome = {
-        kind: "failed",
+      const waiting = {
+        kind: "deferred",
         claim,
         error: String(error),
-        retries: 0,
-        retryDelayMs: 1000,
-        counted: false,
+        waitMs: ADMIT_RETRY_MS,
+      } as const;
+      // robots.txt could not be fetched because the process, not the host, ran out of
+      // descriptors; or the host store (the frontier's database) is away. The request waits.
+      return {
+        outcome: error instanceof ResourceExhaustedError
+          ? { ...waiting, reason: "exhausted", cause: error }
+          : { ...waiting, reason: "politeness", cause: error },
       };
-      return { outcome };
     }
-    if (admission.kind === "disallowed") {
-      run.stats.disallowed++;
-      run.hosts.disallowed(admission.host);
-      log.debug("disallowed by robots.txt", { task: run.name, url: req.url });
-      return { outcome: { kind: "done", claim, children: [] } };
-    }
-    if (admission.kind === "unavailable") {
-      // Like a fetch that failed: retried, then failed, with the reason in the logs and status.
-      const error = new Error(admission.reason);
-      const retries = this.#options.retries;
-      if (req.attempt < retries) {
-        run.stats.retried++;
-        log.debug("host blocked, retrying", { task: run.name, url: req.url, error });
-      } else {
-        run.stats.failed++;
-        run.activity.failed(req.url, error);
-        log.warn("host blocked", { task: run.name, url: req.url, attempt: req.attempt, error });
-      }
-      const outcome: Outcome = {
-        kind: "failed",
-        claim,
-        error: admission.reason,
-        retries,
-        retryDelayMs: this.#options.retryDelayMs,
-      };
-      return { outcome };
-    }
-    if (admission.kind === "later") {
-      run.stats.deferred++;
-      const outcome: Outcome = {
-        kind: "failed",
-        claim,
-        error: "host not due",
-        retries: 0,
-        retryDelayMs: admission.waitMs,
-        counted: false,
-        hostWaitMs: admission.waitMs,
-      };
-      return { outcome };
+    switch (admission.kind) {
+      case "disallowed":
+        return { outcome: { kind: "dropped", reason: "disallowed", claim, host: admission.host } };
+      case "unavailable":
+        // Like a fetch that failed: retried, then failed, with the reason in the logs and status.
+        return {
+          outcome: this.#retryOrFail(claim, this.#options.retries, {
+            reason: "host-blocked",
+            error: admission.reason,
+            cause: new Error(admission.reason),
+          }),
+        };
+      case "later":
+        return {
+          outcome: {
+            kind: "deferred",
+            reason: "not-due",
+            claim,
+            error: "host not due",
+            waitMs: admission.waitMs,
+            hostWaitMs: admission.waitMs,
+          },
+        };
     }
     run.hosts.requested(admission.permit.host);
     return { permit: admission.permit };
+  }
+
+  /**
+   * A failed attempt: tried again after `retryDelayMs` while the request has attempts left
+   * (fewer than `retries` made), else failed for good.
+   */
+  #retryOrFail(
+    claim: Claim,
+    retries: number,
+    failure: { reason: "fetch" | "host-blocked"; error: string; cause: unknown },
+  ): Retry | Failed {
+    return claim.request.attempt < retries
+      ? { kind: "retry", claim, ...failure, delayMs: this.#options.retryDelayMs }
+      : { kind: "failed", claim, ...failure };
   }
 
   /**
@@ -462,9 +476,9 @@ export class Crawler {
   }
 
   /** Commits what the run's loops produced, then returns its other claims to the frontier. */
-  async #release(run: TaskRun): Promise<void> {
+  async #release(run: TaskRun, feed: RunFeed): Promise<void> {
     await this.#commits.flush();
-    const claims = run.unsettled(this.#commits.outgoing);
+    const claims = feed.unsettled(this.#commits.outgoing);
     if (claims.length === 0) return;
     await this.#options.frontier.release(claims).catch((error) =>
       this.#options.logger.warn("returning claims to the frontier failed; they expire instead", {
@@ -475,7 +489,7 @@ export class Crawler {
     );
   }
 
-  async #loop(run: TaskRun): Promise<void> {
+  async #loop(run: TaskRun, feed: RunFeed): Promise<void> {
     const signal = run.signal;
     const { options } = run.task;
     try {
@@ -486,7 +500,7 @@ export class Crawler {
     while (!signal.aborted) {
       try {
         // Wait for the limiter before claiming: a claim is then fetched at once, not held.
-        await run.limiter.wait(signal);
+        await feed.limiter.wait(signal);
         if (options.waitTime > 0) await this.#options.randomWait(options.waitTime, signal);
       } catch (error) {
         if (!signal.aborted) {
@@ -494,72 +508,169 @@ export class Crawler {
         }
         return;
       }
-      const claim = await run.next();
-      if (!claim) return;
-      let outcome: Outcome | undefined;
+      const turn = await feed.next();
+      if (!turn) return;
+      const { claim } = turn;
+      let outcome: FetchOutcome | undefined;
       const host: HostNote = {};
       try {
-        outcome = await this.#process(run, claim, host);
+        outcome = await this.#process(run, feed, turn, host);
         if (outcome && host.waitMs !== undefined) {
           outcome = { ...outcome, hostWaitMs: host.waitMs };
         }
       } catch (error) {
         if (!signal.aborted) {
-          run.stats.failed++;
-          run.activity.failed(claim.request.url, error);
-          this.#options.logger.error("request failed", {
-            task: run.name,
-            url: claim.request.url,
-            error,
-          });
-          outcome = { kind: "failed", claim, error: String(error), retries: 0 };
+          outcome = { kind: "failed", reason: "error", claim, error: String(error), cause: error };
         }
       }
-      run.handedOver();
-      if (outcome) {
-        const sent = outcome;
-        this.#commits.add(sent).then((counted) => {
-          // Its children are in the frontier now: links to them need not be sent again.
-          if (counted && sent.kind === "done") run.remember(sent.children);
-          run.settled(claim);
-        });
-        // Loops waiting for work wait for this acknowledgement's children: commit it now.
-        if (run.starving) this.#commits.hurry();
-      }
+      this.#record(run, feed, turn, outcome);
     }
   }
 
+  /**
+   * Records what became of one claimed request: the one place that counts outcomes in the run's
+   * statistics and activity, logs them, stores a page's items, and hands the acknowledgement to
+   * the group commit for the frontier. Without an outcome (the run stopped) the claim goes back
+   * to the frontier with the run's others.
+   */
+  #record(run: TaskRun, feed: RunFeed, turn: FetchTurn, outcome: FetchOutcome | undefined): void {
+    const { stats } = run;
+    const log = this.#options.logger;
+    const task = run.name;
+    const { url, attempt, ruleName } = turn.claim.request;
+    switch (outcome?.kind) {
+      case undefined:
+        break;
+      case "done":
+        if (outcome.recovered !== undefined) {
+          log.debug("fetch failed; its rule queued what stands in for it", {
+            task,
+            url,
+            error: outcome.recovered,
+          });
+        }
+        for (const item of outcome.items) {
+          this.#options.sink.save(item, outcome.itemFields ?? Object.keys(item.data));
+          stats.items++;
+        }
+        if (outcome.sitemap) {
+          stats.sitemaps += outcome.sitemap.files;
+          stats.sitemapUrls += outcome.sitemap.urls;
+        }
+        break;
+      case "dropped":
+        stats.disallowed++;
+        run.hosts.disallowed(outcome.host);
+        log.debug("disallowed by robots.txt", { task, url });
+        break;
+      case "deferred":
+        if (outcome.reason === "not-due") {
+          stats.deferred++;
+        } else if (outcome.reason === "exhausted") {
+          feed.troubled(outcome.cause.message);
+          this.#exhausted(run, outcome.cause);
+        } else {
+          // The host store (the frontier's database) is away: logged once until a check works.
+          if (!this.#admitFailing) {
+            logWaiting(log, "politeness check failed; the request waits", {
+              task,
+              url,
+              error: outcome.cause,
+            });
+          }
+          this.#admitFailing = true;
+          feed.troubled(`politeness: ${(outcome.cause as Error)?.message ?? outcome.cause}`);
+        }
+        break;
+      case "retry":
+        if (outcome.reason === "throttled") {
+          stats.throttled++;
+          log.info("host asked to slow down", {
+            task,
+            url,
+            status: outcome.status,
+            retryAfterMs: outcome.retryAfterMs,
+          });
+          break;
+        }
+        stats.retried++;
+        // Most retries succeed: a person reading the log cares about the final outcome.
+        if (outcome.reason === "fetch") {
+          log.debug("fetch failed, retrying", { task, url, error: outcome.cause });
+        } else if (outcome.reason === "host-blocked") {
+          log.debug("host blocked, retrying", { task, url, error: outcome.cause });
+        }
+        break;
+      case "failed": {
+        stats.failed++;
+        run.activity.failed(url, outcome.cause);
+        const error = outcome.cause;
+        switch (outcome.reason) {
+          case "fetch":
+            log.warn("fetch failed", { task, url, attempt, error });
+            break;
+          case "host-blocked":
+            log.warn("host blocked", { task, url, attempt, error });
+            break;
+          case "no-rule":
+            log.error("no such rule", { task, rule: ruleName, url });
+            break;
+          case "error":
+            log.error("request failed", { task, url, error });
+        }
+        break;
+      }
+    }
+    const handed = turn.handOver();
+    if (!outcome) return;
+    this.#commits.add(frontierOutcome(outcome)).then((counted) =>
+      // Its children are in the frontier now: links to them need not be sent again.
+      handed.settle(counted && outcome.kind === "done" ? outcome.children : undefined)
+    );
+    // Loops waiting for work wait for this acknowledgement's children: commit it now.
+    if (feed.starving) this.#commits.hurry();
+  }
+
   /** Fetches and parses one claimed request; undefined if the run was stopped meanwhile. */
-  async #process(run: TaskRun, claim: Claim, host: HostNote): Promise<Outcome | undefined> {
-    const req = claim.request;
+  async #process(
+    run: TaskRun,
+    feed: RunFeed,
+    turn: FetchTurn,
+    host: HostNote,
+  ): Promise<FetchOutcome | undefined> {
     const signal = run.signal;
     // A host's requests held here wait for one another, not for a fetch slot: a claim whose
     // host is at its limit in this process waits its turn instead of going back untried.
     const settings = this.#settings(run);
     const hostTurn = this.#politeness
       ? await this.#hostTurns.acquire(
-        urlHost(req.url),
+        urlHost(turn.claim.request.url),
         settings.delayMs > 0 ? 1 : settings.perHostConcurrency,
         signal,
       )
       : undefined;
     try {
-      return await this.#fetchAndParse(run, claim, host);
+      return await this.#fetchAndParse(run, feed, turn, host);
     } finally {
       hostTurn?.();
     }
   }
 
-  async #fetchAndParse(run: TaskRun, claim: Claim, host: HostNote): Promise<Outcome | undefined> {
+  async #fetchAndParse(
+    run: TaskRun,
+    feed: RunFeed,
+    turn: FetchTurn,
+    host: HostNote,
+  ): Promise<FetchOutcome | undefined> {
+    const { claim } = turn;
     const req = claim.request;
     const signal = run.signal;
-    const log = this.#options.logger;
     // A fetch slot first, then the host's turn: a host that is not due gives the claim back at
     // once (it waits in the frontier, where every worker's claims skip the host meanwhile) and
     // the slot goes to another claim. Taking the host's slot last keeps it held only while the
     // fetch runs, so its lease can be as short as a fetch.
     const release = await this.#slots.acquire(signal);
-    let admitted: { permit?: HostPermit } | { outcome: Outcome | undefined };
+    let admitted: { permit?: HostPermit } | { outcome: FetchOutcome | undefined };
     try {
       admitted = await this.#admit(run, claim);
     } catch (error) {
@@ -571,7 +682,11 @@ export class Crawler {
       return admitted.outcome;
     }
     const permit = admitted.permit;
+    const rule = run.task.ruleSet.rules[req.ruleName];
+    const render = renderOf(run.task, req.ruleName);
     let response;
+    /** The parse of a body read as it arrived: it ends with the fetch. */
+    let streamed: { result: ParseResult } | { error: unknown } | undefined;
     try {
       response = await this.#options.fetcher.fetch({
         url: req.url,
@@ -581,11 +696,26 @@ export class Crawler {
         // A host whose next turn is seconds away need not keep its connection open till then.
         keepAlive: !permit || permit.delayMs < KEEP_ALIVE_MAX_DELAY_MS,
         // Rendered in a browser when the task's fetcher is the browser or its rule says so.
-        render: renderOf(run.task, req.ruleName),
+        render,
+        renderWatch: render ? run.renders : undefined,
+        // A rule's files may be bigger than a page (sitemaps), and read as they arrive.
+        maxBodyBytes: rule?.fetch?.maxBodyBytes,
+        stream: rule?.fetch?.stream,
         signal,
       });
+      if (response.stream && rule) {
+        // The body arrives while the rule reads it: the fetch slot and the host's turn are held
+        // until it has. A download that fails is a failed fetch; the rule's own error is not.
+        streamed = await this.#parse(run, rule, req, response).then(
+          (result) => ({ result }),
+          (error) => {
+            if (error instanceof FetchError || signal.aborted) throw error;
+            return { error };
+          },
+        );
+      }
       host.waitMs = await this.#releaseHost(run, permit, { kind: "ok" });
-      run.progressed();
+      feed.progressed();
     } catch (error) {
       const seen = hostOutcomeOf(error);
       host.waitMs = await this.#releaseHost(
@@ -596,84 +726,108 @@ export class Crawler {
       if (signal.aborted) return undefined;
       if (error instanceof ResourceExhaustedError) {
         // Not the page's fault: it waits untried while the process frees what ran out.
-        run.troubled(error.message);
-        this.#exhausted(run, error);
         return {
-          kind: "failed",
+          kind: "deferred",
+          reason: "exhausted",
           claim,
           error: error.message,
-          retries: 0,
-          retryDelayMs: EXHAUSTED_BACKOFF_MS,
-          counted: false,
+          cause: error,
+          waitMs: EXHAUSTED_BACKOFF_MS,
         };
       }
-      run.progressed();
-      if (seen.kind === "throttled" && permit) {
-        // The host asked us to wait: the request waits with it (the host is not due until then)
-        // and is tried again, up to MAX_THROTTLED times before it counts as failed.
-        const retries = this.#options.retries + MAX_THROTTLED;
-        if (req.attempt < retries) {
-          run.stats.throttled++;
-          log.info("host asked to slow down", {
-            task: run.name,
-            url: req.url,
-            status: seen.status,
-            retryAfterMs: seen.retryAfterMs,
-          });
-          return { kind: "failed", claim, error: String((error as Error)?.message), retries };
-        }
+      feed.progressed();
+      // The host asked us to wait: the request waits with it (the host is not due until then)
+      // and is tried again, up to MAX_THROTTLED times before it counts as failed.
+      if (
+        seen.kind === "throttled" && permit && req.attempt < this.#options.retries + MAX_THROTTLED
+      ) {
+        return {
+          kind: "retry",
+          reason: "throttled",
+          claim,
+          error: String((error as Error)?.message),
+          status: seen.status,
+          retryAfterMs: seen.retryAfterMs,
+        };
       }
       const retriable = error instanceof FetchError ? error.retriable : true;
-      const retries = retriable ? this.#options.retries : 0;
-      if (req.attempt < retries) {
-        run.stats.retried++;
-        // Most retries succeed: a person reading the log cares about the final outcome.
-        log.debug("fetch failed, retrying", { task: run.name, url: req.url, error });
-      } else {
-        run.stats.failed++;
-        run.activity.failed(req.url, error);
-        log.warn("fetch failed", { task: run.name, url: req.url, attempt: req.attempt, error });
-      }
-      return {
-        kind: "failed",
-        claim,
-        error: String((error as Error)?.message ?? error),
-        retries,
-        retryDelayMs: this.#options.retryDelayMs,
-      };
+      return this.#recovered(
+        feed,
+        rule,
+        this.#retryOrFail(claim, retriable ? this.#options.retries : 0, {
+          reason: "fetch",
+          error: String((error as Error)?.message ?? error),
+          cause: error,
+        }),
+      );
     } finally {
+      response?.stream?.cancel().catch(() => {/* read to its end, or failed: nothing held */});
       release();
     }
+    // A page counts as fetched when it arrives, whatever becomes of it.
     run.stats.fetched++;
     run.activity.fetched(req.url);
-    const rule = run.task.ruleSet.rules[req.ruleName];
     if (!rule) {
-      run.stats.failed++;
-      run.activity.failed(req.url, new Error(`no rule "${req.ruleName}"`));
-      log.error("no such rule", { task: run.name, rule: req.ruleName, url: req.url });
-      return { kind: "failed", claim, error: `no such rule "${req.ruleName}"`, retries: 0 };
-    }
-    const ctx = new ParseContext(run.name, req, response, response.url);
-    const result = await this.#options.parseRule(rule, ctx, run);
-    if (signal.aborted) return undefined;
-    if (run.takeRetry(req)) {
-      // Its parse was lost with a parse worker: back to the queue, counted as an attempt.
       return {
         kind: "failed",
+        reason: "no-rule",
         claim,
-        error: "page not parsed (its parse worker was stopped)",
-        retries: req.attempt + 1,
+        error: `no such rule "${req.ruleName}"`,
+        cause: new Error(`no rule "${req.ruleName}"`),
       };
     }
-    const fields = rule.itemFields;
-    for (const item of result.items ?? []) {
-      this.#options.sink.save(item, fields ?? Object.keys(item.data));
-      run.stats.items++;
+    if (streamed && "error" in streamed) throw streamed.error;
+    const result = streamed?.result ?? await this.#parse(run, rule, req, response);
+    if (signal.aborted) return undefined;
+    if (turn.takeRetry()) {
+      // Its parse was lost with a parse worker: back to the queue, counted as an attempt.
+      return {
+        kind: "retry",
+        reason: "parse-lost",
+        claim,
+        error: "page not parsed (its parse worker was stopped)",
+      };
     }
-    if (result.sitemap) {
-      run.stats.sitemaps += result.sitemap.files;
-      run.stats.sitemapUrls += result.sitemap.urls;
-    }
-    return { kind: "done", claim, children: run.children(result.requests ?? []) };
+    return {
+      kind: "done",
+      claim,
+      children: feed.children(result.requests ?? []),
+      items: result.items ?? [],
+      itemFields: rule.itemFields,
+      sitemap: result.sitemap,
+    };
+  }
+
+  /** Runs `rule` on the page `response` brought for `req`. */
+  #parse(
+    run: TaskRun,
+    rule: Rule,
+    req: CrawlRequest,
+    response: FetchResponse,
+  ): Promise<ParseResult> {
+    return this.#options.parseRule(
+      rule,
+      new ParseContext(run.name, req, response, response.url),
+      run,
+    );
+  }
+
+  /**
+   * `outcome`, or, for a request failed for good whose rule can stand something in for it
+   * (`Rule.recover`), the request done with what the rule queues instead.
+   */
+  #recovered(feed: RunFeed, rule: Rule | undefined, outcome: Retry | Failed): FetchOutcome {
+    if (outcome.kind !== "failed" || !rule?.recover) return outcome;
+    const instead = rule.recover(outcome.claim.request, outcome.cause);
+    if (!instead) return outcome;
+    return {
+      kind: "done",
+      claim: outcome.claim,
+      children: feed.children(instead.requests ?? []),
+      items: instead.items ?? [],
+      itemFields: rule.itemFields,
+      sitemap: instead.sitemap,
+      recovered: outcome.cause,
+    };
   }
 }

@@ -8,11 +8,13 @@ import type { Item } from "./item.ts";
 import { MultiLimiter } from "./rate_limiter.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { MemoryFrontier } from "../frontier/memory_frontier.ts";
+import { toRequest } from "../frontier/crawl_request.ts";
 import { SqliteFrontier } from "../frontier/sqlite_frontier.ts";
 import type { Outcome } from "../frontier/frontier.ts";
 import { MemoryHostStore } from "./politeness/memory_host_store.ts";
 import { RobotsCache } from "./politeness/robots_cache.ts";
 import { Politeness } from "./politeness/politeness.ts";
+import { waitFor } from "../tests/kit/wait.ts";
 
 /** An in-memory site: each page lists the paths it links to. */
 class SiteFetcher implements Fetcher {
@@ -165,9 +167,10 @@ Deno.test("stopping a task aborts its in-flight fetches and schedules nothing mo
   const sink = new MemorySink();
   const engine = crawler(site, sink, 2);
   const run = engine.start(task("stoppable"));
-  while (site.log.filter((p) => p.startsWith("/slow")).length < 2) {
-    await new Promise((r) => setTimeout(r, 1));
-  }
+  await waitFor(() => site.log.filter((p) => p.startsWith("/slow")).length === 2, {
+    what: "both slow fetches under way",
+    intervalMs: 1,
+  });
   assert.ok(engine.stop("stoppable"));
   assert.equal(await run.done, "stopped");
   await engine.close();
@@ -238,6 +241,120 @@ Deno.test("a rule that throws counts the page failed and the crawl goes on", asy
   assert.equal(await run.done, "finished");
   assert.equal(run.stats.failed, 1);
   assert.equal(run.stats.fetched, 3);
+  await engine.close();
+});
+
+Deno.test("a page failed for good is done with what its rule's recover queues instead", async () => {
+  const site = new SiteFetcher({ "/found": [] });
+  site.status.set("/robots.txt", 404);
+  const rules: RuleSet = {
+    name: "fallback",
+    defaults: { url: "http://site.test/" },
+    root: ({ url }) => [{ url: new URL("/robots.txt", url).href, ruleName: "robots" }],
+    rules: {
+      robots: {
+        parse: () => ({}),
+        recover: (req) => ({
+          requests: [toRequest({ url: new URL("/found", req.url).href, ruleName: "page" })],
+        }),
+      },
+      page: linkRules.rules.page,
+    },
+  };
+  const engine = crawler(site);
+  const run = engine.start({ ...task("fallback"), ruleSet: rules });
+  assert.equal(await run.done, "finished");
+  assert.deepEqual(site.log, ["/robots.txt", "/found"]);
+  assert.equal(run.stats.failed, 0, "stood in for, not failed");
+  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 2, failed: 0 });
+  await engine.close();
+});
+
+Deno.test("a rule that streams its body reads it within its fetch; a broken download is retried", async () => {
+  const requests: FetchRequest[] = [];
+  const chunk = new Uint8Array(1000);
+  const fetcher: Fetcher = {
+    fetch(req) {
+      requests.push(req);
+      const broken = requests.length === 1;
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(chunk);
+          if (broken) {
+            controller.error(new FetchError("fetching failed: reset", { retriable: true }));
+          } else {
+            controller.enqueue(chunk);
+            controller.close();
+          }
+        },
+      });
+      return Promise.resolve({
+        url: req.url,
+        status: 200,
+        get body(): string {
+          throw new Error("streamed");
+        },
+        stream,
+        contentType: "application/xml",
+        bytes: 0,
+      });
+    },
+  };
+  const rules: RuleSet = {
+    name: "big",
+    defaults: { url: "http://site.test/big.xml" },
+    root: ({ url }) => [{ url, ruleName: "big" }],
+    rules: {
+      big: {
+        fetch: { stream: true, maxBodyBytes: 50 << 20 },
+        async parse(ctx) {
+          let bytes = 0;
+          for await (const piece of ctx.chunks()) bytes += piece.byteLength;
+          return { items: [ctx.output({ bytes })] };
+        },
+      },
+    },
+  };
+  const sink = new MemorySink();
+  const engine = crawler(fetcher, sink);
+  const run = engine.start({ ...task("big"), ruleSet: rules });
+  assert.equal(await run.done, "finished");
+  assert.deepEqual(requests.map((r) => [r.stream, r.maxBodyBytes]), [
+    [true, 50 << 20],
+    [true, 50 << 20],
+  ]);
+  assert.equal(run.stats.retried, 1, "the broken download counts as a failed fetch");
+  assert.equal(run.stats.fetched, 1);
+  assert.deepEqual(sink.items.map((i) => i.data), [{ bytes: 2000 }]);
+  await engine.close();
+});
+
+Deno.test("a task whose pages are rendered counts its renders in its stats; others have none", async () => {
+  const site = new SiteFetcher({ "/": ["/a", "/b"] });
+  const rendering: Fetcher = {
+    async fetch(req) {
+      req.renderWatch?.opened(req.url.endsWith("/a"));
+      const page = await site.fetch(req);
+      req.renderWatch?.ended(req.url.endsWith("/b") ? "timeout" : "ok", 0.2);
+      if (req.url.endsWith("/b")) throw new FetchError("render timeout", { retriable: false });
+      return page;
+    },
+  };
+  const engine = crawler(rendering);
+  const rendered = engine.start(task("rendered", { fetcher: "browser" }));
+  assert.equal(await rendered.done, "finished");
+  const seconds = new Array(11).fill(0);
+  seconds[1] = 3; // 0.2 s: up to 0.25 s
+  assert.deepEqual(rendered.stats.render, {
+    rendered: 2,
+    failed: 1,
+    seconds,
+    open: 0,
+    restarts: 1,
+  });
+  const plain = engine.start(task("plain"));
+  assert.equal(await plain.done, "finished");
+  assert.equal(plain.stats.render, undefined);
   await engine.close();
 });
 
@@ -331,7 +448,7 @@ Deno.test("stopping a task with drop removes its crawl from the frontier", async
     randomWait: () => Promise.resolve(),
   });
   const run = engine.start(task("deleted"), { crawl: "resource-1" });
-  while (!site.log.includes("/hang")) await new Promise((r) => setTimeout(r, 1));
+  await waitFor(() => site.log.includes("/hang"), { what: "the hanging fetch", intervalMs: 1 });
   engine.dropCrawl("deleted", "resource-1");
   assert.equal(engine.run("deleted"), undefined);
   await engine.close();
@@ -502,11 +619,9 @@ Deno.test("a SQLite frontier locked by another process: claims and acknowledgeme
   });
   try {
     const run = engine.start(task("locked"));
-    const deadline = Date.now() + 10_000;
-    while (!messages.includes("storing results or acknowledgements failed; retrying")) {
-      assert.ok(Date.now() < deadline, `the acknowledgement never met the lock: ${messages}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => messages.includes("storing results or acknowledgements failed; retrying"), {
+      what: "the acknowledgement to meet the lock",
+    });
     other.exec("COMMIT");
     assert.equal(await run.done, "finished");
     assert.deepEqual([...site.log].sort(), ["/", "/a", "/b", "/c", "/d"], "each page once");

@@ -13,6 +13,7 @@ import {
 } from "./connection_pool.ts";
 import { DEFAULT_USER_AGENT } from "./politeness/user_agent_token.ts";
 import type { RenderOptions } from "./browser/render_options.ts";
+import type { RenderWatch } from "./browser/render_stats.ts";
 
 /** One page to fetch. */
 export interface FetchRequest {
@@ -36,6 +37,17 @@ export interface FetchRequest {
    * rule's `render`): a fetcher that renders reads it, `HttpFetcher` ignores it.
    */
   render?: RenderOptions;
+  /** Told how the render of this request went (a fetcher that renders tells it). */
+  renderWatch?: RenderWatch;
+  /** Largest body accepted for this request, bytes. Default: the fetcher's `maxBodyBytes`. */
+  maxBodyBytes?: number;
+  /**
+   * True to have the body as it arrives (`FetchResponse.stream`) rather than whole: a 50 MB
+   * sitemap is parsed a chunk at a time and never held. The connection is held until the stream
+   * is read to its end or cancelled; the time limit then runs only while the reader waits for a
+   * chunk. A fetcher may ignore it and answer with the whole body. Default false.
+   */
+  stream?: boolean;
 }
 
 /** A fetched page. */
@@ -44,13 +56,22 @@ export interface FetchResponse {
   url: string;
   /** The HTTP status (2xx). */
   status: number;
-  /** The body decoded to a string (the HTTP fetcher decodes it on first read). */
+  /**
+   * The body decoded to a string (the HTTP fetcher decodes it on first read). Reading it throws
+   * for a response with a `stream`: its body is read from that.
+   */
   readonly body: string;
   /** The body as received, when the fetcher keeps it: a parse worker can decode it itself. */
   raw?: Uint8Array;
+  /**
+   * The body as it arrives, for a request that asked for it (`FetchRequest.stream`). Reading it
+   * past the request's `maxBodyBytes`, or past the fetch's time limit, errors with a
+   * `FetchError`; read it to its end or cancel it, so the connection is given back.
+   */
+  stream?: ReadableStream<Uint8Array>;
   /** The `Content-Type` header, if any. */
   contentType: string | null;
-  /** Size of the body as received, before decoding. */
+  /** Size of the body as received, before decoding (for a `stream`, its declared length or 0). */
   bytes: number;
 }
 
@@ -166,7 +187,10 @@ export function exhaustedResourceOf(error: unknown): ExhaustedResource | undefin
 
 /** Options for {@linkcode HttpFetcher}. */
 export interface HttpFetcherOptions {
-  /** Time limit for a whole fetch, body included, in ms; 0 or Infinity for none. Default 3000. */
+  /**
+   * Time limit for a whole fetch, body included, in ms (for a streamed body: up to its headers,
+   * then for each chunk its reader waits for); 0 or Infinity for none. Default 3000.
+   */
   timeoutMs?: number;
   /** Proxy URLs (`http://[user:pass@]host:port`), used in turn, one per request. Default none. */
   proxies?: readonly string[];
@@ -259,12 +283,47 @@ export class HttpFetcher implements Fetcher {
     let timedOut = false;
     const onAbort = () => controller.abort(req.signal?.reason);
     req.signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = this.#timeoutMs > 0 && Number.isFinite(this.#timeoutMs)
-      ? setTimeout(() => {
-        timedOut = true;
-        controller.abort(new DOMException(`timed out after ${this.#timeoutMs} ms`, "TimeoutError"));
-      }, this.#timeoutMs)
-      : undefined;
+    const limited = this.#timeoutMs > 0 && Number.isFinite(this.#timeoutMs);
+    const onTimeout = () => {
+      timedOut = true;
+      controller.abort(new DOMException(`timed out after ${this.#timeoutMs} ms`, "TimeoutError"));
+    };
+    let timer = limited ? setTimeout(onTimeout, this.#timeoutMs) : undefined;
+    /**
+     * A streamed body is read at its reader's pace, which is not the server's: the time limit
+     * runs only while the reader waits for the next chunk.
+     */
+    const waiting = (on: boolean) => {
+      clearTimeout(timer);
+      timer = on && limited ? setTimeout(onTimeout, this.#timeoutMs) : undefined;
+    };
+
+    // Once, when the fetch is over: at its end, or for a streamed body once that is read.
+    const end = () => {
+      clearTimeout(timer);
+      req.signal?.removeEventListener("abort", onAbort);
+      lease.release({ redirected });
+    };
+    /** What a fetch that threw `error` rejects with. */
+    const failure = (error: unknown): unknown => {
+      // The caller's abort wins over everything: it is not a failure of the fetch.
+      if (req.signal?.aborted) return req.signal.reason;
+      if (error instanceof FetchError) return error;
+      const resource = exhaustedResourceOf(error);
+      if (resource) return this.#exhausted(`fetching ${req.url}`, resource, error);
+      if (timedOut) {
+        return new FetchError(`fetching ${req.url} timed out after ${this.#timeoutMs} ms`, {
+          retriable: true,
+          cause: signal.reason,
+        });
+      }
+      return new FetchError(`fetching ${req.url} failed: ${messageOf(error)}`, {
+        retriable: true,
+        cause: error,
+      });
+    };
+    const maxBodyBytes = req.maxBodyBytes ?? this.#maxBodyBytes;
+    let streaming = false;
 
     try {
       const response = await this.#fetch(target, {
@@ -283,8 +342,29 @@ export class HttpFetcher implements Fetcher {
           retryAfter: response.headers.get("retry-after") ?? undefined,
         });
       }
-      const raw = await readBody(response, this.#maxBodyBytes, req.url);
       const contentType = response.headers.get("content-type");
+      if (req.stream) {
+        const stream = await streamBody(response, maxBodyBytes, req.url, {
+          failure,
+          end,
+          waiting,
+        });
+        streaming = true;
+        waiting(false);
+        // Aborted (the caller, or a chunk slower than the time limit): the connection goes.
+        signal.addEventListener("abort", end, { once: true });
+        return {
+          url: response.url || req.url,
+          status: response.status,
+          get body(): string {
+            throw new Error(`the body of ${req.url} was asked for as a stream: read \`stream\``);
+          },
+          stream,
+          contentType,
+          bytes: declaredLength(response) ?? 0,
+        };
+      }
+      const raw = await readBody(response, maxBodyBytes, req.url);
       // Decoded on first use: a page parsed in a worker is decoded there, not on this thread.
       let body: string | undefined;
       return {
@@ -298,25 +378,9 @@ export class HttpFetcher implements Fetcher {
         bytes: raw.byteLength,
       };
     } catch (error) {
-      // The caller's abort wins over everything: it is not a failure of the fetch.
-      if (req.signal?.aborted) throw req.signal.reason;
-      if (error instanceof FetchError) throw error;
-      const resource = exhaustedResourceOf(error);
-      if (resource) throw this.#exhausted(`fetching ${req.url}`, resource, error);
-      if (timedOut) {
-        throw new FetchError(`fetching ${req.url} timed out after ${this.#timeoutMs} ms`, {
-          retriable: true,
-          cause: signal.reason,
-        });
-      }
-      throw new FetchError(`fetching ${req.url} failed: ${messageOf(error)}`, {
-        retriable: true,
-        cause: error,
-      });
+      throw failure(error);
     } finally {
-      clearTimeout(timer);
-      req.signal?.removeEventListener("abort", onAbort);
-      lease.release({ redirected });
+      if (!streaming) end();
     }
   }
 
@@ -400,23 +464,32 @@ function requestHeaders(userAgent: string, cookie: string | undefined): Headers 
   }
 }
 
+/** The `Content-Length` of `response`, if it declares one. */
+function declaredLength(response: Response): number | undefined {
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  return Number.isFinite(declared) ? declared : undefined;
+}
+
+/** The error for a body past `maxBytes`: not retriable, a bigger body will not shrink. */
+function bodyTooLarge(url: string, maxBytes: number, status: number): FetchError {
+  return new FetchError(`body of ${url} is larger than ${maxBytes} bytes`, {
+    retriable: false,
+    status,
+  });
+}
+
 /** Reads the whole body, failing as soon as it grows past `maxBytes`. */
 async function readBody(response: Response, maxBytes: number, url: string): Promise<Uint8Array> {
-  const tooLarge = () =>
-    new FetchError(`body of ${url} is larger than ${maxBytes} bytes`, {
-      retriable: false,
-      status: response.status,
-    });
-  const declared = Number(response.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
+  const declared = declaredLength(response);
+  if (declared !== undefined && declared > maxBytes) {
     await discard(response);
-    throw tooLarge();
+    throw bodyTooLarge(url, maxBytes, response.status);
   }
   if (!response.body) return new Uint8Array(0);
   // With the size declared and within the limit, one read into one buffer is the cheap path
   // (the chunk-by-chunk read below costs ~20 µs more per page); the server cannot send more
   // than it declared.
-  if (Number.isFinite(declared)) return new Uint8Array(await response.arrayBuffer());
+  if (declared !== undefined) return new Uint8Array(await response.arrayBuffer());
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -426,7 +499,7 @@ async function readBody(response: Response, maxBytes: number, url: string): Prom
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();
-      throw tooLarge();
+      throw bodyTooLarge(url, maxBytes, response.status);
     }
     chunks.push(value);
   }
@@ -438,6 +511,64 @@ async function readBody(response: Response, maxBytes: number, url: string): Prom
     offset += chunk.byteLength;
   }
   return bytes;
+}
+
+/**
+ * The body of `response` as a stream read on demand: a chunk is taken from the socket only when
+ * the reader asks, so no more than one is held here. It errors with `failure`'s error when the
+ * body fails (a `FetchError` once it grows past `maxBytes`); `end` runs when it has been read to
+ * its end, has failed or was cancelled; `waiting` is told when a read for the next chunk begins
+ * and ends. A declared length over `maxBytes` fails at once.
+ */
+async function streamBody(
+  response: Response,
+  maxBytes: number,
+  url: string,
+  hooks: {
+    failure: (error: unknown) => unknown;
+    end: () => void;
+    waiting: (on: boolean) => void;
+  },
+): Promise<ReadableStream<Uint8Array>> {
+  const declared = declaredLength(response);
+  if (declared !== undefined && declared > maxBytes) {
+    await discard(response);
+    throw bodyTooLarge(url, maxBytes, response.status);
+  }
+  const reader = response.body?.getReader();
+  let total = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        hooks.waiting(true);
+        const next = reader ? await reader.read() : undefined;
+        hooks.waiting(false);
+        if (!next || next.done) {
+          hooks.end();
+          controller.close();
+          return;
+        }
+        total += next.value.byteLength;
+        if (total > maxBytes) {
+          await reader!.cancel();
+          throw bodyTooLarge(url, maxBytes, response.status);
+        }
+        controller.enqueue(next.value);
+      } catch (error) {
+        hooks.end();
+        controller.error(hooks.failure(error));
+      }
+    },
+    async cancel(reason) {
+      try {
+        await reader?.cancel(reason);
+      } catch {
+        // A body that already failed has nothing left to release.
+      } finally {
+        hooks.end();
+      }
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** Drops a body we will not read, so its connection is released rather than left open. */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_USER_AGENT } from "./politeness/user_agent_token.ts";
 import { hostOutcomeOf } from "./politeness/host_outcome.ts";
 import { exhaustedResourceOf, FetchError, HttpFetcher, ResourceExhaustedError } from "./fetcher.ts";
+import { waitFor } from "../tests/kit/wait.ts";
 
 type Handler = (req: Request) => Response | Promise<Response>;
 
@@ -26,80 +27,6 @@ function stalledBody(first: Uint8Array = new Uint8Array(0)) {
     },
   });
   return { stream, cancelled: cancelled.promise };
-}
-
-/** Rejects if `promise` has not settled within `ms`, so a test cannot hang on it. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Polls `condition` until it holds, failing with `what` after `timeoutMs`. */
-async function pollUntil(what: string, condition: () => boolean, timeoutMs = 5000) {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** The sockets this process has open (Linux: the entries of /proc/self/fd that are sockets). */
-function openSockets(): number {
-  let sockets = 0;
-  for (const entry of Deno.readDirSync("/proc/self/fd")) {
-    try {
-      if (Deno.readLinkSync(`/proc/self/fd/${entry.name}`).startsWith("socket:")) sockets++;
-    } catch {
-      // Closed since it was listed (the directory's own descriptor among them).
-    }
-  }
-  return sockets;
-}
-
-/** Listens on every address and answers only loopback peers; prints its port. */
-const LOOPBACK_SITE = `
-Deno.serve({ hostname: "0.0.0.0", port: 0, onListen: ({ port }) => console.log(port) }, (req, info) =>
-  info.remoteAddr.hostname.startsWith("127.")
-    ? new Response("page of " + new URL(req.url).host)
-    : new Response("loopback only", { status: 403 }));
-`;
-
-/**
- * A site of many hosts: one server, in a child process so that the sockets of this process are
- * the client's only, fetched at loopback addresses 127.1.x.y (Linux routes 127/8 to lo), each a
- * host (an origin) of its own.
- */
-async function loopbackSite() {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", LOOPBACK_SITE],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  while (!out.includes("\n")) {
-    const { done, value } = await lines.read();
-    if (done) throw new Error(`the site exited before listening: ${JSON.stringify(out)}`);
-    out += value;
-  }
-  const port = Number(out.trim());
-  return {
-    /** The `i`th host's origin, for i below 62,500. */
-    origin: (i: number) => `http://127.1.${1 + Math.floor(i / 250)}.${1 + (i % 250)}:${port}`,
-    async [Symbol.asyncDispose]() {
-      await lines.cancel();
-      child.kill();
-      await child.status;
-    },
-  };
 }
 
 /** The GBK bytes of "豆瓣读书：你好，世界" (TextEncoder only encodes UTF-8). */
@@ -243,7 +170,7 @@ Deno.test("fetcher times out a body that arrives too slowly", async () => {
     fetcher.fetch({ url: server.origin, method: "GET" }),
     (e) => e instanceof FetchError && e.retriable && /timed out/.test(e.message),
   );
-  await within(body.cancelled, 2000, "server sees the download dropped");
+  await waitFor(body.cancelled, { what: "server sees the download dropped", timeoutMs: 2000 });
 });
 
 Deno.test("fetcher aborts promptly with the caller's reason", async () => {
@@ -272,7 +199,7 @@ Deno.test("fetcher aborts a body download with the caller's reason", async () =>
   const pending = fetcher.fetch({ url: server.origin, method: "GET", signal: controller.signal });
   setTimeout(() => controller.abort(reason), 100);
   await assert.rejects(pending, (e) => e === reason);
-  await within(body.cancelled, 2000, "server sees the connection dropped");
+  await waitFor(body.cancelled, { what: "server sees the connection dropped", timeoutMs: 2000 });
 });
 
 Deno.test("fetcher does not start when the caller has already aborted", async () => {
@@ -324,6 +251,77 @@ Deno.test("fetcher accepts a body exactly at its cap", async () => {
   await using server = serve(() => new Response(new Uint8Array(100_000)));
   using fetcher = new HttpFetcher({ maxBodyBytes: 100_000 });
   assert.equal((await fetcher.fetch({ url: server.origin, method: "GET" })).bytes, 100_000);
+});
+
+Deno.test("a streamed body arrives as it is read, capped by the request's own limit", async () => {
+  let chunksSent = 0;
+  await using server = serve(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        pull(controller) {
+          chunksSent++;
+          controller.enqueue(new Uint8Array(16 * 1024));
+        },
+      }),
+    )
+  );
+  // The page cap is 10 KB; this request may have 100 KB.
+  using fetcher = new HttpFetcher({ maxBodyBytes: 10_000, timeoutMs: 5000 });
+  const response = await fetcher.fetch({
+    url: server.origin,
+    method: "GET",
+    stream: true,
+    maxBodyBytes: 100_000,
+  });
+  assert.throws(() => response.body, /asked for as a stream/);
+  assert.equal(fetcher.connectionStats().inFlight, 1, "the body holds its connection");
+  let read = 0;
+  const error = await (async () => {
+    for await (const chunk of response.stream!) read += chunk.byteLength;
+  })().catch((e) => e);
+  assert.ok(error instanceof FetchError, String(error));
+  assert.equal(error.retriable, false);
+  assert.match(error.message, /larger than 100000 bytes/);
+  assert.ok(read > 10_000 && read <= 100_000, `read ${read} bytes`);
+  assert.ok(chunksSent < 1000, `server sent ${chunksSent} chunks`);
+  assert.equal(fetcher.connectionStats().inFlight, 0, "given back once the body failed");
+});
+
+Deno.test("a streamed body's time limit runs only while its reader waits for a chunk", async () => {
+  const chunk = new Uint8Array(1000);
+  await using server = serve(() => new Response(ReadableStream.from([chunk, chunk, chunk])));
+  using fetcher = new HttpFetcher({ timeoutMs: 150 });
+  const response = await fetcher.fetch({ url: server.origin, method: "GET", stream: true });
+  let read = 0;
+  for await (const piece of response.stream!) {
+    read += piece.byteLength;
+    // A slow reader (a parser at work) is not a slow server: the delay under test, longer than
+    // the 150 ms timeout.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal(read, 3000);
+
+  const body = stalledBody(new TextEncoder().encode("first part"));
+  await using stalled = serve(() => new Response(body.stream));
+  const waiting = await fetcher.fetch({ url: stalled.origin, method: "GET", stream: true });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of waiting.stream!) { /* read until the server stalls */ }
+    })(),
+    (e) => e instanceof FetchError && e.retriable && /timed out after 150 ms/.test(e.message),
+  );
+  await waitFor(body.cancelled, { what: "server sees the download dropped", timeoutMs: 2000 });
+  assert.equal(fetcher.connectionStats().inFlight, 0);
+});
+
+Deno.test("a streamed body left unread is given back when cancelled", async () => {
+  const body = stalledBody(new Uint8Array(1000));
+  await using server = serve(() => new Response(body.stream));
+  using fetcher = new HttpFetcher({ timeoutMs: 10_000 });
+  const response = await fetcher.fetch({ url: server.origin, method: "GET", stream: true });
+  await response.stream!.cancel();
+  assert.equal(fetcher.connectionStats().inFlight, 0);
+  await waitFor(body.cancelled, { what: "server sees the download dropped", timeoutMs: 2000 });
 });
 
 Deno.test("fetcher fails on error statuses, retriable only when the server may recover", async () => {
@@ -425,83 +423,6 @@ Deno.test("fetcher cannot be used after close", async () => {
   await assert.rejects(fetcher.fetch({ url: "http://127.0.0.1:8888/", method: "GET" }), /close/);
 });
 
-Deno.test("fetcher holds at most maxConnections sockets over 2,000 hosts, and none once idle", async () => {
-  await using site = await loopbackSite();
-  const before = openSockets();
-  const HOSTS = 2000;
-  const MAX = 64;
-  using fetcher = new HttpFetcher({ maxConnections: MAX, idleTimeoutMs: 300, timeoutMs: 10_000 });
-  const robotsFetch = fetcher.fetchFunction();
-  let next = 0;
-  let peakSockets = 0;
-  let peakCharged = 0;
-  let fetches = 0;
-  const sample = () => {
-    const { inFlight, charged, closing } = fetcher.connectionStats();
-    peakCharged = Math.max(peakCharged, inFlight + charged + closing);
-    // Reading /proc costs ~0.5 ms: every 4th fetch still counts a thousand times at the bound.
-    if (fetches++ % 4 === 0) peakSockets = Math.max(peakSockets, openSockets() - before);
-  };
-  // More hosts at once than sockets allowed: some wait for one. Each host is fetched as a crawl
-  // does, robots.txt and then a page (on the connection robots.txt opened); the sockets are
-  // counted as fetches end, while the other 95 are under way.
-  const loop = async () => {
-    while (next < HOSTS) {
-      const origin = site.origin(next++);
-      const expected = `page of ${new URL(origin).host}`;
-      const robots = await robotsFetch(`${origin}/robots.txt`);
-      assert.equal(await robots.text(), expected);
-      sample();
-      const page = await fetcher.fetch({ url: `${origin}/page`, method: "GET" });
-      assert.equal(page.body, expected);
-      sample();
-    }
-  };
-  await Promise.all(Array.from({ length: 96 }, loop));
-  assert.ok(peakCharged <= MAX, `the pool counted ${peakCharged} sockets`);
-  // The runtime opens a couple of sockets of its own with its first fetch (2 on Deno 2.9).
-  assert.ok(peakSockets <= MAX + 4, `${peakSockets} sockets open at once`);
-  assert.ok(peakSockets > MAX / 2, `the bound was reached (${peakSockets} at most)`);
-  await pollUntil(
-    "every connection closed after the idle timeout",
-    () => fetcher.connectionStats().clients === 0 && openSockets() === before,
-  );
-});
-
-Deno.test("a fetch with keepAlive: false leaves no idle socket behind", async () => {
-  await using site = await loopbackSite();
-  const before = openSockets();
-  using fetcher = new HttpFetcher({ idleTimeoutMs: 60_000 });
-  for (let i = 0; i < 10; i++) {
-    await fetcher.fetch({ url: site.origin(i), method: "GET", keepAlive: false });
-  }
-  await pollUntil(
-    "no socket left",
-    () => openSockets() === before && fetcher.connectionStats().closing === 0,
-  );
-  assert.deepEqual(fetcher.connectionStats(), {
-    clients: 0,
-    inFlight: 0,
-    charged: 0,
-    closing: 0,
-    waiting: 0,
-  });
-  // With keep-alive (the default) each host's socket stays open, idle, for its next turn.
-  for (let i = 0; i < 10; i++) await fetcher.fetch({ url: site.origin(i), method: "GET" });
-  assert.equal(openSockets() - before, 10);
-  assert.deepEqual(fetcher.connectionStats(), {
-    clients: 10,
-    inFlight: 0,
-    charged: 10,
-    closing: 0,
-    waiting: 0,
-  });
-  // The last fetch of a host closes the connection it reused.
-  await fetcher.fetch({ url: site.origin(0), method: "GET", keepAlive: false });
-  assert.equal(fetcher.connectionStats().clients, 9);
-  await pollUntil("the host's socket closed", () => openSockets() - before === 9);
-});
-
 Deno.test("a fetch waiting for a connection is given up when the caller aborts", async () => {
   const release = Promise.withResolvers<void>();
   let requests = 0;
@@ -512,7 +433,7 @@ Deno.test("a fetch waiting for a connection is given up when the caller aborts",
   });
   using fetcher = new HttpFetcher({ maxConnections: 1, timeoutMs: 10_000 });
   const first = fetcher.fetch({ url: `${server.origin}/first`, method: "GET" });
-  await pollUntil("the first request reached the server", () => requests === 1);
+  await waitFor(() => requests === 1, { what: "the first request reached the server" });
   const controller = new AbortController();
   const reason = new Error("task stopped");
   const waiting = fetcher.fetch({

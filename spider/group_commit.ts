@@ -8,25 +8,31 @@
  */
 import type { Logger } from "../log/logger.ts";
 import type { Frontier, Outcome } from "../frontier/frontier.ts";
+import { backoffMs } from "../async/backoff.ts";
 import { delay } from "../async/delay.ts";
-import { logWaiting } from "../storage/database_unavailable_error.ts";
+import { logWaiting } from "../errors/mod.ts";
 
 /** What group commit flushes before acknowledging pages (the engine's `ItemSink`). */
 export interface Flushable {
+  /** Resolves when everything saved so far is stored. */
   flush(): Promise<void>;
 }
 
 /** Options for {@linkcode GroupCommit}. */
 export interface GroupCommitOptions {
+  /** Where the acknowledgements are recorded. */
   frontier: Frontier;
+  /** Flushed before each batch is acknowledged. */
   sink: Flushable;
+  /** Where outages of the sink or the frontier are logged (once each). */
   logger: Logger;
   /** How long an outcome may wait for others before its batch commits, ms. Default 50. */
   maxDelayMs?: number;
   /** Outcomes that commit at once without waiting. Default 256. */
   maxBatch?: number;
   /**
-   * Wait before trying a failed commit again, ms, doubling up to `maxRetryDelayMs`. Default 250.
+   * Wait before trying a failed commit again, ms, doubling up to `maxRetryDelayMs`, jittered.
+   * Default 250.
    */
   retryDelayMs?: number;
   /**
@@ -41,6 +47,19 @@ interface Entry {
   resolve: (counted: boolean) => void;
 }
 
+/**
+ * Gathers the engine's acknowledgements and commits them in batches (see the module doc): the
+ * sink first, then the frontier, retrying with backoff while either is away. The `Crawler`
+ * owns one for its lifetime and ends it with `close()`, which commits what is waiting (giving
+ * up after a few failed tries, so shutting down does not hang on a frontier that is gone).
+ *
+ * @example
+ * ```ts
+ * const commits = new GroupCommit({ frontier, sink, logger });
+ * const counted = await commits.add({ kind: "done", claim, children: [] });
+ * await commits.close();
+ * ```
+ */
 export class GroupCommit {
   readonly #options: Required<GroupCommitOptions>;
   #waiting: Entry[] = [];
@@ -50,6 +69,7 @@ export class GroupCommit {
   /** Ids of claims whose outcome is waiting or committing (not to be released). */
   readonly outgoing = new Set<number>();
 
+  /** A group commit with nothing waiting; see {@linkcode GroupCommitOptions} for defaults. */
   constructor(options: GroupCommitOptions) {
     this.#options = {
       maxDelayMs: 50,
@@ -100,7 +120,6 @@ export class GroupCommit {
   }
 
   async #commitLoop(): Promise<void> {
-    let wait = this.#options.retryDelayMs;
     let failures = 0;
     /** When the current run of failures began (performance.now() ms). */
     let failingSince = 0;
@@ -119,7 +138,6 @@ export class GroupCommit {
             waitedMs: Math.round(performance.now() - failingSince),
           });
         }
-        wait = this.#options.retryDelayMs;
         failures = 0;
       } catch (error) {
         this.#waiting.unshift(...batch);
@@ -146,8 +164,10 @@ export class GroupCommit {
             error,
           });
         }
-        await delay(wait);
-        wait = Math.min(wait * 2, this.#options.maxRetryDelayMs);
+        await delay(backoffMs(failures - 1, {
+          initialMs: this.#options.retryDelayMs,
+          maxMs: this.#options.maxRetryDelayMs,
+        }));
       }
     }
   }

@@ -3,7 +3,10 @@
  * Items: what rules output, each with a stable key so a page stored twice is one row.
  */
 
-/** One output record of a rule, stored with its task, rule, URL and time (SPEC §6). */
+/**
+ * One output record of a rule, stored with its task, rule, URL and time (docs/operating.md,
+ * "Results").
+ */
 export interface Item {
   task: string;
   rule: string;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { itemKey } from "./item.ts";
 import { ParseContext } from "./parse_context.ts";
-import type { CrawlRequest } from "./request.ts";
+import type { CrawlRequest } from "../frontier/crawl_request.ts";
 
 const req: CrawlRequest = {
   url: "http://shop.test/list?page=2",

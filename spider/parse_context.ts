@@ -4,7 +4,7 @@
  * helpers to follow links and output items.
  */
 import { parseHTML } from "linkedom";
-import type { CrawlRequest } from "./request.ts";
+import type { CrawlRequest } from "../frontier/crawl_request.ts";
 import { type Item, itemKey } from "./item.ts";
 
 /** The part of a DOM element rules use (linkedom's types assume a browser global scope). */
@@ -25,6 +25,8 @@ export interface PageDocument {
 export interface PageBody {
   readonly body: string;
   readonly raw?: Uint8Array;
+  /** The body as it arrives, for a rule that reads it so (`RuleFetch.stream`). */
+  readonly stream?: ReadableStream<Uint8Array>;
   readonly contentType: string | null;
 }
 
@@ -76,6 +78,36 @@ export class ParseContext {
     const page = this.#page;
     if (this.#body !== undefined || !page?.raw) return undefined;
     return { raw: page.raw, contentType: page.contentType };
+  }
+
+  /**
+   * The body's bytes as fetched (not decoded), a chunk at a time: as they arrive when the page
+   * was fetched as a stream (a rule whose `fetch.stream` asks for it), else the bytes fetched, or
+   * the text encoded as UTF-8. Read them once; leaving early cancels the rest of a stream.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of ctx.chunks()) size += chunk.byteLength;
+   * ```
+   */
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    const page = this.#page;
+    if (!page?.stream) {
+      yield page?.raw ?? new TextEncoder().encode(this.body);
+      return;
+    }
+    const reader = page.stream.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      // Left early (the rule stopped reading): the rest is not wanted, its connection is.
+      await reader.cancel().catch(() => {/* the stream failed: nothing left to release */});
+      reader.releaseLock();
+    }
   }
 
   /** The page's DOM, built on first use and at most once per page. */

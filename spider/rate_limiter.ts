@@ -4,21 +4,11 @@
  * counterpart of golang.org/x/time/rate's Limiter), `MultiLimiter` makes every bucket of a
  * task's `Limits` allow an event (the Go project's limiter.Multi).
  */
-import { delay } from "../async/delay.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
+import type { LimitSpec } from "./limit_spec.ts";
 
-/** Time as the limiters see it; injected so tests can run on a fake clock. */
-export interface Clock {
-  /** Milliseconds on a monotonic scale (only differences matter). */
-  now(): number;
-  /** Resolves after `ms`; rejects with `signal.reason` as soon as `signal` aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-/** The real clock: `performance.now()` (monotonic, unlike `Date.now()`) and {@linkcode delay}. */
-export const systemClock: Clock = Object.freeze({
-  now: () => performance.now(),
-  sleep: (ms: number, signal?: AbortSignal) => delay(ms, { signal }),
-});
+/** The part of the clock the limiters use: they read the time and sleep. */
+type LimiterClock = Pick<Clock, "now" | "sleep">;
 
 /**
  * A claim on one future event. The event may happen `delayMs` after the claim was made;
@@ -43,17 +33,10 @@ export interface RateLimiter {
   wait(signal?: AbortSignal): Promise<void>;
 }
 
-/** One `Limits` entry: `eventCount` events per `eventDur` seconds, bursts of up to `bucket`. */
-export interface LimitSpec {
-  eventCount: number;
-  eventDur: number;
-  bucket: number;
-}
-
 /** Options shared by the limiters. */
 export interface LimiterOptions {
-  /** Default: {@linkcode systemClock}. */
-  clock?: Clock;
+  /** Time as the limiters see it; a test passes a fake. Default: {@linkcode systemClock}. */
+  clock?: LimiterClock;
 }
 
 const noReservation: Reservation = Object.freeze({ delayMs: 0, cancel() {} });
@@ -75,7 +58,7 @@ const noReservation: Reservation = Object.freeze({ delayMs: 0, cancel() {} });
 export class TokenBucket implements RateLimiter {
   readonly rate: number;
   readonly burst: number;
-  readonly #clock: Clock;
+  readonly #clock: LimiterClock;
   readonly #perMs: number;
   #tokens: number;
   /** When #tokens was last brought up to date. */
@@ -176,7 +159,7 @@ export class TokenBucket implements RateLimiter {
  */
 export class MultiLimiter implements RateLimiter {
   readonly limiters: readonly RateLimiter[];
-  readonly #clock: Clock;
+  readonly #clock: LimiterClock;
 
   constructor(limiters: readonly RateLimiter[], options: LimiterOptions = {}) {
     // Strictest first, as in the Go project, so `limiters[0]` is the binding rate.
@@ -211,7 +194,11 @@ export class MultiLimiter implements RateLimiter {
   }
 }
 
-async function waitOn(limiter: RateLimiter, clock: Clock, signal?: AbortSignal): Promise<void> {
+async function waitOn(
+  limiter: RateLimiter,
+  clock: LimiterClock,
+  signal?: AbortSignal,
+): Promise<void> {
   signal?.throwIfAborted();
   const reservation = limiter.reserve();
   if (reservation.delayMs <= 0) return;

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { type Clock, MultiLimiter, type RateLimiter, TokenBucket } from "./rate_limiter.ts";
+import type { Clock } from "../async/clock.ts";
+import { MultiLimiter, type RateLimiter, TokenBucket } from "./rate_limiter.ts";
 
 /** A clock that only moves when the test says so; its sleeps fire in due order. */
-class FakeClock implements Clock {
+class FakeClock implements Pick<Clock, "now" | "sleep"> {
   #now = 0;
   #timers: { at: number; resolve: () => void }[] = [];
 
@@ -46,7 +47,7 @@ function settle(): Promise<void> {
 }
 
 /** Starts `count` concurrent waits and records the clock time at which each one resolves. */
-function startWaiters(limiter: RateLimiter, clock: Clock, count: number): number[] {
+function startWaiters(limiter: RateLimiter, clock: FakeClock, count: number): number[] {
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     limiter.wait().then(() => times.push(clock.now()));

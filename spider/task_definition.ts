@@ -5,7 +5,8 @@
  */
 import type { RuleSet } from "./rule_set.ts";
 import type { Task } from "./task.ts";
-import type { LimitOptions, TaskPolitenessOverrides } from "./task_options.ts";
+import type { LimitSpec } from "./limit_spec.ts";
+import type { TaskPolitenessOverrides } from "./task_options.ts";
 import type { FetcherKind } from "./browser/render_options.ts";
 
 export interface TaskDefinition {
@@ -23,7 +24,7 @@ export interface TaskDefinition {
   reload?: boolean;
   maxDepth?: number;
   cookie?: string;
-  limits?: LimitOptions[];
+  limits?: LimitSpec[];
   politeness?: TaskPolitenessOverrides;
   /** `"browser"` renders every page in Chromium; default HTTP. */
   fetcher?: FetcherKind;

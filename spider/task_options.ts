@@ -3,13 +3,7 @@
  * A task's options, resolved from the config or an API spec over its rule set's defaults.
  */
 import type { FetcherKind } from "./browser/render_options.ts";
-
-/** `eventCount` events per `eventDur` seconds with bursts of `bucket` (one `Limits` entry). */
-export interface LimitOptions {
-  eventCount: number;
-  eventDur: number;
-  bucket: number;
-}
+import type { LimitSpec } from "./limit_spec.ts";
 
 /** A task's own politeness settings; unset ones come from the config's `politeness` section. */
 export interface TaskPolitenessOverrides {
@@ -35,7 +29,7 @@ export interface TaskOptions {
   reload: boolean;
   maxDepth: number;
   /** All must allow a fetch; empty means no limit. */
-  limits: LimitOptions[];
+  limits: LimitSpec[];
   /** Politeness set on the task itself (config `Robots`/`Politeness`, spec `robots`/`politeness`). */
   politeness?: TaskPolitenessOverrides;
   /**

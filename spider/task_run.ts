@@ -14,13 +14,15 @@ import {
   type FrontierCounts,
   type Opening,
 } from "../frontier/frontier.ts";
-import type { CrawlRequest } from "./request.ts";
+import type { CrawlRequest } from "../frontier/crawl_request.ts";
 import { VisitedSet } from "./visited_set.ts";
 import { keyHash } from "../frontier/key_hash.ts";
 import type { Task } from "./task.ts";
 import { TaskActivity } from "./task_activity.ts";
 import { HostCounters } from "./politeness/host_counters.ts";
-import { logWaiting } from "../storage/database_unavailable_error.ts";
+import { type RenderStats, RenderTally } from "./browser/render_stats.ts";
+import { taskRenders } from "./browser/render_options.ts";
+import { logWaiting } from "../errors/mod.ts";
 
 /** Counters of a run, as shown by progress lines, the status API and metrics. */
 export interface TaskStats {
@@ -28,7 +30,9 @@ export interface TaskStats {
   fetched: number;
   /** Requests this worker gave up on in this run. */
   failed: number;
+  /** Failed attempts that will be tried again (their request had attempts left). */
   retried: number;
+  /** Items this worker's pages produced in this run. */
   items: number;
   /** Requests dropped because they were deeper than `maxDepth`. */
   tooDeep: number;
@@ -60,20 +64,89 @@ export interface TaskStats {
    * task (refreshed about once a second while the run goes on).
    */
   frontier: FrontierCounts;
+  /** When the run started, ms since the epoch. */
   startedAt: number;
+  /** When it finished or was stopped, ms since the epoch. */
   finishedAt?: number;
+  /** What its pages did in the browser: present when the task renders pages. */
+  render?: RenderStats;
 }
 
+/** Where a run stands: it ends `finished` (its crawl has) or `stopped`. */
 export type RunState = "running" | "finished" | "stopped";
 
 /** A limiter the run waits on before each fetch. */
 export interface Limiter {
+  /** Resolves when the next fetch may go; rejects with `signal.reason` when it aborts. */
   wait(signal?: AbortSignal): Promise<void>;
+}
+
+/**
+ * The engine's side of a run, handed only to the `Crawler` that started it (see
+ * {@linkcode TaskRun.start}); everyone else sees the {@linkcode TaskRun}. The engine's fetch
+ * loops wait on `limiter`, take claimed requests with `next` — each a {@linkcode FetchTurn} that
+ * goes through its steps in order — and, once the loops have ended, release what `unsettled`
+ * lists.
+ */
+export interface RunFeed {
+  /** The task's limiter: a loop waits on it before it takes a request. */
+  readonly limiter: Limiter;
+  /** True while the run's fetch loops wait for something to claim. */
+  readonly starving: boolean;
+  /**
+   * The next claimed request to fetch; undefined once the crawl has finished or the run
+   * stopped. Waits while nothing is claimable but other work (here or on other workers) may
+   * still add some.
+   */
+  next(): Promise<FetchTurn | undefined>;
+  /**
+   * Keeps the children worth sending to the frontier: not deeper than `maxDepth` and (without
+   * `reload`) neither known to be there nor repeated on the page. Counts what it drops.
+   */
+  children(requests: readonly CrawlRequest[]): CrawlRequest[];
+  /** The run moved forward (a page fetched): it is not stalled. */
+  progressed(): void;
+  /**
+   * Something kept the run from moving: `reason` is shown should the run stall (see
+   * `TaskRun.trouble`).
+   */
+  troubled(reason: string): void;
+  /** Claims held but not on their way to the frontier: to release once the loops have ended. */
+  unsettled(outgoing: ReadonlySet<number>): Claim[];
+}
+
+/**
+ * One claimed request in a fetch loop, from {@linkcode RunFeed.next} to its outcome. Its steps
+ * come in this order, each at most once: `takeRetry` (after the parse), `handOver` (the loop is
+ * done with it), then `settle` on what `handOver` returned (its outcome is durable). A step out
+ * of order or repeated throws.
+ */
+export interface FetchTurn {
+  /** The claimed request. */
+  readonly claim: Claim;
+  /** True if the parse asked for the page to be fetched again (see `TaskRun.retry`). */
+  takeRetry(): boolean;
+  /**
+   * The request left the fetch loop: its outcome is on its way to the frontier, or it has none
+   * (the run stopped) and goes back with the run's other claims.
+   */
+  handOver(): HandedOver;
+}
+
+/** A request handed over with an outcome on its way to the frontier (see {@linkcode FetchTurn}). */
+export interface HandedOver {
+  /**
+   * Its outcome is durable (or was given up). `known`: the children its acknowledgement added
+   * to the frontier, when it committed and counted — links to them need not be sent again.
+   */
+  settle(known?: readonly CrawlRequest[]): void;
 }
 
 /** Options for {@linkcode TaskRun}. */
 export interface TaskRunOptions {
+  /** Where the task's crawl lives. */
   frontier: Frontier;
+  /** Where the run logs its trouble (claims, leases, stalls). */
   logger: Logger;
   /** Who this worker is in the frontier's leases. */
   owner: string;
@@ -89,7 +162,7 @@ export interface TaskRunOptions {
   hurry?: () => void;
   /** How often to look again when nothing is claimable but the crawl is not finished, ms. */
   pollMs?: number;
-  /** Claim only requests whose host is due (politeness, SPEC §8). Default false. */
+  /** Claim only requests whose host is due (docs/frontier.md, "Politeness"). Default false. */
   skipHostsNotDue?: boolean;
   /** Most requests of one host in one claim (`ClaimOptions.perHost`). Default: no limit. */
   perHost?: number;
@@ -97,6 +170,7 @@ export interface TaskRunOptions {
   hostHoldMs?: number;
   /** How long without progress, with work queued, before the run says it is stalled, ms. */
   stallMs?: number;
+  /** The run's start time (`stats.startedAt`), ms since the epoch. Default: now. */
   now?: number;
 }
 
@@ -107,12 +181,28 @@ const RENEW_RETRY_MS = 1000;
 /** How soon claiming is tried again after it failed, ms. */
 const CLAIM_RETRY_MS = 500;
 
+/**
+ * One run of a task: what the rest of the worker sees of it — its counters, activity and
+ * state, `opened` and `done` — and `stop`. The engine (`Crawler.start`) makes it with
+ * {@linkcode TaskRun.start} and drives it through the {@linkcode RunFeed} it keeps; a run ends
+ * when its crawl has finished or it is stopped (`Crawler.stop`, `Crawler.close`, or `stop`
+ * here), which aborts `signal`.
+ *
+ * @example
+ * ```ts
+ * const run = crawler.start(task);
+ * console.log((await run.opened).mode, await run.done, run.stats.fetched);
+ * ```
+ */
 export class TaskRun {
+  /** The run's counters (see {@linkcode TaskStats}); the engine updates them as it goes. */
   readonly stats: TaskStats;
   /** The last errors and the busiest hosts, for the dashboard. */
   readonly activity: TaskActivity = new TaskActivity();
   /** This run's requests, 429/503s and disallowed URLs per host (status and metrics). */
   readonly hosts: HostCounters = new HostCounters();
+  /** Counts the run's renders into `stats.render`; absent when the task renders no page. */
+  readonly renders?: RenderTally;
   /** What the frontier held when the run opened the task's crawl (resumed or new). */
   readonly opened: Promise<Opening>;
   readonly #options: Required<
@@ -125,6 +215,8 @@ export class TaskRun {
   /** The last thing that went wrong, for `stalled`. */
   #trouble: string | undefined;
   readonly #controller: AbortController = new AbortController();
+  /** What the engine drives the run with (see {@linkcode TaskRun.start}). */
+  readonly #feed: RunFeed;
   /**
    * URLs this run knows are in the frontier: links to them are not sent again. A cache that
    * holds only what is durable there — the roots once the crawl is open, a page's children once
@@ -152,9 +244,22 @@ export class TaskRun {
   /** Resolves when the crawl has finished or the run was stopped. */
   readonly done: Promise<RunState> = new Promise((resolve) => this.#resolveDone = resolve);
 
-  constructor(
+  /**
+   * Opens a run of `task` (see `opened`): the run for everyone, and the feed only its engine
+   * may drive it with.
+   */
+  static start(
+    task: Task,
+    limiter: Limiter,
+    options: TaskRunOptions,
+  ): { run: TaskRun; feed: RunFeed } {
+    const run = new TaskRun(task, limiter, options);
+    return { run, feed: run.#feed };
+  }
+
+  private constructor(
     readonly task: Task,
-    readonly limiter: Limiter,
+    limiter: Limiter,
     options: TaskRunOptions,
   ) {
     this.#options = {
@@ -186,15 +291,22 @@ export class TaskRun {
       frontier: emptyCounts(),
       startedAt: options.now ?? Date.now(),
     };
+    if (taskRenders(task)) {
+      this.renders = new RenderTally();
+      this.stats.render = this.renders.stats;
+    }
+    this.#feed = this.#makeFeed(limiter);
     this.opened = this.#open(options);
     // Callers that do not wait on `opened` learn of a failure through `done`.
     this.opened.catch(() => {});
   }
 
+  /** The task's name. */
   get name(): string {
     return this.task.options.name;
   }
 
+  /** Running until the crawl has finished or the run is stopped. */
   get state(): RunState {
     return this.#state;
   }
@@ -205,11 +317,39 @@ export class TaskRun {
   }
 
   /**
-   * The next claimed request to fetch; undefined once the crawl has finished or the run
-   * stopped. Waits while nothing is claimable but other work (here or on other workers) may
-   * still add some.
+   * Asks for a page to be fetched again: its parse was lost (the parse worker holding its bytes
+   * was stopped). The engine records the claim as retried instead of done (see
+   * {@linkcode FetchTurn.takeRetry}). Called by the parse pool, for the run it parses for.
    */
-  async next(): Promise<Claim | undefined> {
+  retry(req: CrawlRequest): void {
+    if (this.#state !== "running") return;
+    this.#refetch.add(req);
+  }
+
+  /** The last trouble since the run last made progress (see {@linkcode RunFeed.troubled}). */
+  get trouble(): string | undefined {
+    return this.#trouble;
+  }
+
+  /** The engine's side of this run (see {@linkcode RunFeed}). */
+  #makeFeed(limiter: Limiter): RunFeed {
+    const starving = () => this.#wake !== undefined;
+    return {
+      limiter,
+      get starving() {
+        return starving();
+      },
+      next: () => this.#next(),
+      children: (requests) => this.#children(requests),
+      progressed: () => this.#progressed(),
+      troubled: (reason) => {
+        this.#trouble = reason;
+      },
+      unsettled: (outgoing) => [...this.#held.values()].filter((c) => !outgoing.has(c.id)),
+    };
+  }
+
+  async #next(): Promise<FetchTurn | undefined> {
     for (;;) {
       if (this.#state !== "running") return undefined;
       const claim = this.#buffer.shift();
@@ -218,10 +358,41 @@ export class TaskRun {
         this.stats.inFlight++;
         // Claim the next batch before this one runs out, so no loop waits for a round trip.
         if (this.#buffer.length < this.#options.batch / 2) this.#startRefill();
-        return claim;
+        return this.#turn(claim);
       }
       await this.#startRefill();
     }
+  }
+
+  /** The steps of one claim handed to a fetch loop (see {@linkcode FetchTurn}). */
+  #turn(claim: Claim): FetchTurn {
+    let step: "fetching" | "handed over" | "settled" = "fetching";
+    const expect = (wanted: typeof step, doing: string) => {
+      if (step !== wanted) throw new Error(`${doing}: the claim is ${step}, not ${wanted}`);
+    };
+    return {
+      claim,
+      takeRetry: () => {
+        expect("fetching", "takeRetry");
+        return this.#refetch.delete(claim.request);
+      },
+      handOver: () => {
+        expect("fetching", "handOver");
+        step = "handed over";
+        this.stats.inFlight--;
+        return {
+          settle: (known = []) => {
+            expect("handed over", "settle");
+            step = "settled";
+            this.#remember(known);
+            this.#progressed();
+            this.#held.delete(claim.id);
+            this.#pending--;
+            this.#wake?.();
+          },
+        };
+      },
+    };
   }
 
   #startRefill(): Promise<void> {
@@ -229,13 +400,12 @@ export class TaskRun {
   }
 
   /**
-   * Keeps the children worth sending to the frontier: not deeper than `maxDepth` and (without
-   * `reload`) neither known to be there nor repeated on the page. The cache is keyed by the URL
-   * as found (already resolved by `ParseContext.follow`), not by `urlKey`: parsing every link of
-   * every page would cost more than it saves; the frontier deduplicates what the cache lets
-   * through. What is kept becomes known only once it is durable (`remember`).
+   * See {@linkcode RunFeed.children}. The cache is keyed by the URL as found (already resolved
+   * by `ParseContext.follow`), not by `urlKey`: parsing every link of every page would cost
+   * more than it saves; the frontier deduplicates what the cache lets through. What is kept
+   * becomes known only once it is durable (`#remember`).
    */
-  children(requests: readonly CrawlRequest[]): CrawlRequest[] {
+  #children(requests: readonly CrawlRequest[]): CrawlRequest[] {
     const { maxDepth, reload } = this.task.options;
     const kept: CrawlRequest[] = [];
     const onPage = new Set<string>();
@@ -258,59 +428,23 @@ export class TaskRun {
   }
 
   /**
-   * Records requests as in the frontier: call it with a page's children once the acknowledgement
-   * that added them has committed and counted. Children of an acknowledgement that failed, or
-   * did not count, stay unknown, so the next page that links to them sends them again.
+   * Records requests as in the frontier: a page's children once the acknowledgement that added
+   * them has committed and counted. Children of an acknowledgement that failed, or did not
+   * count, stay unknown, so the next page that links to them sends them again.
    */
-  remember(requests: readonly CrawlRequest[]): void {
+  #remember(requests: readonly CrawlRequest[]): void {
     if (this.task.options.reload) return;
     for (const req of requests) this.#known.add(cacheKey(req));
   }
 
-  /** A claim handed out by `next` was fetched and its outcome is now durable (or was dropped). */
-  settled(claim: Claim): void {
-    this.progressed();
-    this.#held.delete(claim.id);
-    this.#pending--;
-    this.#wake?.();
-  }
-
-  /**
-   * Asks for a page to be fetched again: its parse was lost (the parse worker holding its bytes
-   * was stopped). The engine records the claim as failed-and-retried instead of done.
-   */
-  retry(req: CrawlRequest): void {
-    if (this.#state !== "running") return;
-    this.stats.retried++;
-    this.#refetch.add(req);
-  }
-
-  /** True (once) if `retry` was asked for this request. */
-  takeRetry(req: CrawlRequest): boolean {
-    return this.#refetch.delete(req);
-  }
-
   /** The run moved forward (a page fetched, an outcome stored): it is not stalled. */
-  progressed(): void {
+  #progressed(): void {
     this.#progressAt = performance.now();
     this.#trouble = undefined;
     if (this.stats.stalled !== undefined) {
       this.#options.logger.info("task making progress again", { task: this.name });
       delete this.stats.stalled;
     }
-  }
-
-  /**
-   * Something kept the run from moving (its message is kept as the reason should the run
-   * stall). A reason already shown is logged once, not at every failure.
-   */
-  troubled(reason: string): void {
-    this.#trouble = reason;
-  }
-
-  /** The last trouble since the run last made progress (see `troubled`). */
-  get trouble(): string | undefined {
-    return this.#trouble;
   }
 
   /** Checks for a stall: a minute without progress while work is queued. */
@@ -329,23 +463,8 @@ export class TaskRun {
     });
   }
 
-  /** True while the run's fetch loops wait for something to claim. */
-  get starving(): boolean {
-    return this.#wake !== undefined;
-  }
-
-  /** A claim handed out by `next` left the fetch loop: its outcome is on its way to the frontier. */
-  handedOver(): void {
-    this.stats.inFlight--;
-  }
-
-  /** Claims held but not on their way to the frontier (released when the run stops). */
-  unsettled(outgoing: ReadonlySet<number>): Claim[] {
-    return [...this.#held.values()].filter((c) => !outgoing.has(c.id));
-  }
-
   /** Reads the task's counts from the frontier into `stats`. */
-  async refreshCounts(): Promise<void> {
+  async #refreshCounts(): Promise<void> {
     const counts = await this.#options.frontier.counts(this.name);
     this.stats.frontier = counts;
     this.stats.queued = counts.queued;
@@ -384,7 +503,7 @@ export class TaskRun {
           owner: this.#options.owner,
         });
         // The crawl holds its roots now (added by a new crawl, or by the one resumed).
-        this.remember(roots);
+        this.#remember(roots);
         this.stats.frontier = opening.counts;
         this.stats.queued = opening.counts.queued;
         this.#renewLeases();
@@ -393,7 +512,7 @@ export class TaskRun {
           // Counting a big crawl's rows is not free: at most a tenth of the time goes to it.
           if (performance.now() < this.#countsDue) return;
           const started = performance.now();
-          await this.refreshCounts();
+          await this.#refreshCounts();
           this.#countsDue = performance.now() + 9 * (performance.now() - started);
         });
         return opening;
@@ -433,7 +552,7 @@ export class TaskRun {
       }
       if (this.#pending === 0) {
         if (await frontier.finished(this.name)) {
-          await this.refreshCounts().catch(() => {});
+          await this.#refreshCounts().catch(() => {});
           this.#end("finished");
           return;
         }
@@ -459,7 +578,7 @@ export class TaskRun {
         });
       }
       this.#claimFailing = true;
-      this.troubled(`frontier: ${(error as Error)?.message ?? error}`);
+      this.#trouble = `frontier: ${(error as Error)?.message ?? error}`;
       await this.#sleep(CLAIM_RETRY_MS);
     }
   }

@@ -3,9 +3,10 @@
  * The buffering, batching and retrying every results sink shares; a backend supplies only a
  * {@linkcode BatchWriter} that stores one batch in one transaction.
  */
+import { backoffMs } from "../async/backoff.ts";
 import { delay } from "../async/delay.ts";
 import type { Logger } from "../log/logger.ts";
-import { logWaiting } from "./database_unavailable_error.ts";
+import { logWaiting } from "../errors/mod.ts";
 import type { Item } from "../spider/item.ts";
 import {
   type CloseSinkOptions,
@@ -32,7 +33,10 @@ export interface BatchingSinkOptions {
   batchSize?: number;
   /** Longest an item waits in the buffer, ms. Default 1000. */
   flushIntervalMs?: number;
-  /** First wait before writing again after a retriable failure, ms; doubles. Default 100. */
+  /**
+   * First wait before writing again after a retriable failure, ms; doubles, jittered (sinks of
+   * many workers that lost one database do not write again together). Default 100.
+   */
   retryDelayMs?: number;
   /** Longest wait between two attempts, ms. Default 1000. */
   maxRetryDelayMs?: number;
@@ -258,7 +262,10 @@ export class BatchingSink implements ResultSink {
             },
           );
         }
-        const wait = Math.min(this.#maxRetryDelayMs, this.#retryDelayMs * 2 ** attempt);
+        const wait = backoffMs(attempt, {
+          initialMs: this.#retryDelayMs,
+          maxMs: this.#maxRetryDelayMs,
+        });
         await delay(wait, { signal: this.#giveUp.signal });
       }
     }

@@ -3,7 +3,7 @@
  * The HTTP face of an export, shared by the master's `GET /crawler/resource/<name>/items` and
  * the worker's `GET /tasks/<name>/items`: the query parameters, checked, and the streamed answer.
  */
-import { InvalidArgumentError } from "../master/errors.ts";
+import { InvalidArgumentError } from "../errors/mod.ts";
 import {
   EXPORT_CONTENT_TYPES,
   EXPORT_FORMATS,

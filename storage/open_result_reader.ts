@@ -2,7 +2,7 @@
  * @module
  * Opens the results reader for the config's `storage.sqlURL`, the counterpart of `open_sink.ts`.
  */
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { PostgresResultReader } from "./postgres_result_reader.ts";
 import type { ResultReader } from "./result_reader.ts";
 import { SqliteResultReader } from "./sqlite_result_reader.ts";

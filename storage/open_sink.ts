@@ -2,11 +2,10 @@
  * @module
  * Opens the results sink named by the config's `storage.sqlURL`.
  */
-import { ConfigError } from "../config/config_error.ts";
-import { ServiceUnavailableError } from "../config/service_unavailable_error.ts";
+import { ConfigError, ServiceUnavailableError } from "../errors/mod.ts";
 import type { BatchingSinkOptions } from "./_batching_sink.ts";
 import { PostgresSink } from "./postgres_sink.ts";
-import type { PostgresPools } from "./postgres_pool.ts";
+import type { PostgresPools } from "../db/postgres_pool.ts";
 import type { ResultSink } from "./result_sink.ts";
 import { SqliteSink } from "./sqlite_sink.ts";
 

@@ -5,7 +5,7 @@
  * transaction open and a page waits for nothing but the statement.
  */
 import postgres from "postgres";
-import { NoResultsError, ResultsUnavailableError } from "../master/errors.ts";
+import { NoResultsError, ResultsUnavailableError } from "../errors/mod.ts";
 import { KEY_COLUMN, quote } from "./_table_layout.ts";
 import {
   checkQuery,

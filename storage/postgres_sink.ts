@@ -10,7 +10,7 @@ import type postgres from "postgres";
 import { BatchingSink, type BatchingSinkOptions, type BatchWriter } from "./_batching_sink.ts";
 import type { SinkEntry } from "./result_sink.ts";
 import { fieldColumns, KEY_COLUMN, lastPerKey, quote } from "./_table_layout.ts";
-import { isPostgresUnavailable, type PostgresPool, PostgresPools } from "./postgres_pool.ts";
+import { isPostgresUnavailable, type PostgresPool, PostgresPools } from "../db/postgres_pool.ts";
 
 export interface PostgresSinkOptions extends BatchingSinkOptions {
   /** How long opening a connection may take before it counts as a failure, seconds. Default 2. */

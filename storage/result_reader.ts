@@ -4,7 +4,7 @@
  * backend (SQLite, Postgres, or a master asking its workers). Rows come a page at a time, paged
  * by a key (keyset, never `OFFSET`), so reading a table of any size holds one page in memory.
  */
-import { InvalidArgumentError } from "../master/errors.ts";
+import { InvalidArgumentError } from "../errors/mod.ts";
 import { KEY_COLUMN } from "./_table_layout.ts";
 
 /** A stored value as read back: text, a number (SQLite keeps numbers), or nothing. */

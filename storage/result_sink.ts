@@ -1,7 +1,7 @@
 /**
  * @module
- * The results sink contract (SPEC §6–7): what the engine saves items into, and what every
- * backend (SQLite, Postgres) promises about them.
+ * The results sink contract (docs/operating.md, "Results"): what the engine saves items into, and
+ * what every backend (SQLite, Postgres) promises about them.
  */
 import type { ItemSink } from "../spider/crawler.ts";
 import type { Item } from "../spider/item.ts";

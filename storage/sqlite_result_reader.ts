@@ -5,7 +5,7 @@
  * results file, and in WAL mode its reads never block the sink writing the same file.
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
-import { NoResultsError } from "../master/errors.ts";
+import { NoResultsError } from "../errors/mod.ts";
 import { KEY_COLUMN, quote } from "./_table_layout.ts";
 import {
   checkQuery,

@@ -7,7 +7,7 @@
  * them.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { openSqlite } from "./open_sqlite.ts";
+import { openSqlite } from "../db/open_sqlite.ts";
 import { BatchingSink, type BatchingSinkOptions, type BatchWriter } from "./_batching_sink.ts";
 import type { SinkEntry } from "./result_sink.ts";
 import { fieldColumns, KEY_COLUMN, lastPerKey, quote } from "./_table_layout.ts";

@@ -1,7 +1,9 @@
 /**
  * @module
- * Retry timing shared by the store implementations: an exponential backoff policy.
+ * Retry timing of the store implementations: their backoff option, read into the project's one
+ * backoff (`async/backoff.ts`) with the store's defaults.
  */
+import { backoffMs } from "../async/backoff.ts";
 
 /** Time between retries: doubling from `initialDelayMs` up to `maxDelayMs`, jittered. */
 export interface BackoffPolicy {
@@ -13,9 +15,9 @@ export interface BackoffPolicy {
 
 /** The delay before retry number `attempt` (0-based): exponential, with jitter in [50%, 100%]. */
 export function backoffDelay(policy: BackoffPolicy, attempt: number): number {
-  const initial = policy.initialDelayMs ?? 50;
-  const max = policy.maxDelayMs ?? 1000;
-  const base = Math.min(max, initial * 2 ** Math.min(attempt, 30));
   // Jitter keeps many clients that lost etcd at the same moment from retrying in lockstep.
-  return base / 2 + Math.random() * (base / 2);
+  return backoffMs(attempt, {
+    initialMs: policy.initialDelayMs ?? 50,
+    maxMs: policy.maxDelayMs ?? 1000,
+  });
 }

@@ -12,7 +12,8 @@ import {
   GRPCUnavailableError,
   type IKeyValue,
 } from "etcd3";
-import { type KeyValue, LeaseLostError, StoreUnavailableError } from "./store.ts";
+import { StoreUnavailableError } from "../errors/mod.ts";
+import { type KeyValue, LeaseLostError } from "./store.ts";
 
 /** A store `KeyValue` from etcd's (revisions arrive as decimal strings, lease "0" is none). */
 export function toKeyValue(kv: IKeyValue): KeyValue {

@@ -6,7 +6,7 @@
 
 import { dirname } from "node:path";
 import { z } from "zod";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../async/clock.ts";
 import type { StoreLogger } from "./store.ts";
 
 const SnapshotSchema = z.object({
@@ -27,7 +27,7 @@ export type Snapshot = z.infer<typeof SnapshotSchema>;
 export interface SnapshotFileOptions {
   /** How long after a change the snapshot is written (changes meanwhile share the write). */
   delayMs: number;
-  clock: Clock;
+  clock: Pick<Clock, "setTimer">;
   logger: StoreLogger;
   /** Takes the snapshot to write; called when the write happens, so it is the latest state. */
   snapshot: () => Snapshot;

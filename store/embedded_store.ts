@@ -7,7 +7,7 @@
 
 import { AsyncQueue } from "./_async_queue.ts";
 import { loadSnapshot, type Snapshot, SnapshotFile } from "./_snapshot_file.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../async/clock.ts";
 import { StoreElection } from "./store_election.ts";
 import { checkWriteGuard } from "./_write_guard.ts";
 import {
@@ -42,7 +42,7 @@ export interface EmbeddedStoreOptions {
    */
   historyLimit?: number;
   /** Time for lease expiry and debounced writes. Default: the system clock. */
-  clock?: Clock;
+  clock?: Pick<Clock, "now" | "setTimer">;
   /** Where failed background writes are reported. Default: `console`. */
   logger?: StoreLogger;
 }
@@ -79,7 +79,7 @@ interface Watcher {
  */
 export class EmbeddedStore implements Store {
   readonly path: string | undefined;
-  readonly #clock: Clock;
+  readonly #clock: Pick<Clock, "now" | "setTimer">;
   readonly #historyLimit: number;
   readonly #kvs = new Map<string, KeyValue>();
   readonly #leases = new Map<string, LeaseState>();

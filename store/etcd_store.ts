@@ -14,6 +14,7 @@ import { EtcdLease } from "./_etcd_lease.ts";
 import { watchEtcdPrefix } from "./_etcd_watch.ts";
 import { StoreElection } from "./store_election.ts";
 import { checkWriteGuard } from "./_write_guard.ts";
+import { StoreUnavailableError } from "../errors/mod.ts";
 import {
   type Election,
   GuardFailedError,
@@ -25,7 +26,6 @@ import {
   type RangeResult,
   type Store,
   type StoreLogger,
-  StoreUnavailableError,
   type WatchEvent,
   type WatchOptions,
   type WriteGuard,

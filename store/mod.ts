@@ -18,4 +18,3 @@ export { EtcdStore, type EtcdStoreOptions, openEtcdStore } from "./etcd_store.ts
 export { EmbeddedStore, type EmbeddedStoreOptions, openEmbeddedStore } from "./embedded_store.ts";
 export { StoreElection, type StoreElectionOptions } from "./store_election.ts";
 export type { BackoffPolicy } from "./_backoff.ts";
-export { type Clock, systemClock } from "./clock.ts";

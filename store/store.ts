@@ -227,11 +227,3 @@ export class GuardFailedError extends Error {
     this.name = "GuardFailedError";
   }
 }
-
-/** The store could not be reached in time (retriable). */
-export class StoreUnavailableError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "StoreUnavailableError";
-  }
-}

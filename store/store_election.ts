@@ -6,6 +6,7 @@
 
 import { backoffDelay, type BackoffPolicy } from "./_backoff.ts";
 import { delay } from "../async/delay.ts";
+import { StoreUnavailableError } from "../errors/mod.ts";
 import {
   type Campaign,
   type Election,
@@ -13,7 +14,6 @@ import {
   type Lease,
   LeaseLostError,
   type Store,
-  StoreUnavailableError,
   WatchCompactedError,
   type WatchEvent,
   type WriteGuard,

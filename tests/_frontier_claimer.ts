@@ -9,6 +9,7 @@
  *   deno run --allow-all tests/_frontier_claimer.ts FRONTIER_URL TASK OWNER
  */
 import { openFrontier } from "../frontier/open_frontier.ts";
+import { waitFor } from "./kit/wait.ts";
 
 const [url, task, owner] = Deno.args;
 const frontier = await openFrontier(url);
@@ -17,12 +18,11 @@ await Deno.stdout.write(new TextEncoder().encode("ready\n"));
 await waitForGo();
 try {
   for (;;) {
-    const claims = await frontier.claim(task, { owner, limit: 7, leaseMs: 60_000 });
-    if (claims.length === 0) {
-      if (await frontier.finished(task)) break;
-      await new Promise((r) => setTimeout(r, 5));
-      continue;
-    }
+    const claims = await waitFor(async () => {
+      const claims = await frontier.claim(task, { owner, limit: 7, leaseMs: 60_000 });
+      return claims.length > 0 ? claims : await frontier.finished(task) && "finished";
+    }, { what: "work to claim or the crawl finished", timeoutMs: 60_000, intervalMs: 5 });
+    if (claims === "finished") break;
     for (const claim of claims) claimed.push(claim.request.url);
     await frontier.complete(claims.map((claim) => ({ kind: "done", claim, children: [] })));
   }

@@ -1,54 +1,30 @@
 /**
  * @module
- * The API token on real processes (SPEC §9): two masters and a worker on a real etcd, all
- * started with `CRAWLER_TOKEN`. Every HTTP route but the probes and every gRPC call refuse a
- * missing or wrong token, on masters and workers; a write sent to the follower with the right
- * token reaches the leader (the follower forwards the caller's token). Without a token a process
- * refuses to listen beyond loopback, unless `--insecure`.
+ * The API token on real processes (docs/operating.md, "Auth"): two masters and a worker on a real
+ * etcd, all started with `CRAWLER_TOKEN`. Every HTTP route but the probes and every gRPC call
+ * refuse a missing or wrong token, on masters and workers; a write sent to the follower with the
+ * right token reaches the leader (the follower forwards the caller's token). Without a token a
+ * process refuses to listen beyond loopback, unless `--insecure`.
  */
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { tokenClientInterceptor } from "../auth/grpc_token.ts";
 import { MasterGrpcClient } from "../master/grpc_client.ts";
-import { UnauthenticatedError } from "../master/errors.ts";
+import { UnauthenticatedError } from "../errors/mod.ts";
 import { loadCrawlerWorkerGrpc, type WorkerStatusMessage } from "../proto/crawler_grpc.ts";
-import { runCrawler } from "./cli.ts";
 import {
-  agreedLeader,
-  CrawlerProcess,
-  dumpLogs,
-  freePort,
+  Cluster,
   http,
-  MasterProcess,
-  waitUntil,
-  WorkerProcess,
-} from "./cluster_harness.ts";
-import { startEtcd } from "./etcd_server.ts";
+  runCrawler,
+  startEtcd,
+  startMaster,
+  waitFor,
+  writeConfig,
+} from "./kit/mod.ts";
 
 const TOKEN = "test-token-7f3a9c";
 const spec = { rule: "douban_book_list", url: "http://127.0.0.1:1/books" };
 const REFUSED = { error: "missing or invalid bearer token" };
-
-async function writeConfig(dir: string): Promise<string> {
-  const path = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    path,
-    `logLevel = "info"
-[storage]
-sqlURL = "sqlite:${dir}/items.db"
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-[GRPCServer]
-RegisterTTL = 2
-RegisterInterval = 1
-ClientTimeOut = 3
-[MasterServer]
-ElectionTTL = 2
-ClientTimeOut = 3
-`,
-  );
-  return path;
-}
 
 /** `Status` on a worker's gRPC port, sending `token` (none when undefined). */
 function workerStatus(
@@ -79,21 +55,13 @@ function workerStatus(
 }
 
 Deno.test("with a token, masters and workers refuse calls without it over HTTP and gRPC, and a follower forwards it", async (t) => {
-  await using etcd = await startEtcd();
-  const dir = await Deno.makeTempDir({ prefix: "crawler_auth_" });
-  const config = await writeConfig(dir);
-  const options = { token: TOKEN };
-  const masters = [1, 2].map((n) => new MasterProcess(n, etcd.endpoint, config, options));
-  const worker = new WorkerProcess(1, etcd.endpoint, config, "crawler.worker", options);
-  const everyone = [...masters, worker];
+  await using cluster = await Cluster.start({ masters: 2, workers: 1, token: TOKEN });
+  const masters = [...cluster.masters.values()];
+  const worker = cluster.workers.get(1)!;
   const grpcClients: Array<{ close(): void }> = [];
   try {
-    const leader = await agreedLeader(masters);
+    const leader = await cluster.leader();
     const follower = masters.find((m) => m !== leader)!;
-    await waitUntil("the worker to register", 15_000, async () => {
-      const { body } = await leader.request("/crawler/workers");
-      return (body.workers as unknown[] | undefined)?.length === 1;
-    });
 
     await t.step("a master's HTTP API: 401 without the token or with a wrong one", async () => {
       for (const master of masters) {
@@ -167,13 +135,12 @@ Deno.test("with a token, masters and workers refuse calls without it over HTTP a
       });
       grpcClients.push(client);
       assert.equal((await client.addResource({ name: "over-grpc", spec })).id, worker.id);
-      await waitUntil(
-        "the leader to log both forwarded adds",
-        5_000,
+      await waitFor(
         () =>
           leader.logs.filter((l) =>
             l.includes('"method":"CrawlerMaster.AddResource"') && l.includes(follower.id)
           ).length === 2,
+        { what: "the leader to log both forwarded adds", timeoutMs: 5_000 },
       );
       const deleted = await follower.request("/crawler/resource", {
         method: "DELETE",
@@ -211,33 +178,35 @@ Deno.test("with a token, masters and workers refuse calls without it over HTTP a
     });
 
     await t.step("no log line carries the token", () => {
-      for (const process of everyone) {
+      for (const process of cluster.processes) {
         assert.ok(!process.logs.some((line) => line.includes(TOKEN)), process.id);
       }
     });
   } catch (error) {
-    dumpLogs(everyone);
+    cluster.dumpLogs();
     throw error;
   } finally {
     // gRPC clients first: Deno 2.9 handles a GOAWAY from a closing server badly (#36788).
     for (const client of grpcClients) client.close();
-    for (const process of everyone) await process.stop("SIGKILL");
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("without a token a master or worker refuses to listen beyond loopback, unless --insecure", async (t) => {
   await using etcd = await startEtcd();
   const dir = await Deno.makeTempDir({ prefix: "crawler_auth_policy_" });
-  const config = await writeConfig(dir);
+  const config = await writeConfig(`${dir}/config.toml`, {
+    storage: { sqlURL: `sqlite:${dir}/items.db` },
+    frontier: { url: `sqlite:${dir}/frontier.db` },
+    MasterServer: { ElectionTTL: 2 },
+  });
   try {
     await t.step(
       "a master on every interface exits 2 naming auth.token and --insecure",
       async () => {
         const result = await runCrawler([
           "master",
-          `--http=0.0.0.0:${freePort()}`,
-          `--grpc=127.0.0.1:${freePort()}`,
+          "--http=0.0.0.0:0",
+          "--grpc=127.0.0.1:0",
           `--etcd=${etcd.endpoint}`,
           "--advertise=127.0.0.1",
           `--config=${config}`,
@@ -255,8 +224,8 @@ Deno.test("without a token a master or worker refuses to listen beyond loopback,
     await t.step("so does a worker whose gRPC port is on every interface", async () => {
       const result = await runCrawler([
         "worker",
-        `--http=127.0.0.1:${freePort()}`,
-        `--grpc=:${freePort()}`,
+        "--http=127.0.0.1:0",
+        "--grpc=:0",
         `--etcd=${etcd.endpoint}`,
         `--config=${config}`,
       ]);
@@ -268,22 +237,16 @@ Deno.test("without a token a master or worker refuses to listen beyond loopback,
     });
 
     await t.step("with --insecure it serves without a token and says so in its log", async () => {
-      const httpPort = freePort();
-      const grpcPort = freePort();
-      const master = new CrawlerProcess(httpPort, grpcPort, [
-        "master",
-        `--http=0.0.0.0:${httpPort}`,
-        `--grpc=127.0.0.1:${grpcPort}`,
-        `--etcd=${etcd.endpoint}`,
-        "--advertise=127.0.0.1",
-        `--config=${config}`,
-        "--insecure",
-      ]);
+      const master = await startMaster({
+        etcd: etcd.endpoint,
+        config,
+        host: "0.0.0.0",
+        args: ["--insecure"],
+      });
       try {
-        await waitUntil(
-          "the insecure master to lead",
-          20_000,
+        await waitFor(
           async () => (await http(master.url("/crawler/leader"))).body.isLeader === true,
+          { what: "the insecure master to lead", timeoutMs: 20_000 },
         );
         const warning = master.logs.find((line) => line.includes("INSECURE"));
         assert.ok(warning, master.logs.join("\n"));

@@ -5,31 +5,34 @@
  */
 import assert from "node:assert/strict";
 import { hostAddress, startLoopbackHostsSite } from "./loopback_hosts_site.ts";
+import { type ConfigInput, every, writeConfig } from "./kit/mod.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 /** Sockets a standalone worker holds besides the fetcher's. */
 const SELF = 8;
 
-function config(dir: string, root: string, fetcher: string): string {
-  return `logLevel = "warn"
-[fetcher]
-timeout = 10000
-${fetcher}
-[politeness]
-perHostConcurrency = 1
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-
-[[Tasks]]
-Name = "broad"
-URL = "${root}"
-MaxDepth = 10
-[Tasks.Spec.rules.page]
-links = [{rule = "page"}]
-output = {fields = {title = {regex = '<title>([^<]*)</title>'}}}
-`;
+/** One task crawling every host from `root`; `fetcher` goes over the `[fetcher]` settings. */
+function writeBroadConfig(dir: string, root: string, fetcher: ConfigInput["fetcher"]) {
+  return writeConfig(`${dir}/config.toml`, {
+    logLevel: "warn",
+    fetcher: { timeout: 10000, ...fetcher },
+    politeness: { perHostConcurrency: 1 },
+    storage: { sqlURL: `sqlite:${dir}/results.db` },
+    frontier: { url: `sqlite:${dir}/frontier.db` },
+    Tasks: [{
+      Name: "broad",
+      URL: root,
+      MaxDepth: 10,
+      Spec: {
+        rules: {
+          page: {
+            links: [{ rule: "page" }],
+            output: { fields: { title: { regex: "<title>([^<]*)</title>" } } },
+          },
+        },
+      },
+    }],
+  });
 }
 
 /** Sockets the process `pid` holds now (entries of /proc/PID/fd that are sockets). */
@@ -79,16 +82,11 @@ async function crawl(args: { dir: string; shell?: string }) {
     });
   const child = command.spawn();
   let maxSockets = 0;
-  let sampling = true;
-  const sampler = (async () => {
-    while (sampling) {
-      maxSockets = Math.max(maxSockets, sockets(child.pid));
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  })();
+  const sampler = every(25, () => {
+    maxSockets = Math.max(maxSockets, sockets(child.pid));
+  });
   const output = await child.output();
-  sampling = false;
-  await sampler;
+  await sampler.stop();
   const decoder = new TextDecoder();
   return {
     code: output.code,
@@ -102,10 +100,11 @@ Deno.test("a crawl of 3,000 hosts never holds more sockets than fetcher.maxConne
   const site = startLoopbackHostsSite({ hosts: 3000, pages: 2 });
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(
-      `${dir}/config.toml`,
-      config(dir, site.root, "concurrency = 32\nmaxConnections = 64\nidleTimeout = 500"),
-    );
+    await writeBroadConfig(dir, site.root, {
+      concurrency: 32,
+      maxConnections: 64,
+      idleTimeout: 500,
+    });
     const result = await crawl({ dir });
     assert.equal(result.code, 0, result.stderr + result.stdout);
     // Every page once: the root, then two pages of each host.
@@ -128,7 +127,7 @@ Deno.test("a worker under ulimit -n 256 crawls 1,000 hosts to the end", async ()
   const dir = await Deno.makeTempDir();
   try {
     // 100 fetches at once would want 200 sockets: more than the process may open with its files.
-    await Deno.writeTextFile(`${dir}/config.toml`, config(dir, site.root, "concurrency = 100"));
+    await writeBroadConfig(dir, site.root, { concurrency: 100 });
     const result = await crawl({ dir, shell: "ulimit -n 256" });
     const log = result.stdout + result.stderr;
     assert.equal(result.code, 0, log);

@@ -5,6 +5,7 @@
  * through the DevTools protocol.
  */
 import { chromiumPath } from "../spider/browser/chromium_binary.ts";
+import { every } from "./kit/wait.ts";
 
 /** Fails with what to install when there is no Chromium (`deno task test` installs it). */
 export async function requireChromium(): Promise<void> {
@@ -27,21 +28,6 @@ export async function chromiumIn(dir: string): Promise<number[]> {
   if (output.code === 1) return [];
   if (!output.success) throw new Error(`pgrep failed: ${new TextDecoder().decode(output.stderr)}`);
   return new TextDecoder().decode(output.stdout).split("\n").filter(Boolean).map(Number);
-}
-
-/** Polls `predicate` every 50 ms until it holds; fails after `timeoutMs` naming `what`. */
-export async function waitFor(
-  what: string,
-  timeoutMs: number,
-  predicate: () => boolean | Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 /**
@@ -88,23 +74,18 @@ export function samplePages(
   dataDir: string,
   everyMs = 100,
 ): { stop(): Promise<{ maxPages: number; browsers: Set<string>; samples: number }> } {
-  let running = true;
   const browsers = new Set<string>();
   let maxPages = 0;
   let samples = 0;
-  const loop = (async () => {
-    while (running) {
-      const seen = await pagesOpen(dataDir);
-      samples++;
-      maxPages = Math.max(maxPages, seen.pages);
-      for (const port of seen.browsers) browsers.add(port);
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
-    }
-  })();
+  const sampler = every(everyMs, async () => {
+    const seen = await pagesOpen(dataDir);
+    samples++;
+    maxPages = Math.max(maxPages, seen.pages);
+    for (const port of seen.browsers) browsers.add(port);
+  });
   return {
     async stop() {
-      running = false;
-      await loop;
+      await sampler.stop();
       return { maxPages, browsers, samples };
     },
   };

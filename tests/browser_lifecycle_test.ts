@@ -6,43 +6,45 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { runCrawler, spawnCrawler } from "./cli.ts";
+import {
+  type ConfigInput,
+  configText,
+  runCrawler,
+  spawnCrawler,
+  waitFor,
+  writeConfig,
+} from "./kit/mod.ts";
 import { startSpaFixture } from "./spa_fixture.ts";
-import { chromiumIn, requireChromium, waitFor } from "./browser_harness.ts";
+import { chromiumIn, requireChromium } from "./browser_harness.ts";
 import { parseConfig } from "../config/load_config.ts";
 import { createEngine } from "../worker/engine_deps.ts";
 import { seedTasks } from "../worker/standalone.ts";
 import { silentLogger } from "../log/logger.ts";
 import { createWorkerRegistry } from "../metrics/worker_registry.ts";
 
-const SPEC = `{rules = {
-  list = {links = [{selector = "a.item", rule = "item"}, {selector = "a.next", rule = "list"}]},
-  item = {output = {fields = {name = {selector = "h1.name"}}}},
-}}`;
-
-function config(dir: string, siteUrl: string, extra = ""): string {
-  return `logLevel = "info"
-[fetcher]
-timeout = 5000
-[browser]
-maxPages = 2
-timeoutMs = 8000
-idleMs = 250
-dataDir = "${dir}/browser"
-${extra}
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-leaseTime = 5
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-
-[[Tasks]]
-Name = "shop"
-URL = "${siteUrl}/app/"
-MaxDepth = 30
-Fetcher = "browser"
-Spec = ${SPEC}
-`;
+/** A crawl of the shop's app in Chromium; `browser` goes over the `[browser]` settings. */
+function config(dir: string, siteUrl: string, browser: ConfigInput["browser"] = {}): ConfigInput {
+  return {
+    logLevel: "info",
+    fetcher: { timeout: 5000 },
+    browser: { maxPages: 2, timeoutMs: 8000, idleMs: 250, dataDir: `${dir}/browser`, ...browser },
+    frontier: { url: `sqlite:${dir}/frontier.db`, leaseTime: 5 },
+    storage: { sqlURL: `sqlite:${dir}/results.db` },
+    Tasks: [{
+      Name: "shop",
+      URL: `${siteUrl}/app/`,
+      MaxDepth: 30,
+      Fetcher: "browser",
+      Spec: {
+        rules: {
+          list: {
+            links: [{ selector: "a.item", rule: "item" }, { selector: "a.next", rule: "list" }],
+          },
+          item: { output: { fields: { name: { selector: "h1.name" } } } },
+        },
+      },
+    }],
+  };
 }
 
 function itemRows(dir: string): number {
@@ -61,12 +63,15 @@ Deno.test("after kill -9, the worker's next start kills the browsers it left, th
   const dir = await Deno.makeTempDir({ prefix: "crawler_browser_kill_" });
   const dataDir = `${dir}/browser`;
   try {
-    await Deno.writeTextFile(`${dir}/config.toml`, config(dir, site.url));
+    await writeConfig(`${dir}/config.toml`, config(dir, site.url));
     const args = ["worker", "--cluster=false", `--config=${dir}/config.toml`];
     const first = spawnCrawler(args);
     // Its output is drained, or a full pipe would stall it.
     const firstOutput = first.output();
-    await waitFor("a few items rendered", 60_000, () => site.hits("/api/item/") >= 4);
+    await waitFor(() => site.hits("/api/item/") >= 4, {
+      what: "a few items rendered",
+      timeoutMs: 60_000,
+    });
     const left = await chromiumIn(dataDir);
     assert.ok(left.length > 0, "Chromium runs");
     first.kill("SIGKILL");
@@ -76,10 +81,10 @@ Deno.test("after kill -9, the worker's next start kills the browsers it left, th
 
     const second = spawnCrawler(args);
     const secondOutput = second.output();
-    await waitFor("the orphans gone", 30_000, async () => {
+    await waitFor(async () => {
       const running = new Set(await chromiumIn(dataDir));
       return left.every((pid) => !running.has(pid));
-    });
+    }, { what: "the orphans gone", timeoutMs: 30_000 });
     const output = await secondOutput;
     const stdout = new TextDecoder().decode(output.stdout);
     const stderr = new TextDecoder().decode(output.stderr);
@@ -100,22 +105,21 @@ Deno.test("deleting a task mid-crawl closes the worker's browser, and /metrics s
   const site = startSpaFixture({ items: 60, perList: 10, apiDelayMs: 300 });
   const dir = await Deno.makeTempDir({ prefix: "crawler_browser_delete_" });
   const dataDir = `${dir}/browser`;
-  const cfg = parseConfig(config(dir, site.url));
+  const cfg = parseConfig(configText(config(dir, site.url)));
   const engine = await createEngine(cfg, silentLogger, { owner: "crawler.worker-delete-test" });
   try {
     const [task] = seedTasks(cfg, new Map());
     const run = engine.crawler.start(task);
     const opening = await run.opened;
-    await waitFor("a few items rendered", 60_000, () => run.stats.items >= 3);
+    await waitFor(() => run.stats.items >= 3, { what: "a few items rendered", timeoutMs: 60_000 });
     assert.ok((await chromiumIn(dataDir)).length > 0, "Chromium runs");
 
     // What the cluster worker does when the task's resource is deleted.
     engine.crawler.dropCrawl("shop", opening.crawl);
-    await waitFor(
-      "the browser closed",
-      30_000,
-      async () => (await chromiumIn(dataDir)).length === 0,
-    );
+    await waitFor(async () => (await chromiumIn(dataDir)).length === 0, {
+      what: "the browser closed",
+      timeoutMs: 30_000,
+    });
     assert.ok(run.stats.items < site.items.length, "stopped mid-crawl");
 
     const registry = createWorkerRegistry({
@@ -143,12 +147,9 @@ Deno.test("a browser task on a worker without Chromium fails at start, naming br
   const site = startSpaFixture({ items: 3 });
   const dir = await Deno.makeTempDir({ prefix: "crawler_browser_missing_" });
   try {
-    await Deno.writeTextFile(
+    await writeConfig(
       `${dir}/config.toml`,
-      config(dir, site.url).replace(
-        "[browser]",
-        '[browser]\nexecutablePath = "/nonexistent/chromium"',
-      ),
+      config(dir, site.url, { executablePath: "/nonexistent/chromium" }),
     );
     const result = await runCrawler(["worker", "--cluster=false", `--config=${dir}/config.toml`]);
     assert.equal(result.code, 2, result.stderr);

@@ -1,5 +1,5 @@
 /**
- * Pages that need a browser, through the real CLI in standalone mode, against a 300-page shop
+ * Pages that need a browser, through the real CLI in standalone mode, against a 100-item shop
  * built by JavaScript from a JSON API and its server-rendered twin (`spa_fixture.ts`). Three
  * tasks with the same rules crawl at once: the app over plain HTTP, the app in Chromium, the
  * twin over plain HTTP. While they run, the test counts the pages open in the worker's
@@ -7,29 +7,39 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { spawnCrawler } from "./cli.ts";
+import { type ConfigInput, spawnCrawler, writeConfig } from "./kit/mod.ts";
 import { startSpaFixture } from "./spa_fixture.ts";
 import { chromiumIn, requireChromium, samplePages } from "./browser_harness.ts";
 
-const ITEMS = 300;
+const ITEMS = 100;
 const MAX_PAGES = 4;
-const RETIRE_AFTER = 50;
+/** A fresh browser every 20 pages: over ~110 renders, at least 5 launches. */
+const RETIRE_AFTER = 20;
 
 /** The rules of all three tasks: lists link items and the next list; items have three fields. */
-function spec(prefix: string): string {
-  return `{roots = [
-  {url = "${prefix}/", rule = "list"},
-  {url = "${prefix}/forever", rule = "probe"},
-  {url = "${prefix}/private/secret", rule = "probe"},
-], rules = {
-  list = {links = [{selector = "a.item", rule = "item"}, {selector = "a.next", rule = "list"}]},
-  item = {output = {fields = {
-    name = {selector = "h1.name"},
-    price = {selector = ".price"},
-    sku = {selector = ".sku", attr = "data-sku"},
-  }}},
-  probe = {},
-}}`;
+function spec(prefix: string) {
+  return {
+    roots: [
+      { url: `${prefix}/`, rule: "list" },
+      { url: `${prefix}/forever`, rule: "probe" },
+      { url: `${prefix}/private/secret`, rule: "probe" },
+    ],
+    rules: {
+      list: {
+        links: [{ selector: "a.item", rule: "item" }, { selector: "a.next", rule: "list" }],
+      },
+      item: {
+        output: {
+          fields: {
+            name: { selector: "h1.name" },
+            price: { selector: ".price" },
+            sku: { selector: ".sku", attr: "data-sku" },
+          },
+        },
+      },
+      probe: {},
+    },
+  };
 }
 
 function rows(dir: string, table: string): Array<Record<string, unknown>> {
@@ -53,48 +63,38 @@ function comparable(table: Array<Record<string, unknown>>): string[] {
   ).sort();
 }
 
-Deno.test("a script-built shop: plain HTTP finds no item, Chromium all 300, the same rows as the server-rendered twin", async () => {
+Deno.test("a script-built shop: plain HTTP finds no item, Chromium all 100, the same rows as the server-rendered twin", async () => {
   await requireChromium();
   const site = startSpaFixture({ items: ITEMS });
   const dir = await Deno.makeTempDir({ prefix: "crawler_render_" });
   const dataDir = `${dir}/browser`;
   try {
-    await Deno.writeTextFile(
-      `${dir}/config.toml`,
-      `logLevel = "info"
-[fetcher]
-timeout = 5000
-[browser]
-maxPages = ${MAX_PAGES}
-retireAfterPages = ${RETIRE_AFTER}
-timeoutMs = 8000
-idleMs = 250
-dataDir = "${dataDir}"
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-
-[[Tasks]]
-Name = "app_http"
-URL = "${site.url}/app/"
-MaxDepth = 30
-Spec = ${spec("/app")}
-
-[[Tasks]]
-Name = "app_browser"
-URL = "${site.url}/app/"
-MaxDepth = 30
-Fetcher = "browser"
-Spec = ${spec("/app")}
-
-[[Tasks]]
-Name = "twin"
-URL = "${site.url}/ssr/"
-MaxDepth = 30
-Spec = ${spec("/ssr")}
-`,
-    );
+    const task = (name: string, path: string, fetcher?: string) => ({
+      Name: name,
+      URL: `${site.url}${path}/`,
+      MaxDepth: 30,
+      Fetcher: fetcher,
+      Spec: spec(path),
+    });
+    const config: ConfigInput = {
+      logLevel: "info",
+      fetcher: { timeout: 5000 },
+      browser: {
+        maxPages: MAX_PAGES,
+        retireAfterPages: RETIRE_AFTER,
+        timeoutMs: 8000,
+        idleMs: 250,
+        dataDir,
+      },
+      frontier: { url: `sqlite:${dir}/frontier.db` },
+      storage: { sqlURL: `sqlite:${dir}/results.db` },
+      Tasks: [
+        task("app_http", "/app"),
+        task("app_browser", "/app", "browser"),
+        task("twin", "/ssr"),
+      ],
+    };
+    await writeConfig(`${dir}/config.toml`, config);
     const sampler = samplePages(dataDir, 250);
     const child = spawnCrawler(["worker", "--cluster=false", `--config=${dir}/config.toml`]);
     const output = await child.output();
@@ -112,7 +112,7 @@ Spec = ${spec("/ssr")}
     // Plain HTTP sees the empty shell: no link to follow, no field to read.
     assert.equal(summary("app_http").items, 0);
     assert.equal(rows(dir, "app_http").length, 0);
-    // The twin, over HTTP, and the app, in Chromium, give the same 300 rows.
+    // The twin, over HTTP, and the app, in Chromium, give the same rows, one per item.
     const twin = rows(dir, "twin");
     const app = rows(dir, "app_browser");
     assert.equal(twin.length, ITEMS);
@@ -138,9 +138,9 @@ Spec = ${spec("/ssr")}
     assert.ok(sampled.samples > 20, `only ${sampled.samples} samples`);
     assert.ok(sampled.maxPages >= 1, "the sampler saw the browser's pages");
     assert.ok(sampled.maxPages <= MAX_PAGES, `${sampled.maxPages} pages open at once`);
-    // A fresh browser every 50 pages: over ~310 renders, at least 6 launches.
+    // A fresh browser every RETIRE_AFTER pages.
     const launches = stderr.split("\n").filter((l) => l.includes('"msg":"browser started"'));
-    assert.ok(launches.length >= 6, `${launches.length} browsers launched`);
+    assert.ok(launches.length >= 5, `${launches.length} browsers launched`);
     assert.ok(sampled.browsers.size >= 2, `the sampler saw ${sampled.browsers.size} browsers`);
 
     // After the crawl, no Chromium of the worker runs, and its profiles are gone.

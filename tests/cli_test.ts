@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { VERSION } from "../version.ts";
-import { runCrawler } from "./cli.ts";
+import { runCrawler, writeConfig } from "./kit/mod.ts";
 import { startDoubanFixture } from "./douban_fixture.ts";
 
 Deno.test("crawler --help, <role> --help and --version exit 0; a bad flag exits 2 naming it", async () => {
@@ -27,19 +27,22 @@ Deno.test("an unknown config key is a warning with the closest key, and a standa
   const site = startDoubanFixture({ tags: 2, booksPerTag: 7, failOnceEvery: 7 });
   const dir = await Deno.makeTempDir();
   try {
-    const config = `${dir}/config.toml`;
-    await Deno.writeTextFile(
-      config,
-      `logLevel = "warn"
-Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${site.url}/", WaitTime = 0, Limits = [], MaxDeph = 3}]
-[fetcher]
-retries = 0
-[storage]
-sqlURL = "sqlite:${dir}/items.db"
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-`,
-    );
+    // A misspelt key, as a user may write it.
+    const typo = { MaxDeph: 3 };
+    const config = await writeConfig(`${dir}/config.toml`, {
+      logLevel: "warn",
+      Tasks: [{
+        Name: "books",
+        Rule: "douban_book_list",
+        URL: `${site.url}/`,
+        WaitTime: 0,
+        Limits: [],
+        ...typo,
+      }],
+      fetcher: { retries: 0 },
+      storage: { sqlURL: `sqlite:${dir}/items.db` },
+      frontier: { url: `sqlite:${dir}/frontier.db` },
+    });
     const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
     assert.equal(result.code, 0, result.stderr);
     const warnings = result.stderr.split("\n").filter((l) => l.includes('"level":"WARN"'));

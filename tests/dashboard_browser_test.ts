@@ -10,14 +10,7 @@
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import {
-  agreedLeader,
-  dumpLogs,
-  MasterProcess,
-  waitUntil,
-  WorkerProcess,
-} from "./cluster_harness.ts";
-import { startEtcd } from "./etcd_server.ts";
+import { Cluster, waitFor } from "./kit/mod.ts";
 
 // Globals of the page, for the functions that run inside it (this file is not type-checked
 // with the DOM library: it would clash with Deno's own types).
@@ -93,30 +86,20 @@ async function submitSpec(page: Page, body: string): Promise<void> {
 
 Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a real browser", async (t) => {
   await requireChromium();
-  await using etcd = await startEtcd();
   const site = startDoubanFixture({ tags: 20, booksPerTag: 50, failOnceEvery: 0 });
+  // The screenshot, the artifact of this test, is kept in a directory of its own.
   const dir = await Deno.makeTempDir({ prefix: "crawler_dashboard_" });
-  const config = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    config,
-    `logLevel = "info"\n[frontier]\nurl = "sqlite:${dir}/frontier.db"\n[storage]\nsqlURL = "sqlite:${dir}/items.db"\n` +
-      `[GRPCServer]\nRegisterTTL = 3\n[MasterServer]\nElectionTTL = 3\nClientTimeOut = 3\n`,
-  );
-  // The cluster is protected by an API token (SPEC §9): the page must ask for it, and the
-  // masters must send it when they ask the worker for its status.
+  // The cluster is protected by an API token (docs/operating.md, "Auth"): the page must ask for it,
+  // and the masters must send it when they ask the worker for its status.
   const token = "dashboard-test-token";
-  const masters = [1, 2].map((n) => new MasterProcess(n, etcd.endpoint, config, { token }));
-  const worker = new WorkerProcess(1, etcd.endpoint, config, undefined, { token });
-  const processes = [...masters, worker];
+  await using cluster = await Cluster.start({ masters: 2, workers: 1, ttlSeconds: 3, token });
+  const masters = [...cluster.masters.values()];
+  const worker = cluster.workers.get(1)!;
   let browser: Browser | undefined;
   try {
     browser = await launchChromium(`${dir}/chromium-profile`);
-    const leader = await agreedLeader(masters);
+    const leader = await cluster.leader();
     const follower = masters.find((m) => m !== leader)!;
-    await waitUntil("the worker to register", 20_000, async () => {
-      const { body } = await follower.request("/crawler/workers");
-      return (body.workers as unknown[]).length === 1;
-    });
     const page = await browser.newPage();
     const pageErrors: string[] = [];
     page.on("pageerror", (error) => pageErrors.push(String(error)));
@@ -199,17 +182,15 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
           { timeout: 10_000 },
         );
         assert.equal(await page.$eval("#add-error", (e) => getComputedStyle(e).display), "none");
-        await waitUntil(
-          "pages fetched",
-          20_000,
-          async () => await cardNumber(page, "books", "fetched") > 0,
-        );
+        await waitFor(async () => await cardNumber(page, "books", "fetched") > 0, {
+          what: "pages fetched",
+          timeoutMs: 20_000,
+        });
         const first = await cardNumber(page, "books", "fetched");
-        await waitUntil(
-          "the counter to rise",
-          20_000,
-          async () => await cardNumber(page, "books", "fetched") > first,
-        );
+        await waitFor(async () => await cardNumber(page, "books", "fetched") > first, {
+          what: "the counter to rise",
+          timeoutMs: 20_000,
+        });
         // The sparkline has a line with a point above its baseline: a nonzero rate was drawn.
         await page.waitForFunction(
           (name) => {
@@ -245,21 +226,20 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
 
     await t.step("paused from the page, its counters stop", async () => {
       await click(page, "books", "pause");
-      await waitUntil(
-        "the card to show paused",
-        10_000,
-        async () => await cardState(page, "books") === "paused",
-      );
+      await waitFor(async () => await cardState(page, "books") === "paused", {
+        what: "the card to show paused",
+        timeoutMs: 10_000,
+      });
       await page.waitForSelector('.task[data-task="books"] button[data-action="resume"]');
       assert.equal(await page.$eval("#action-error", (e) => getComputedStyle(e).display), "none");
       // Two polls of the worker later, the count is where the pause left it.
       const paused = await cardNumber(page, "books", "fetched");
       const requests = site.log.length;
       const since = Date.now();
-      await waitUntil("two more polls", 15_000, async () => {
+      await waitFor(async () => {
         const { body } = await follower.request("/crawler/cluster");
         return (body.polledAt as number) > since + 4000;
-      });
+      }, { what: "two more polls", timeoutMs: 15_000 });
       assert.equal(await cardNumber(page, "books", "fetched"), paused);
       assert.equal(await cardNumber(page, "books", "rate"), 0);
       assert.equal(site.log.length, requests, "no page was fetched while paused");
@@ -268,17 +248,15 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
     await t.step("resumed from the page, it crawls again", async () => {
       const requests = site.log.length;
       await click(page, "books", "resume");
-      await waitUntil(
-        "the card to show running",
-        10_000,
-        async () => await cardState(page, "books") === "running",
-      );
+      await waitFor(async () => await cardState(page, "books") === "running", {
+        what: "the card to show running",
+        timeoutMs: 10_000,
+      });
       const first = await cardNumber(page, "books", "fetched");
-      await waitUntil(
-        "the counter to rise again",
-        20_000,
+      await waitFor(
         async () =>
           await cardNumber(page, "books", "fetched") > first && site.log.length > requests,
+        { what: "the counter to rise again", timeoutMs: 20_000 },
       );
     });
 
@@ -298,11 +276,10 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
 
     assert.deepEqual(pageErrors, [], "the page threw no error");
   } catch (error) {
-    dumpLogs(processes);
+    cluster.dumpLogs();
     throw error;
   } finally {
     await browser?.close();
-    await Promise.all(processes.map((p) => p.stop("SIGTERM")));
     await site.close();
     // The temp dir stays: it holds the screenshot, the artifact of this test.
   }

@@ -8,23 +8,26 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import puppeteer, { type Browser } from "puppeteer-core";
-import { CrawlerProcess, freePort, waitUntil } from "./cluster_harness.ts";
+import { startDev, waitFor } from "./kit/mod.ts";
 import { startDoubanFixture } from "./douban_fixture.ts";
 import { parseCsvFileWithPython } from "./python_csv.ts";
+
+/** The page's `document`, as far as this test uses it (not type-checked with the DOM library). */
+interface PageDocument {
+  createElement(tag: string): {
+    setAttribute(name: string, value: string): void;
+    click(): void;
+    remove(): void;
+  };
+  getElementById(id: string): { appendChild(node: unknown): void };
+}
 
 /** Where Debian puts Chromium; `CHROMIUM_PATH` overrides it. */
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 
-class DevProcess extends CrawlerProcess {
-  readonly id = "dev";
-  constructor(port: number, cwd: string, token: string) {
-    super(port, 0, ["dev", `--http=127.0.0.1:${port}`], { cwd, token });
-  }
-}
-
 /** Waits until `path` exists and Chromium has finished writing it. */
 async function downloaded(path: string): Promise<string> {
-  await waitUntil(`${path} to be downloaded`, 20_000, async () => {
+  await waitFor(async () => {
     try {
       await Deno.stat(path);
       await Deno.stat(`${path}.crdownload`).then(() => {
@@ -34,7 +37,7 @@ async function downloaded(path: string): Promise<string> {
     } catch {
       return false;
     }
-  });
+  }, { what: `${path} to be downloaded`, timeoutMs: 20_000 });
   return path;
 }
 
@@ -50,22 +53,22 @@ Deno.test("the dashboard's task card downloads the task's items as CSV and JSONL
   const site = startDoubanFixture({ tags: 2, booksPerTag: 6, gbkEvery: 2, failOnceEvery: 0 });
   const dir = await Deno.makeTempDir({ prefix: "crawler_export_browser_" });
   const token = "download-token";
-  const dev = new DevProcess(freePort(), dir, token);
+  const dev = await startDev({ cwd: dir, token });
   let browser: Browser | undefined;
   try {
-    await waitUntil("a leader", 20_000, async () => {
+    await waitFor(async () => {
       return (await dev.request("/crawler/leader")).body.isLeader === true;
-    });
+    }, { what: "a leader", timeoutMs: 20_000 });
     const spec = { rule: "douban_book_list", url: `${site.url}/`, waitTime: 0, limits: [] };
     const added = await dev.request("/crawler/resource", {
       method: "POST",
       json: { name: "books", spec },
     });
     assert.equal(added.status, 200, JSON.stringify(added.body));
-    await waitUntil("the crawl to finish", 20_000, async () => {
+    await waitFor(async () => {
       const { body } = await dev.request("/worker/tasks");
       return (body.tasks as Array<{ state: string }>)[0]?.state === "finished";
-    });
+    }, { what: "the crawl to finish", timeoutMs: 20_000 });
     const db = new DatabaseSync(`${dir}/data/crawler.db`, { readOnly: true });
     const stored = db.prepare(`SELECT url, "书名" FROM "books" ORDER BY id`).all()
       .map((row) => [String(row.url), String(row.书名)]);
@@ -122,24 +125,36 @@ Deno.test("the dashboard's task card downloads the task's items as CSV and JSONL
     const lines = jsonl.trimEnd().split("\n").map((line) => JSON.parse(line));
     assert.deepEqual(lines.map((o) => [o.url, o.书名]), stored);
 
-    // A refusal is shown, not saved as the file; without a token the page asks for one.
-    // (Run in the page: this file is type-checked without the DOM library, hence the casts.)
+    // A refusal is shown, not saved as the file; without a token the page asks for one. Each
+    // try clicks a download link like a card's, for a task of that name. (Run in the page: this
+    // file is type-checked without the DOM library, hence the casts.)
     const attempt = (name: string) =>
       page.evaluate((task) => {
-        const run = (globalThis as unknown as {
-          download(name: string, format: string): Promise<void>;
-        }).download;
-        return run(task, "csv").then(
-          () => "saved",
-          (error: Error) => `${error.constructor.name}: ${error.message}`,
-        );
+        const { document } = globalThis as unknown as { document: PageDocument };
+        const link = document.createElement("a");
+        link.setAttribute("data-download", "csv");
+        link.setAttribute("data-name", task);
+        document.getElementById("tasks").appendChild(link);
+        link.click();
+        link.remove();
       }, name);
-    assert.equal(await attempt("movies"), 'Error: resource "movies" does not exist');
+    const actionError = () =>
+      page.$eval("#action-error", (e) => {
+        const box = e as unknown as { textContent: string; style: { display: string } };
+        return `${box.style.display}: ${box.textContent}`;
+      });
+    await attempt("movies");
+    await waitFor(
+      async () =>
+        await actionError() === 'block: download movies: resource "movies" does not exist',
+      { what: "the refusal to show", timeoutMs: 10_000 },
+    );
     await page.evaluate(() =>
       (globalThis as unknown as { sessionStorage: { clear(): void } }).sessionStorage.clear()
     );
-    assert.equal(await attempt("books"), "AuthNeeded: token needed");
+    await attempt("books");
     await page.waitForSelector("#token-box", { visible: true, timeout: 5000 });
+    assert.match(await actionError(), /^none: /, "a token asked for is not an error to show");
     const saved = [];
     for await (const entry of Deno.readDir(downloads)) saved.push(entry.name);
     assert.deepEqual(saved.sort(), ["books.csv", "books.jsonl"]);

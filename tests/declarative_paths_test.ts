@@ -6,14 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { startShopFixture } from "./shop_fixture.ts";
-import { CrawlerProcess, freePort, http, waitUntil } from "./cluster_harness.ts";
-
-class DevProcess extends CrawlerProcess {
-  readonly id = "dev";
-  constructor(port: number, cwd: string) {
-    super(port, 0, ["dev", `--http=127.0.0.1:${port}`], { cwd });
-  }
-}
+import { http, startDev, waitFor } from "./kit/mod.ts";
 
 interface TaskStatus {
   name: string;
@@ -25,14 +18,12 @@ interface TaskStatus {
 Deno.test("a rule set mixing streamed and DOM selectors crawls, and the status shows each path", async () => {
   const site = startShopFixture({ categories: 3, pagesPerCategory: 2, perPage: 4 });
   const dir = await Deno.makeTempDir();
-  const port = freePort();
-  const dev = new DevProcess(port, dir);
+  const dev = await startDev({ cwd: dir });
   try {
-    await waitUntil(
-      "the worker",
-      20_000,
-      async () => (await http(dev.url("/worker/readyz"))).status === 200,
-    );
+    await waitFor(async () => (await http(dev.url("/worker/readyz"))).status === 200, {
+      what: "the worker",
+      timeoutMs: 20_000,
+    });
     const spec = {
       url: `${site.url}/`,
       maxDepth: 20,
@@ -75,7 +66,10 @@ Deno.test("a rule set mixing streamed and DOM selectors crawls, and the status s
       ((await http(dev.url("/worker/tasks"))).body.tasks as TaskStatus[]).find((t) =>
         t.name === "mixed"
       );
-    await waitUntil("the task to finish", 20_000, async () => (await task())?.state === "finished");
+    await waitFor(async () => (await task())?.state === "finished", {
+      what: "the task to finish",
+      timeoutMs: 20_000,
+    });
     const status = (await task())!;
     assert.deepEqual(status.parsePaths, {
       home: { path: "scan" },

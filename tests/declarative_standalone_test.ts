@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { runCrawler } from "./cli.ts";
+import { runCrawler, writeConfig } from "./kit/mod.ts";
 import { startShopFixture } from "./shop_fixture.ts";
 
 function rows(dir: string, table: string): Array<Record<string, unknown>> {
@@ -32,43 +32,55 @@ Deno.test("a whole-site crawl defined only in the config stores a column per fie
   const site = startShopFixture();
   const dir = await Deno.makeTempDir();
   try {
-    const config = `${dir}/config.toml`;
-    await Deno.writeTextFile(
-      config,
-      `logLevel = "warn"
-[fetcher]
-timeout = 5000
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-
-[[Tasks]]
-Name = "shop"
-URL = "${site.url}/"
-MaxDepth = 20
-
-[Tasks.Spec.rules.home]
-links = [{selector = "nav a.category", rule = "category", sameHost = true}]
-
-[Tasks.Spec.rules.category]
-links = [
-  {regex = 'data-next="([^"]+)"', rule = "category"},
-  {rule = "product", match = '/product/\\d+$'},
-]
-output = {each = "div.product", fields = {name = {selector = "h2"}, price = {selector = ".price", regex = '([0-9.]+)'}}}
-
-[Tasks.Spec.rules.product.output.fields]
-title = {regex = "<title>([^<]*)</title>"}
-sku = {selector = "#sku", attr = "data-sku"}
-
-[[Tasks]]
-Name = "offers"
-URL = "${site.url}/"
-MaxDepth = 20
-Spec = {rules = {page = {links = [{rule = "page", sameHost = true}], output = {pageMatches = "Limited offer"}}}}
-`,
-    );
+    const config = await writeConfig(`${dir}/config.toml`, {
+      logLevel: "warn",
+      fetcher: { timeout: 5000 },
+      frontier: { url: `sqlite:${dir}/frontier.db` },
+      storage: { sqlURL: `sqlite:${dir}/results.db` },
+      Tasks: [{
+        Name: "shop",
+        URL: `${site.url}/`,
+        MaxDepth: 20,
+        Spec: {
+          rules: {
+            home: { links: [{ selector: "nav a.category", rule: "category", sameHost: true }] },
+            category: {
+              links: [
+                { regex: 'data-next="([^"]+)"', rule: "category" },
+                { rule: "product", match: "/product/\\d+$" },
+              ],
+              output: {
+                each: "div.product",
+                fields: {
+                  name: { selector: "h2" },
+                  price: { selector: ".price", regex: "([0-9.]+)" },
+                },
+              },
+            },
+            product: {
+              output: {
+                fields: {
+                  title: { regex: "<title>([^<]*)</title>" },
+                  sku: { selector: "#sku", attr: "data-sku" },
+                },
+              },
+            },
+          },
+        },
+      }, {
+        Name: "offers",
+        URL: `${site.url}/`,
+        MaxDepth: 20,
+        Spec: {
+          rules: {
+            page: {
+              links: [{ rule: "page", sameHost: true }],
+              output: { pageMatches: "Limited offer" },
+            },
+          },
+        },
+      }],
+    });
     const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
     assert.equal(result.code, 0, result.stderr);
     const summary = /summary: done .* fetched=(\d+) failed=(\d+) items=(\d+) stored=(\d+)/.exec(
@@ -128,14 +140,15 @@ Deno.test("a bad Spec in the config exits 2 naming the key, before anything is f
   const site = startShopFixture();
   const dir = await Deno.makeTempDir();
   try {
-    const config = `${dir}/config.toml`;
-    await Deno.writeTextFile(
-      config,
-      `Tasks = [{Name = "shop", URL = "${site.url}/", Spec = {rules = {page = {links = [{regex = "href=\\"[^\\"]+\\"", rule = "page"}]}}}}]
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-`,
-    );
+    const config = await writeConfig(`${dir}/config.toml`, {
+      // A regex with no capture group: a link rule needs one.
+      Tasks: [{
+        Name: "shop",
+        URL: `${site.url}/`,
+        Spec: { rules: { page: { links: [{ regex: 'href="[^"]+"', rule: "page" }] } } },
+      }],
+      storage: { sqlURL: `sqlite:${dir}/results.db` },
+    });
     const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
     assert.equal(result.code, 2, result.stderr);
     assert.match(

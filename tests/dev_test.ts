@@ -5,31 +5,21 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { CrawlerProcess, freePort, http, waitUntil } from "./cluster_harness.ts";
-
-class DevProcess extends CrawlerProcess {
-  readonly id = "dev";
-  constructor(port: number, cwd: string) {
-    super(port, 0, ["dev", `--http=127.0.0.1:${port}`], { cwd });
-  }
-}
+import { http, startDev, waitFor } from "./kit/mod.ts";
 
 Deno.test("crawler dev runs a task added over HTTP and keeps it across a restart", async () => {
   const site = startDoubanFixture({ tags: 2, booksPerTag: 5 });
   const dir = await Deno.makeTempDir();
-  const port = freePort();
-  let dev = new DevProcess(port, dir);
+  let dev = await startDev({ cwd: dir });
+  const port = dev.httpPort;
   try {
-    await waitUntil(
-      "a leader",
-      20_000,
-      async () => (await http(dev.url("/crawler/leader"))).body.isLeader === true,
-    );
-    await waitUntil(
-      "the worker",
-      10_000,
-      async () => (await http(dev.url("/worker/readyz"))).status === 200,
-    );
+    await waitFor(async () => (await http(dev.url("/crawler/leader"))).body.isLeader === true, {
+      what: "a leader",
+      timeoutMs: 20_000,
+    });
+    await waitFor(async () => (await http(dev.url("/worker/readyz"))).status === 200, {
+      what: "the worker",
+    });
     const spec = {
       rule: "douban_book_list",
       url: `${site.url}/`,
@@ -48,19 +38,17 @@ Deno.test("crawler dev runs a task added over HTTP and keeps it across a restart
 
     const tasks = async () =>
       (await http(dev.url("/worker/tasks"))).body.tasks as Array<{ name: string; state: string }>;
-    await waitUntil(
-      "the task to finish",
-      10_000,
-      async () => (await tasks())[0]?.state === "finished",
-    );
+    await waitFor(async () => (await tasks())[0]?.state === "finished", {
+      what: "the task to finish",
+    });
     const dashboard = await fetch(dev.url("/"));
     assert.match(await dashboard.text(), /<title>crawler · cluster<\/title>/);
     // The dashboard's view of the task, gathered from the in-process worker.
-    await waitUntil("the view to show the task finished", 10_000, async () => {
+    await waitFor(async () => {
       const { body } = await http(dev.url("/crawler/resource/books"));
       return body.state === "finished" &&
         (body.totals as { items: number }).items === site.books.length;
-    });
+    }, { what: "the view to show the task finished" });
 
     const bad = await http(dev.url("/crawler/resource"), { method: "POST", json: { name: "" } });
     assert.equal(bad.status, 400);
@@ -77,12 +65,11 @@ Deno.test("crawler dev runs a task added over HTTP and keeps it across a restart
     // The resource survives the restart and runs again: its crawl (named by the resource's ID)
     // had finished, so nothing is fetched again.
     const fetched = site.log.length;
-    dev = new DevProcess(port, dir);
-    await waitUntil(
-      "the task to run again and find its crawl finished",
-      20_000,
-      async () => (await tasks().catch(() => []))[0]?.state === "finished",
-    );
+    dev = await startDev({ cwd: dir, port });
+    await waitFor(async () => (await tasks().catch(() => []))[0]?.state === "finished", {
+      what: "the task to run again and find its crawl finished",
+      timeoutMs: 20_000,
+    });
     assert.equal(site.log.length, fetched, "no page fetched again");
     const listed = await http(dev.url("/crawler/resource"));
     assert.deepEqual((listed.body.resources as Array<{ Name: string }>).map((r) => r.Name), [

@@ -7,16 +7,15 @@
 import assert from "node:assert/strict";
 import { silentLogger } from "../log/logger.ts";
 import { SqliteSink } from "../storage/sqlite_sink.ts";
-import { dumpLogs, http, MasterProcess, waitUntil, WorkerProcess } from "./cluster_harness.ts";
-import { startEtcd } from "./etcd_server.ts";
+import { Cluster, http } from "./kit/mod.ts";
 import { parseCsvWithPython } from "./python_csv.ts";
 
 const TOKEN = "cluster-export-token";
 const T0 = Date.UTC(2026, 0, 2);
 
-/** A worker's config with its own results file holding `keys` of the task "books". */
-async function workerConfig(dir: string, n: number, keys: string[], at: number): Promise<string> {
-  const results = `${dir}/results-${n}.db`;
+/** Fills worker `n`'s results file (`<dir>/worker<n>.db`) with `keys` of the task "books". */
+async function fillResults(dir: string, n: number, keys: string[], at: number): Promise<void> {
+  const results = `${dir}/worker${n}.db`;
   const sink = new SqliteSink(results, { logger: silentLogger });
   for (const key of keys) {
     sink.save({
@@ -29,36 +28,18 @@ async function workerConfig(dir: string, n: number, keys: string[], at: number):
     }, ["书名", "简介"]);
   }
   await sink.close();
-  const path = `${dir}/worker-${n}.toml`;
-  await Deno.writeTextFile(
-    path,
-    `logLevel = "info"\n[frontier]\nurl = "sqlite:${dir}/frontier-${n}.db"\n` +
-      `[storage]\nsqlURL = "sqlite:${results}"\n[GRPCServer]\nRegisterTTL = 3\n`,
-  );
-  return path;
 }
 
 Deno.test("a master exports SQLite results from its workers, merged by item_key", async () => {
-  await using etcd = await startEtcd();
-  const dir = await Deno.makeTempDir({ prefix: "crawler_export_cluster_" });
+  await using cluster = await Cluster.start({ masters: 1, ttlSeconds: 3, token: TOKEN });
   const keys = Array.from({ length: 2500 }, (_, i) => `k${String(i).padStart(4, "0")}`);
   // Worker 1 has the first 1,500 keys, worker 2 the last 1,500 and stored them later.
-  const configs = [
-    await workerConfig(dir, 1, keys.slice(0, 1500), T0),
-    await workerConfig(dir, 2, keys.slice(1000), T0 + 60_000),
-  ];
-  const masterConfig = `${dir}/master.toml`;
-  await Deno.writeTextFile(masterConfig, `logLevel = "info"\n[MasterServer]\nElectionTTL = 3\n`);
-  const master = new MasterProcess(1, etcd.endpoint, masterConfig, { token: TOKEN });
-  const workers = configs.map((config, i) =>
-    new WorkerProcess(i + 1, etcd.endpoint, config, undefined, { token: TOKEN })
-  );
-  const processes = [master, ...workers];
+  await fillResults(cluster.dir, 1, keys.slice(0, 1500), T0);
+  await fillResults(cluster.dir, 2, keys.slice(1000), T0 + 60_000);
+  const master = cluster.masters.get(1)!;
+  const workers = await Promise.all([1, 2].map((n) => cluster.startWorker(n)));
   try {
-    await waitUntil("the workers to register", 20_000, async () => {
-      const { body } = await master.request("/crawler/workers");
-      return (body.workers as unknown[]).length === 2;
-    });
+    await cluster.waitForWorkers(2);
     // The resource the rows belong to; its crawl finds nothing (the site does not answer).
     const added = await master.request("/crawler/resource", {
       method: "POST",
@@ -93,7 +74,7 @@ Deno.test("a master exports SQLite results from its workers, merged by item_key"
     ]);
 
     // A worker that is gone but still registered: the export says which one, not half the rows.
-    await workers[1].stop("SIGKILL");
+    await cluster.signal(workers[1], "SIGKILL");
     const partial = await master.request("/crawler/resource/books/items");
     assert.equal(partial.status, 503);
     assert.match(
@@ -101,10 +82,7 @@ Deno.test("a master exports SQLite results from its workers, merged by item_key"
       /^worker crawler\.worker-2 at 127\.0\.0\.1:\d+ did not answer/,
     );
   } catch (error) {
-    dumpLogs(processes);
+    cluster.dumpLogs();
     throw error;
-  } finally {
-    await Promise.all(processes.map((p) => p.stop("SIGTERM")));
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -5,8 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { CrawlerProcess, freePort, http, waitUntil } from "./cluster_harness.ts";
-import { runCrawler } from "./cli.ts";
+import { http, runCrawler, startDev, waitFor, writeConfig } from "./kit/mod.ts";
 import { startDoubanFixture } from "./douban_fixture.ts";
 import { parseCsvFileWithPython, parseCsvWithPython } from "./python_csv.ts";
 
@@ -28,20 +27,24 @@ function tableRows(path: string, table: string): { columns: string[]; rows: unkn
 }
 
 async function crawl(dir: string, site: { url: string }): Promise<string> {
-  const config = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    config,
-    `logLevel = "warn"\nTasks = [\n` +
-      `{Name = "books", Rule = "douban_book_list", URL = "${site.url}/", WaitTime = 0, Limits = []},\n` +
-      `{Name = "later", Rule = "douban_book_list", URL = "${site.url}/", WaitTime = 0, Limits = []},\n` +
-      `]\n[frontier]\nurl = "sqlite:${dir}/frontier.db"\n[storage]\nsqlURL = "sqlite:${dir}/results.db"\n`,
-  );
+  const task = (name: string) => ({
+    Name: name,
+    Rule: "douban_book_list",
+    URL: `${site.url}/`,
+    WaitTime: 0,
+    Limits: [],
+  });
+  const files = {
+    logLevel: "warn",
+    frontier: { url: `sqlite:${dir}/frontier.db` },
+    storage: { sqlURL: `sqlite:${dir}/results.db` },
+  };
+  const config = await writeConfig(`${dir}/config.toml`, {
+    ...files,
+    Tasks: [task("books"), task("later")],
+  });
   // Crawl "books" only: a config of one task, the same files.
-  const only = `${dir}/crawl.toml`;
-  await Deno.writeTextFile(
-    only,
-    (await Deno.readTextFile(config)).replace(/^\{Name = "later".*\n/m, ""),
-  );
+  const only = await writeConfig(`${dir}/crawl.toml`, { ...files, Tasks: [task("books")] });
   const result = await runCrawler(["worker", "--cluster=false", `--config=${only}`]);
   assert.equal(result.code, 0, result.stderr);
   return config;
@@ -148,32 +151,25 @@ Deno.test("crawler export: an unknown task exits 1 naming it, a configured one w
   }
 });
 
-class DevProcess extends CrawlerProcess {
-  readonly id = "dev";
-  constructor(port: number, cwd: string, token: string) {
-    super(port, 0, ["dev", `--http=127.0.0.1:${port}`], { cwd, token });
-  }
-}
-
 Deno.test("crawler dev serves a task's items behind the token: 401, 404, JSONL and CSV streamed", async () => {
   const site = startDoubanFixture({ tags: 2, booksPerTag: 6, failOnceEvery: 0 });
   const dir = await Deno.makeTempDir();
   const token = "export-token";
-  const dev = new DevProcess(freePort(), dir, token);
+  const dev = await startDev({ cwd: dir, token });
   try {
-    await waitUntil("a leader", 20_000, async () => {
+    await waitFor(async () => {
       return (await dev.request("/crawler/leader")).body.isLeader === true;
-    });
+    }, { what: "a leader", timeoutMs: 20_000 });
     const spec = { rule: "douban_book_list", url: `${site.url}/`, waitTime: 0, limits: [] };
     const added = await dev.request("/crawler/resource", {
       method: "POST",
       json: { name: "books", spec },
     });
     assert.equal(added.status, 200, JSON.stringify(added.body));
-    await waitUntil("the crawl to finish", 20_000, async () => {
+    await waitFor(async () => {
       const { body } = await dev.request("/worker/tasks");
       return (body.tasks as Array<{ state: string }>)[0]?.state === "finished";
-    });
+    }, { what: "the crawl to finish", timeoutMs: 20_000 });
 
     const url = dev.url("/crawler/resource/books/items");
     const anonymous = await http(url);

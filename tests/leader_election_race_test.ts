@@ -9,7 +9,7 @@
  * and through the follower, must be placed.
  */
 import assert from "node:assert/strict";
-import { errorReply, NotLeaderError, NoWorkerError } from "../master/errors.ts";
+import { errorReply, NotLeaderError, NoWorkerError } from "../errors/mod.ts";
 import type { LeaderClient } from "../master/leader_client.ts";
 import { Master } from "../master/master.ts";
 import { registerWorker } from "../master/_testing.ts";
@@ -18,8 +18,7 @@ import { WORKERS_PREFIX } from "../proto/keys.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
 import { openEtcdStore } from "../store/etcd_store.ts";
 import type { Lease } from "../store/store.ts";
-import { waitUntil } from "./cluster_harness.ts";
-import { startEtcd } from "./etcd_server.ts";
+import { startEtcd, waitFor } from "./kit/mod.ts";
 
 const ELECTIONS = 50;
 const spec = { rule: "douban_book_list", url: "http://127.0.0.1:1/" };
@@ -76,10 +75,10 @@ Deno.test("a leader elected while two workers are registered never answers that 
     startMaster();
     const leader = async (): Promise<Master> => {
       let found: Master | undefined;
-      await waitUntil("a leader", 10_000, () => {
+      await waitFor(() => {
         found = [...masters.values()].find((m) => m.isLeader);
         return found !== undefined;
-      });
+      }, { what: "a leader", timeoutMs: 10_000 });
       return found!;
     };
     const startedAt = Date.now();

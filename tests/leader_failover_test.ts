@@ -7,24 +7,10 @@
 
 import assert from "node:assert/strict";
 import { EtcdStore } from "../store/etcd_store.ts";
-import { startEtcd } from "./etcd_server.ts";
+import { holdsFor, startEtcd, waitFor } from "./kit/mod.ts";
 
 /** The election TTL; `FAILOVER_TTL_SECONDS=10 deno test ...` measures another. */
 const TTL_SECONDS = Number(Deno.env.get("FAILOVER_TTL_SECONDS") ?? 2);
-
-async function until<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Resolves once `stream` has printed `line`; leaving the loop cancels the rest of it. */
 async function waitForLine(stream: ReadableStream<Uint8Array>, line: string): Promise<void> {
@@ -54,7 +40,10 @@ Deno.test("killing the leader's process elects the other candidate within its le
   const store = new EtcdStore({ endpoints: [etcd.endpoint], logger: { warn() {}, error() {} } });
   const observing = new AbortController();
   try {
-    await until(20_000, "child to be elected", waitForLine(child.stdout, "elected"));
+    await waitFor(waitForLine(child.stdout, "elected"), {
+      what: "the child to be elected",
+      timeoutMs: 20_000,
+    });
 
     const election = store.election("/crawler/election", TTL_SECONDS);
     const second = election.campaign("master2");
@@ -67,22 +56,20 @@ Deno.test("killing the leader's process elects the other candidate within its le
     })();
     // The first observation is the current leader (however long a loaded machine takes to
     // deliver it), and nothing else comes while it lives.
-    await until(
-      10_000,
-      "the first observation",
-      (async () => {
-        while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-      })(),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(() => seen.length > 0, { what: "the first observation", timeoutMs: 10_000 });
+    // Nothing else comes for a while: 300 ms is many watch events.
+    await holdsFor(() => seen.length === 1, { what: "one observation", forMs: 300 });
     assert.deepEqual(seen.map((entry) => entry.leader), ["master1"]);
 
     const killedAt = performance.now();
     child.kill("SIGKILL");
     await child.status;
-    await until(TTL_SECONDS * 1000 + 3000, "second candidate elected", second.elected);
+    await waitFor(second.elected, {
+      what: "the second candidate to be elected",
+      timeoutMs: TTL_SECONDS * 1000 + 3000,
+    });
     const electedAt = performance.now();
-    await until(3000, "observer to see the new leader", observed);
+    await waitFor(observed, { what: "the observer to see the new leader", timeoutMs: 3000 });
     const observedAt = seen.at(-1)!.at;
 
     const elected = electedAt - killedAt;
@@ -99,7 +86,7 @@ Deno.test("killing the leader's process elects the other candidate within its le
     const resignedAt = performance.now();
     const third = store.election("/crawler/election", TTL_SECONDS).campaign("master3");
     await second.resign();
-    await until(3000, "third candidate elected", third.elected);
+    await waitFor(third.elected, { what: "the third candidate to be elected", timeoutMs: 3000 });
     console.log(`leader change on resign: ${(performance.now() - resignedAt).toFixed(0)} ms`);
     await third.resign();
   } finally {

@@ -11,14 +11,13 @@ import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { MasterGrpcClient } from "../master/grpc_client.ts";
 import { loadCrawlerMasterGrpc } from "../proto/crawler_grpc.ts";
-import { ConflictError } from "../master/errors.ts";
+import { ConflictError } from "../errors/mod.ts";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
 import { registerWorker } from "../master/_testing.ts";
 import { openEtcdStore } from "../store/etcd_store.ts";
 import type { Lease } from "../store/store.ts";
-import { agreedLeader, dumpLogs, http, MasterProcess, waitUntil } from "./cluster_harness.ts";
-import { startEtcd } from "./etcd_server.ts";
+import { Cluster, type CrawlerProcess, http, waitFor } from "./kit/mod.ts";
 
 /** The election lease TTL the masters get through the config (`MasterServer.ElectionTTL`). */
 const ELECTION_TTL_SECONDS = 2;
@@ -34,32 +33,23 @@ type UnaryCall = (
 ) => grpc.ClientUnaryCall;
 
 Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad input and fails over", async (t) => {
-  await using etcd = await startEtcd();
-  const dir = await Deno.makeTempDir({ prefix: "crawler_masters_" });
-  const configPath = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    configPath,
-    `logLevel = "info"\n[MasterServer]\nElectionTTL = ${ELECTION_TTL_SECONDS}\nClientTimeOut = 3\n`,
-  );
+  await using cluster = await Cluster.start({ masters: 3, ttlSeconds: ELECTION_TTL_SECONDS });
   const store = await openEtcdStore({
-    endpoints: [etcd.endpoint],
+    endpoints: [cluster.etcd.endpoint],
     logger: { warn() {}, error() {} },
   });
-  const masters: MasterProcess[] = [];
+  const masters = [...cluster.masters.values()];
   const leases: Lease[] = [];
   const cleanups: Array<() => void> = [];
   try {
-    for (const n of [1, 2, 3]) {
-      masters.push(new MasterProcess(n, etcd.endpoint, configPath));
-    }
-    let leader = await agreedLeader(masters);
+    let leader = await cluster.leader();
     let followers = masters.filter((m) => m !== leader);
     // One gRPC client per master for the whole run, closed before any master stops: each close
     // is an HTTP/2 GOAWAY, and Deno 2.9 can crash on GOAWAY handling (denoland/deno#36788).
     const grpcClients = new Map(
       masters.map((m) => [m, new MasterGrpcClient(`127.0.0.1:${m.grpcPort}`, { timeoutMs: 3000 })]),
     );
-    const grpcOf = (master: MasterProcess): MasterGrpcClient => {
+    const grpcOf = (master: CrawlerProcess): MasterGrpcClient => {
       const client = grpcClients.get(master);
       if (!client) throw new Error(`no gRPC client for ${master.id} (closed already)`);
       return client;
@@ -315,7 +305,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
         const survivors = masters.filter((m) => m !== killed);
         let answeredAt = 0;
         let attempt = 0;
-        await waitUntil("a write to succeed after the failover", 15_000, async () => {
+        await waitFor(async () => {
           const master = survivors[attempt++ % survivors.length];
           // One key for every try: a 503 leaves the outcome unknown, the retry learns it.
           const answer = await http(master.url("/crawler/resource"), {
@@ -326,7 +316,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
           if (answer.status === 200) answeredAt = Date.now();
           else assert.equal(answer.status, 503, JSON.stringify(answer.body));
           return answer.status === 200;
-        });
+        }, { what: "a write to succeed after the failover", timeoutMs: 15_000 });
         const failoverMs = answeredAt - killedAt;
         console.log(`failover: a write succeeded ${failoverMs} ms after kill -9 of the leader`);
         assert.ok(
@@ -334,7 +324,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
           `failover took ${failoverMs} ms (TTL ${ELECTION_TTL_SECONDS} s + 1 s allowed)`,
         );
 
-        leader = await agreedLeader(survivors);
+        leader = await cluster.leader();
         followers = survivors.filter((m) => m !== leader);
         assert.notEqual(leader.id, killed.id);
         const after = (await http(followers[0].url("/crawler/resource"))).body
@@ -364,10 +354,10 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       assert.equal(status.code, 0, stopping.logs.slice(-20).join("\n"));
       const remaining = followers[0];
       // Resigning deletes the election key: no need to wait for the TTL.
-      await waitUntil("the last master to lead", ELECTION_TTL_SECONDS * 1000, async () => {
+      await waitFor(async () => {
         const { body } = await http(remaining.url("/crawler/leader"));
         return body.isLeader === true;
-      });
+      }, { what: "the last master to lead", timeoutMs: ELECTION_TTL_SECONDS * 1000 });
       const answer = await http(remaining.url("/crawler/resource"), {
         method: "DELETE",
         json: { name: "after_failover" },
@@ -376,13 +366,11 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
     });
   } catch (error) {
     // What each master logged is what explains a failure of a multi-process run.
-    dumpLogs(masters);
+    cluster.dumpLogs();
     throw error;
   } finally {
     for (const cleanup of cleanups) cleanup();
-    for (const master of masters) await master.stop("SIGKILL");
     for (const lease of leases) await lease.revoke().catch(() => undefined);
     await store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

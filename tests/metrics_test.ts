@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type Family, parsePrometheusText } from "../metrics/_prometheus_text.ts";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { CrawlerProcess, freePort, waitUntil } from "./cluster_harness.ts";
+import { startDev, waitFor } from "./kit/mod.ts";
 
 function value(families: Map<string, Family>, name: string, labels: Record<string, string>) {
   const family = families.get(name.replace(/_(count|sum|bucket)$/, "")) ?? families.get(name);
@@ -22,23 +22,16 @@ Deno.test("crawler dev serves Prometheus metrics with task and host labels after
   // 2 tags × 7 books: books 3 and 10 answer 500 once, then 200 on the retry.
   const site = startDoubanFixture({ tags: 2, booksPerTag: 7, failOnceEvery: 7 });
   const dir = await Deno.makeTempDir();
-  const port = freePort();
   const token = "metrics-token";
-  const dev = new CrawlerProcess(port, 0, ["dev", `--http=127.0.0.1:${port}`], {
-    cwd: dir,
-    token,
-  });
+  const dev = await startDev({ cwd: dir, token });
   try {
-    await waitUntil(
-      "a leader",
-      20_000,
-      async () => (await dev.request("/crawler/leader")).body.isLeader === true,
-    );
-    await waitUntil(
-      "the worker",
-      10_000,
-      async () => (await dev.request("/worker/readyz")).status === 200,
-    );
+    await waitFor(async () => (await dev.request("/crawler/leader")).body.isLeader === true, {
+      what: "a leader",
+      timeoutMs: 20_000,
+    });
+    await waitFor(async () => (await dev.request("/worker/readyz")).status === 200, {
+      what: "the worker",
+    });
     const added = await dev.request("/crawler/resource", {
       method: "POST",
       json: {
@@ -48,13 +41,13 @@ Deno.test("crawler dev serves Prometheus metrics with task and host labels after
     });
     assert.equal(added.status, 200);
     let stats = { fetched: 0, items: 0, retried: 0 };
-    await waitUntil("the task to finish", 15_000, async () => {
+    await waitFor(async () => {
       const tasks = (await dev.request("/worker/tasks")).body.tasks as Array<
         { state: string; stats: typeof stats }
       >;
       stats = tasks[0]?.stats;
       return tasks[0]?.state === "finished";
-    });
+    }, { what: "the task to finish", timeoutMs: 15_000 });
     assert.equal(stats.retried, 2);
     assert.ok(stats.fetched >= site.pages && stats.items >= site.books.length);
 

@@ -16,18 +16,9 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import { placementsOf, type ResourceSpec } from "../proto/resource_spec.ts";
-import {
-  agreedLeader,
-  type CrawlerProcess,
-  dumpLogs,
-  http,
-  MasterProcess,
-  waitUntil,
-  WorkerProcess,
-} from "./cluster_harness.ts";
 import { type DoubanFixture, startDoubanFixture } from "./douban_fixture.ts";
-import { startEtcd } from "./etcd_server.ts";
-import { startPostgres } from "./postgres_server.ts";
+import { Cluster, waitFor } from "./kit/mod.ts";
+import { STATE_CODES } from "../frontier/frontier.ts";
 
 const TTL_SECONDS = 2;
 /**
@@ -35,8 +26,7 @@ const TTL_SECONDS = 2;
  * renewal; long enough that the test reads them (just after the kill) before they do.
  */
 const LEASE_SECONDS = 4;
-/** The frontier's `state` column (frontier/postgres_frontier.ts). */
-const LEASED = 1;
+const { leased: LEASED, done: DONE } = STATE_CODES;
 
 /** One request that went through a worker's proxy port. */
 interface ProxiedRequest {
@@ -94,63 +84,34 @@ function fetchedTwice(site: DoubanFixture): string[] {
 }
 
 Deno.test("one task on several workers: shared Postgres frontier, failover, delete", async (t) => {
-  await using pg = await startPostgres();
+  // Postgres holds the frontier every process shares, and (in a database of its own) the
+  // results: started first, the processes once it is there.
+  await using cluster = await Cluster.start({
+    masters: 0,
+    postgres: true,
+    ttlSeconds: TTL_SECONDS,
+    config: {
+      fetcher: { concurrency: 2, retries: 0, timeout: 5000 },
+      frontier: { leaseTime: LEASE_SECONDS },
+    },
+  });
+  const pg = cluster.postgres!;
   const resultsUrl = await pg.createDatabase("results");
-  const etcd = await startEtcd();
-  const dir = await Deno.makeTempDir({ prefix: "crawler_multi_" });
   const proxies = new RecordingProxies();
   const frontierDb = postgres(pg.url, { max: 1, onnotice: () => {} });
   const resultsDb = postgres(resultsUrl, { max: 1, onnotice: () => {} });
-  const processes: Array<CrawlerProcess & { id: string }> = [];
   const sites: DoubanFixture[] = [];
-
-  const config = async (name: string, proxy?: string) => {
-    const path = `${dir}/${name}.toml`;
-    await Deno.writeTextFile(
-      path,
-      `logLevel = "info"
-[fetcher]
-concurrency = 2
-retries = 0
-timeout = 5000
-${proxy ? `proxy = ["${proxy}"]` : ""}
-[storage]
-sqlURL = "${resultsUrl}"
-[frontier]
-url = "${pg.url}"
-leaseTime = ${LEASE_SECONDS}
-[GRPCServer]
-RegisterTTL = ${TTL_SECONDS}
-RegisterInterval = 1
-ClientTimeOut = 3
-[MasterServer]
-ElectionTTL = ${TTL_SECONDS}
-ClientTimeOut = 3
-`,
-    );
-    return path;
-  };
-  const startWorker = async (n: number) => {
-    const id = `crawler.worker-${n}`;
-    const worker = new WorkerProcess(
-      n,
-      etcd.endpoint,
-      await config(`worker${n}`, proxies.open(id)),
-    );
-    processes.push(worker);
-    await waitUntil(`${id} to listen`, 30_000, async () => {
-      return (await http(worker.url("/healthz"))).status === 200;
+  const startWorker = (n: number) =>
+    cluster.startWorker(n, {
+      fetcher: { proxy: [proxies.open(`crawler.worker-${n}`)] },
+      storage: { sqlURL: resultsUrl },
     });
-    return worker;
-  };
-
-  const master = new MasterProcess(1, etcd.endpoint, await config("master1"));
-  processes.push(master);
+  const master = await cluster.startMaster(1, { storage: { sqlURL: resultsUrl } });
   const registered = async (count: number) => {
-    await waitUntil(`${count} registered workers`, 30_000, async () => {
+    await waitFor(async () => {
       const answer = await master.request("/crawler/workers");
       return (answer.body.workers as unknown[]).length === count;
-    });
+    }, { what: `${count} registered workers`, timeoutMs: 30_000 });
   };
   const resource = async (name: string) => {
     const resources = (await master.request("/crawler/resource")).body.resources as ResourceSpec[];
@@ -177,7 +138,7 @@ ClientTimeOut = 3
     assert.equal(placed.length, 2, `two placements: ${placed}`);
     return placed;
   };
-  /** The task's frontier requests by state (0 queued, 1 leased, 2 done, 3 failed). */
+  /** The task's frontier requests by state number (`STATE_CODES`). */
   const frontierStates = async (task: string) => {
     const rows = await frontierDb.unsafe(
       `SELECT state, count(*)::int AS n FROM frontier_urls
@@ -190,20 +151,20 @@ ClientTimeOut = 3
   const finished = async (task: string, pages: number) => {
     const states = await frontierStates(task);
     lastStates = `${task}: ${JSON.stringify(Object.fromEntries(states))} of ${pages}`;
-    return states.get(2) === pages && states.size === 1;
+    return states.get(DONE) === pages && states.size === 1;
   };
   /** Every stored item of `task` is one of `site`'s books, each exactly once. */
   const assertStoredOnce = async (task: string, site: DoubanFixture) => {
     type Row = { url: string; title: string; author: string; intro: string; n: number };
     let rows: Row[] = [];
-    await waitUntil(`${site.books.length} rows in "${task}"`, 10_000, async () => {
+    await waitFor(async () => {
       rows = (await resultsDb.unsafe(
         `SELECT url, max("书名") AS title, max("作者") AS author, max("简介") AS intro,
                 count(*)::int AS n
            FROM "${task}" GROUP BY url`,
       )) as unknown as Row[];
       return rows.length >= site.books.length;
-    });
+    }, { what: `${site.books.length} rows in "${task}"`, timeoutMs: 10_000 });
     const expected = new Map(site.books.map((b) => [`${site.url}/subject/${b.id}/`, b]));
     assert.equal(rows.length, expected.size);
     for (const row of rows) {
@@ -224,7 +185,7 @@ ClientTimeOut = 3
   };
 
   try {
-    await agreedLeader([master]);
+    await cluster.leader();
     const workers = [await startWorker(1), await startWorker(2)];
     await registered(2);
 
@@ -239,7 +200,10 @@ ClientTimeOut = 3
       const startedAt = Date.now();
       const placed = await add("pair", site);
       assert.deepEqual(placed.sort(), workers.map((w) => w.id).sort());
-      await waitUntil("the shared crawl to finish", 30_000, () => finished("pair", site.pages));
+      await waitFor(() => finished("pair", site.pages), {
+        what: "the shared crawl to finish",
+        timeoutMs: 30_000,
+      });
       const tookMs = Date.now() - startedAt;
 
       assert.deepEqual(fetchedTwice(site), [], "no URL fetched twice");
@@ -273,13 +237,13 @@ ClientTimeOut = 3
       const byId = (id: string) => workers.find((w) => w.id === id)!;
       const free = workers.find((w) => !placed.includes(w.id))!;
       const victim = byId(placed[1]);
-      await waitUntil("both placements fetching", 15_000, () => {
+      await waitFor(() => {
         const counts = perWorker(proxies.to(site));
         return placed.every((id) => (counts.get(id) ?? 0) >= 20);
-      });
+      }, { what: "both placements fetching", timeoutMs: 15_000 });
 
       const killedAt = Date.now();
-      await victim.stop("SIGKILL");
+      await cluster.signal(victim, "SIGKILL");
       // The dead worker's leases stay in the frontier until another claimer takes them back.
       const leased = await frontierDb.unsafe(
         // A row keeps its URL less its host's origin (frontier/_url_parts.ts).
@@ -294,16 +258,19 @@ ClientTimeOut = 3
       // The leader moves a vanished worker's placements once its registration has expired
       // (RegisterTTL) and its grace (MasterServer.WorkerGrace, capped at RegisterTTL) is over.
       const replaceWithinMs = 2 * TTL_SECONDS * 1000 + 2000;
-      await waitUntil("the replacement placement on the free worker", replaceWithinMs, async () => {
+      await waitFor(async () => {
         const now = placedOn((await resource("failover"))!);
         return now.includes(free.id) && now.includes(placed[0]) && !now.includes(victim.id);
-      });
+      }, { what: "the replacement placement on the free worker", timeoutMs: replaceWithinMs });
       const replacedMs = Date.now() - killedAt;
-      await waitUntil("the free worker to fetch", 15_000, () => {
+      await waitFor(() => {
         return proxies.to(site).some((r) => r.worker === free.id);
-      });
+      }, { what: "the free worker to fetch", timeoutMs: 15_000 });
       const failoverMs = proxies.to(site).find((r) => r.worker === free.id)!.at - killedAt;
-      await waitUntil("the crawl to finish", 45_000, () => finished("failover", site.pages));
+      await waitFor(() => finished("failover", site.pages), {
+        what: "the crawl to finish",
+        timeoutMs: 45_000,
+      });
 
       assert.equal(site.requests.size, site.pages, "every page fetched");
       const twice = fetchedTwice(site);
@@ -337,11 +304,11 @@ ClientTimeOut = 3
           return tasks.some((task) => task.name === "gone" && task.state === "running");
         }));
       };
-      await waitUntil("both placements running and fetching", 15_000, async () => {
+      await waitFor(async () => {
         const counts = perWorker(proxies.to(site));
         return placed.every((id) => (counts.get(id) ?? 0) >= 10) &&
           (await running()).every((r) => r);
-      });
+      }, { what: "both placements running and fetching", timeoutMs: 15_000 });
       const deleted = await master.request("/crawler/resource", {
         method: "DELETE",
         json: { name: "gone" },
@@ -349,10 +316,10 @@ ClientTimeOut = 3
       const answeredAt = Date.now();
       assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
 
-      await waitUntil("no placement running it", 5000, async () => {
+      await waitFor(async () => {
         return (await running()).every((r) => !r);
-      });
-      await waitUntil("the task's frontier rows removed", 5000, async () => {
+      }, { what: "no placement running it", timeoutMs: 5000 });
+      await waitFor(async () => {
         const [row] = await frontierDb.unsafe(
           `SELECT (SELECT count(*) FROM frontier_tasks WHERE task = $1)::int
                 + (SELECT count(*) FROM frontier_urls u
@@ -361,7 +328,7 @@ ClientTimeOut = 3
           ["gone"],
         );
         return Number(row.n) === 0;
-      });
+      }, { what: "the task's frontier rows removed", timeoutMs: 5000 });
       const last = Math.max(...proxies.to(site).map((r) => r.at));
       assert.ok(
         last <= answeredAt + 1000,
@@ -371,15 +338,12 @@ ClientTimeOut = 3
     });
   } catch (error) {
     console.error(`frontier (last seen): ${lastStates}`);
-    dumpLogs(processes);
+    cluster.dumpLogs();
     throw error;
   } finally {
-    for (const p of processes) await p.stop("SIGKILL");
     await frontierDb.end();
     await resultsDb.end();
     await proxies.close();
     for (const site of sites) await site.close();
-    await etcd.dispose();
-    await Deno.remove(dir, { recursive: true }).catch(() => undefined);
   }
 });

@@ -4,30 +4,37 @@
  * that fails blocks its host, one that is missing allows everything, `Robots = false` ignores it.
  */
 import assert from "node:assert/strict";
-import { runCrawler } from "./cli.ts";
+import { type ConfigInput, runCrawler, writeConfig } from "./kit/mod.ts";
 import { gaps, type PoliteFixture, startPoliteFixture } from "./polite_fixture.ts";
 import { DEFAULT_USER_AGENT } from "../spider/politeness/user_agent_token.ts";
 
-function config(dir: string, site: PoliteFixture, task: string): string {
-  return `logLevel = "warn"
-[fetcher]
-timeout = 5000
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-[politeness]
-maxBackoffMs = 2000
-
-[[Tasks]]
-Name = "polite"
-URL = "${site.urls.robots}/"
-MaxDepth = 5
-${task}
-[Tasks.Spec.rules.page]
-links = [{rule = "page"}]
-output = {fields = {title = {regex = '<title>([^<]*)</title>'}}}
-`;
+/** The config of one task crawling the fixture's hosts; `task` adds to the task's keys. */
+function writeTaskConfig(
+  dir: string,
+  site: PoliteFixture,
+  task: Partial<NonNullable<ConfigInput["Tasks"]>[number]> = {},
+): Promise<string> {
+  return writeConfig(`${dir}/config.toml`, {
+    logLevel: "warn",
+    fetcher: { timeout: 5000 },
+    storage: { sqlURL: `sqlite:${dir}/results.db` },
+    frontier: { url: `sqlite:${dir}/frontier.db` },
+    politeness: { maxBackoffMs: 2000 },
+    Tasks: [{
+      Name: "polite",
+      URL: `${site.urls.robots}/`,
+      MaxDepth: 5,
+      ...task,
+      Spec: {
+        rules: {
+          page: {
+            links: [{ rule: "page" }],
+            output: { fields: { title: { regex: "<title>([^<]*)</title>" } } },
+          },
+        },
+      },
+    }],
+  });
 }
 
 function paths(site: PoliteFixture, name: Parameters<PoliteFixture["requests"]>[0]): string[] {
@@ -38,7 +45,7 @@ Deno.test("the default crawl is polite, measured at the servers", async () => {
   const site = startPoliteFixture();
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(`${dir}/config.toml`, config(dir, site, ""));
+    await writeTaskConfig(dir, site);
     const result = await runCrawler(["worker", "--cluster=false", `--config=${dir}/config.toml`]);
     assert.equal(result.code, 0, result.stderr);
 
@@ -93,10 +100,7 @@ Deno.test("Robots = false crawls what robots.txt forbids; the task's own delay s
   const site = startPoliteFixture();
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(
-      `${dir}/config.toml`,
-      config(dir, site, "Robots = false\nPoliteness = {DelayMs = 300}"),
-    );
+    await writeTaskConfig(dir, site, { Robots: false, Politeness: { DelayMs: 300 } });
     const result = await runCrawler(["worker", "--cluster=false", `--config=${dir}/config.toml`]);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(paths(site, "robots"), [

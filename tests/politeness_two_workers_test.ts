@@ -4,34 +4,27 @@
  * together, measured at the server.
  */
 import assert from "node:assert/strict";
-import { spawnCrawler } from "./cli.ts";
+import { spawnCrawler, startPostgres, writeConfig } from "./kit/mod.ts";
 import { gaps, startPoliteFixture } from "./polite_fixture.ts";
-import { startPostgres } from "./postgres_server.ts";
 
 Deno.test("two workers on one frontier keep one host's Crawl-delay together", async () => {
   await using pg = await startPostgres();
   const site = startPoliteFixture({ extraPages: 10 });
   const dir = await Deno.makeTempDir();
   try {
-    const config = (worker: number) =>
-      `logLevel = "warn"
-[fetcher]
-timeout = 5000
-concurrency = 4
-[storage]
-sqlURL = "sqlite:${dir}/results-${worker}.db"
-[frontier]
-url = "${pg.url}"
-
-[[Tasks]]
-Name = "shared"
-URL = "${site.urls.robots}/"
-MaxDepth = 3
-[Tasks.Spec.rules.page]
-links = [{rule = "page", sameHost = true}]
-`;
     for (const worker of [1, 2]) {
-      await Deno.writeTextFile(`${dir}/worker${worker}.toml`, config(worker));
+      await writeConfig(`${dir}/worker${worker}.toml`, {
+        logLevel: "warn",
+        fetcher: { timeout: 5000, concurrency: 4 },
+        storage: { sqlURL: `sqlite:${dir}/results-${worker}.db` },
+        frontier: { url: pg.url },
+        Tasks: [{
+          Name: "shared",
+          URL: `${site.urls.robots}/`,
+          MaxDepth: 3,
+          Spec: { rules: { page: { links: [{ rule: "page", sameHost: true }] } } },
+        }],
+      });
     }
     const workers = [1, 2].map((worker) =>
       spawnCrawler([

@@ -13,10 +13,9 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { spawnCrawler } from "./cli.ts";
-import { waitUntil } from "./cluster_harness.ts";
+import { spawnCrawler, waitFor, writeConfig } from "./kit/mod.ts";
 import { type DoubanFixture, startDoubanFixture } from "./douban_fixture.ts";
-import { type PostgresServer, startPostgres } from "./postgres_server.ts";
+import { type PostgresServer, startPostgres } from "./kit/postgres.ts";
 
 const CONCURRENCY = 8;
 const TAGS = 20;
@@ -52,21 +51,20 @@ Deno.test("two workers sharing one Postgres survive its crashes: nothing lost, s
   const dir = await Deno.makeTempDir({ prefix: "crawler_pg_crash_" });
   const workers: Deno.ChildProcess[] = [];
   try {
-    const config = `${dir}/config.toml`;
-    await Deno.writeTextFile(
-      config,
-      `logLevel = "info"
-Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${site.url}/", Reload = false, WaitTime = 0, Limits = []}]
-[fetcher]
-timeout = 5000
-concurrency = ${CONCURRENCY}
-[frontier]
-url = "${pg.url}"
-leaseTime = 10
-[storage]
-sqlURL = "${pg.url}"
-`,
-    );
+    const config = await writeConfig(`${dir}/config.toml`, {
+      logLevel: "info",
+      Tasks: [{
+        Name: "books",
+        Rule: "douban_book_list",
+        URL: `${site.url}/`,
+        Reload: false,
+        WaitTime: 0,
+        Limits: [],
+      }],
+      fetcher: { timeout: 5000, concurrency: CONCURRENCY },
+      frontier: { url: pg.url, leaseTime: 10 },
+      storage: { sqlURL: pg.url },
+    });
     const started = performance.now();
     for (const id of [1, 2]) {
       workers.push(
@@ -77,11 +75,10 @@ sqlURL = "${pg.url}"
 
     const figures: CrashFigures[] = [];
     for (const crash of CRASHES) {
-      await waitUntil(
-        `${crash.at * 100} % of the books fetched`,
-        60_000,
-        () => booksServed(site).size >= crash.at * site.books.length,
-      );
+      await waitFor(() => booksServed(site).size >= crash.at * site.books.length, {
+        what: `${crash.at * 100} % of the books fetched`,
+        timeoutMs: 60_000,
+      });
       figures.push(await crashAndMeasure(pg, site, crash.downMs));
     }
 
@@ -195,17 +192,16 @@ async function crashAndMeasure(
   const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   try {
     const wanted = [...served].map((path) => `${site.url}${path}`);
-    await waitUntil(
-      "the items of the pages fetched before the crash in the table",
-      30_000,
-      async () => {
-        const [row] = await sql<Array<{ n: number }>>`
+    await waitFor(async () => {
+      const [row] = await sql<Array<{ n: number }>>`
         select count(*)::int as n from books where url = any(${wanted})`;
-        return row.n === wanted.length;
-      },
-    );
+      return row.n === wanted.length;
+    }, { what: "the items of the pages fetched before the crash in the table", timeoutMs: 30_000 });
     const storedAt = performance.now();
-    await waitUntil("a page fetched after the restart", 30_000, () => fetchingAt !== undefined);
+    await waitFor(() => fetchingAt !== undefined, {
+      what: "a page fetched after the restart",
+      timeoutMs: 30_000,
+    });
     return {
       booksFetched: served.size,
       outageMs: Math.round(backAt - crashedAt),

@@ -5,26 +5,24 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { runCrawler, spawnCrawler } from "./cli.ts";
-import { startPostgres } from "./postgres_server.ts";
+import { runCrawler, spawnCrawler, startPostgres, waitFor, writeConfig } from "./kit/mod.ts";
 
-async function writeConfig(dir: string, siteUrl: string, frontierUrl: string): Promise<string> {
-  const path = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    path,
-    `logLevel = "warn"
-Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${siteUrl}/", Reload = false, WaitTime = 0, Limits = []}]
-[fetcher]
-timeout = 5000
-concurrency = 4
-[frontier]
-url = "${frontierUrl}"
-leaseTime = 3
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-`,
-  );
-  return path;
+/** A standalone config crawling the site at `siteUrl` from the frontier at `frontierUrl`. */
+function standaloneConfig(dir: string, siteUrl: string, frontierUrl: string): Promise<string> {
+  return writeConfig(`${dir}/config.toml`, {
+    logLevel: "warn",
+    Tasks: [{
+      Name: "books",
+      Rule: "douban_book_list",
+      URL: `${siteUrl}/`,
+      Reload: false,
+      WaitTime: 0,
+      Limits: [],
+    }],
+    fetcher: { timeout: 5000, concurrency: 4 },
+    frontier: { url: frontierUrl, leaseTime: 3 },
+    storage: { sqlURL: `sqlite:${dir}/results.db` },
+  });
 }
 
 Deno.test("a crawl on a Postgres frontier waits while the server is down and finishes when it is back", async () => {
@@ -32,14 +30,13 @@ Deno.test("a crawl on a Postgres frontier waits while the server is down and fin
   const site = startDoubanFixture({ tags: 5, booksPerTag: 40, latencyMs: 30, failOnceEvery: 0 });
   const dir = await Deno.makeTempDir();
   try {
-    const config = await writeConfig(dir, site.url, pg.url);
+    const config = await standaloneConfig(dir, site.url, pg.url);
     const child = spawnCrawler(["worker", "--cluster=false", `--config=${config}`]);
     const output = child.output();
-    const deadline = Date.now() + 30_000;
-    while (site.log.filter((p) => p.startsWith("/subject/")).length < 30) {
-      assert.ok(Date.now() < deadline, "the crawl did not get under way");
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(() => site.log.filter((p) => p.startsWith("/subject/")).length >= 30, {
+      what: "the crawl to get under way (30 detail pages fetched)",
+      timeoutMs: 30_000,
+    });
     await pg.stop(); // the postmaster and its backends: connections break
     // The outage itself: the server stays away this long.
     await new Promise((r) => setTimeout(r, 1500));
@@ -78,7 +75,7 @@ Deno.test("a Postgres frontier that cannot be reached at start exits 1 naming fr
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = (listener.addr as Deno.NetAddr).port;
     listener.close();
-    const config = await writeConfig(
+    const config = await standaloneConfig(
       dir,
       "http://127.0.0.1:9",
       `postgres://crawler@127.0.0.1:${port}/crawler`,

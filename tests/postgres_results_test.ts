@@ -5,17 +5,17 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { runCrawler } from "./cli.ts";
+import { runCrawler, startPostgres, writeConfig } from "./kit/mod.ts";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { startPostgres } from "./postgres_server.ts";
 
-async function writeConfig(dir: string, sqlURL: string, tasks = ""): Promise<string> {
-  const path = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    path,
-    `logLevel = "warn"\nTasks = [\n${tasks}\n]\n[frontier]\nurl = "sqlite:${dir}/frontier.db"\n[storage]\nsqlURL = "${sqlURL}"\n`,
-  );
-  return path;
+/** A standalone config crawling `url` with the douban rule set, storing to `sqlURL`. */
+function standaloneConfig(dir: string, sqlURL: string, url: string): Promise<string> {
+  return writeConfig(`${dir}/config.toml`, {
+    logLevel: "warn",
+    Tasks: [{ Name: "books", Rule: "douban_book_list", URL: url, WaitTime: 0, Limits: [] }],
+    frontier: { url: `sqlite:${dir}/frontier.db` },
+    storage: { sqlURL },
+  });
 }
 
 Deno.test("a standalone crawl stores its items in Postgres, and a second run replaces them", async () => {
@@ -24,11 +24,7 @@ Deno.test("a standalone crawl stores its items in Postgres, and a second run rep
   const dir = await Deno.makeTempDir();
   const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   try {
-    const config = await writeConfig(
-      dir,
-      pg.url,
-      `{Name = "books", Rule = "douban_book_list", URL = "${site.url}/", WaitTime = 0, Limits = []}`,
-    );
+    const config = await standaloneConfig(dir, pg.url, `${site.url}/`);
     for (let run = 1; run <= 2; run++) {
       const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
       assert.equal(result.code, 0, result.stderr);
@@ -50,11 +46,11 @@ Deno.test("a standalone crawl stores its items in Postgres, and a second run rep
 Deno.test("storage.sqlURL: a malformed URL exits 2, an unreachable Postgres exits 1, both naming the key", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const task = `{Name = "books", Rule = "douban_book_list", URL = "http://127.0.0.1:9/"}`;
+    const task = "http://127.0.0.1:9/";
     let result = await runCrawler([
       "worker",
       "--cluster=false",
-      `--config=${await writeConfig(dir, "postgres://user:secret@[::1/db", task)}`,
+      `--config=${await standaloneConfig(dir, "postgres://user:secret@[::1/db", task)}`,
     ]);
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /storage\.sqlURL: malformed URL/);
@@ -66,7 +62,11 @@ Deno.test("storage.sqlURL: a malformed URL exits 2, an unreachable Postgres exit
     result = await runCrawler([
       "worker",
       "--cluster=false",
-      `--config=${await writeConfig(dir, `postgres://crawler@127.0.0.1:${port}/crawler`, task)}`,
+      `--config=${await standaloneConfig(
+        dir,
+        `postgres://crawler@127.0.0.1:${port}/crawler`,
+        task,
+      )}`,
     ]);
     assert.equal(result.code, 1, result.stderr);
     assert.match(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { startPostgres } from "./postgres_server.ts";
+import { startPostgres } from "./kit/postgres.ts";
 
 Deno.test("a test Postgres keeps its data across a crash and a restart", async () => {
   await using pg = await startPostgres();

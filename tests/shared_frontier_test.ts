@@ -5,31 +5,28 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { spawnCrawler } from "./cli.ts";
-import { startPostgres } from "./postgres_server.ts";
+import { spawnCrawler, startPostgres, writeConfig } from "./kit/mod.ts";
 
 Deno.test("two standalone workers on one Postgres frontier share a crawl, each page fetched once", async () => {
   await using pg = await startPostgres();
   const site = startDoubanFixture({ tags: 10, booksPerTag: 40, latencyMs: 50, failOnceEvery: 0 });
   const dir = await Deno.makeTempDir();
   try {
-    const config = async (n: number) => {
-      const path = `${dir}/worker${n}.toml`;
-      await Deno.writeTextFile(
-        path,
-        `logLevel = "warn"
-Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${site.url}/", Reload = false, WaitTime = 0, Limits = []}]
-[fetcher]
-timeout = 5000
-concurrency = 4
-[frontier]
-url = "${pg.url}"
-[storage]
-sqlURL = "sqlite:${dir}/results${n}.db"
-`,
-      );
-      return path;
-    };
+    const config = (n: number) =>
+      writeConfig(`${dir}/worker${n}.toml`, {
+        logLevel: "warn",
+        Tasks: [{
+          Name: "books",
+          Rule: "douban_book_list",
+          URL: `${site.url}/`,
+          Reload: false,
+          WaitTime: 0,
+          Limits: [],
+        }],
+        fetcher: { timeout: 5000, concurrency: 4 },
+        frontier: { url: pg.url },
+        storage: { sqlURL: `sqlite:${dir}/results${n}.db` },
+      });
     // Distinct --id: each is its own worker, holding its own leases. The site is slow enough
     // (~5 s for one worker) that the second joins the crawl, not a finished one.
     const workers = [1, 2].map(async (n) =>

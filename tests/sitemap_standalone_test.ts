@@ -6,39 +6,29 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { runCrawler, spawnCrawler } from "./cli.ts";
+import { STATE_CODES } from "../frontier/frontier.ts";
+import { type ConfigInput, runCrawler, spawnCrawler, waitFor, writeConfig } from "./kit/mod.ts";
 import { DATED_SINCE, FEED_ITEMS, startSitemapFixture } from "./sitemap_fixture.ts";
 
-async function writeConfig(dir: string, tasks: string): Promise<string> {
-  const path = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    path,
-    `logLevel = "warn"
-[fetcher]
-timeout = 60000
-[politeness]
-perHostConcurrency = 32
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-${tasks}`,
-  );
-  return path;
+/** A standalone config of `tasks` over a frontier and a results file in `dir`. */
+function standaloneConfig(dir: string, tasks: ConfigInput["Tasks"]): Promise<string> {
+  return writeConfig(`${dir}/config.toml`, {
+    logLevel: "warn",
+    fetcher: { timeout: 60000 },
+    politeness: { perHostConcurrency: 32 },
+    frontier: { url: `sqlite:${dir}/frontier.db` },
+    storage: { sqlURL: `sqlite:${dir}/results.db` },
+    Tasks: tasks,
+  });
 }
 
-/** A task whose pages are found in sitemaps (`sitemaps` is the TOML of its fields). */
-function sitemapTask(name: string, url: string, sitemaps: string): string {
-  return `
-[[Tasks]]
-Name = "${name}"
-URL = "${url}/"
-[Tasks.Spec.rules.page]
-output = {}
-[Tasks.Spec.sitemaps]
-rule = "page"
-${sitemaps}
-`;
+/** A task whose pages are found in sitemaps (`sitemaps`: the fields of its `sitemaps`). */
+function sitemapTask(name: string, url: string, sitemaps: Record<string, unknown> = {}) {
+  return {
+    Name: name,
+    URL: `${url}/`,
+    Spec: { rules: { page: { output: {} } }, sitemaps: { rule: "page", ...sitemaps } },
+  };
 }
 
 /** The page paths stored for `task`, sorted. */
@@ -62,9 +52,10 @@ function acknowledged(dir: string): Set<string> {
   const db = new DatabaseSync(`${dir}/frontier.db`);
   try {
     // A row keeps its URL less its host's origin (frontier/_url_parts.ts).
-    const rows = db.prepare("SELECT url FROM frontier_urls WHERE state = 2").all() as Array<
-      { url: string }
-    >;
+    const rows = db.prepare(`SELECT url FROM frontier_urls WHERE state = ${STATE_CODES.done}`)
+      .all() as Array<
+        { url: string }
+      >;
     return new Set(rows.map((r) => r.url.startsWith("/") ? r.url : new URL(r.url).pathname));
   } catch {
     return new Set(); // the tables are not made yet
@@ -83,13 +74,12 @@ Deno.test("a site known only by its sitemaps is crawled once per page, nothing o
   const site = await startSitemapFixture({ pages: 10_000 });
   const dir = await Deno.makeTempDir();
   try {
-    const config = await writeConfig(
-      dir,
-      sitemapTask("site", site.url, "") +
-        sitemapTask("feeds", site.url, `urls = ["/feed.rss", "/feed.atom"]`) +
-        sitemapTask("recent", site.url, `urls = ["/dated.xml"]\nlastmodSince = "${DATED_SINCE}"`) +
-        sitemapTask("hostile", site.url, `urls = ["/bomb.xml.gz", "/nest/0.xml", "/self.xml"]`),
-    );
+    const config = await standaloneConfig(dir, [
+      sitemapTask("site", site.url),
+      sitemapTask("feeds", site.url, { urls: ["/feed.rss", "/feed.atom"] }),
+      sitemapTask("recent", site.url, { urls: ["/dated.xml"], lastmodSince: DATED_SINCE }),
+      sitemapTask("hostile", site.url, { urls: ["/bomb.xml.gz", "/nest/0.xml", "/self.xml"] }),
+    ]);
     const result = await runCrawler(["worker", "--cluster=false", `--config=${config}`]);
     assert.equal(result.code, 0, result.stderr);
     const output = result.stdout + result.stderr;
@@ -135,16 +125,13 @@ Deno.test("a sitemap crawl killed mid-index resumes without reading an acknowled
   const site = await startSitemapFixture({ pages: 2_000, hold: held });
   const dir = await Deno.makeTempDir();
   try {
-    const config = await writeConfig(dir, sitemapTask("site", site.url, ""));
+    const config = await standaloneConfig(dir, [sitemapTask("site", site.url)]);
     const args = ["worker", "--cluster=false", `--config=${config}`];
     const child = spawnCrawler(args);
-    const deadline = Date.now() + 30_000;
-    let acked = acknowledged(dir);
-    while (!(acked.has("/index.xml") && acked.has("/a.xml.gz"))) {
-      assert.ok(Date.now() < deadline, "the index and its first sitemap were not acknowledged");
-      await new Promise((r) => setTimeout(r, 10));
-      acked = acknowledged(dir);
-    }
+    let acked = await waitFor(() => {
+      const acked = acknowledged(dir);
+      return acked.has("/index.xml") && acked.has("/a.xml.gz") && acked;
+    }, { what: "the index and its first sitemap to be acknowledged", timeoutMs: 30_000 });
     child.kill("SIGKILL");
     assert.equal((await child.status).signal, "SIGKILL");
     await child.stdout.cancel();

@@ -1,8 +1,8 @@
 /**
- * Several processes on one machine share one results file (the README's cluster walk-through
- * gives both workers `data/crawler.db`): they open it, write and close at the same instant, on
- * a new file each round so creating it and switching it to WAL race too. Before the busy
- * timeout came first, one two-worker start in four failed with "database is locked".
+ * Several processes on one machine share one results file (the cluster walk-through in
+ * docs/operating.md gives both workers `data/cluster.db`): they open it, write and close at the
+ * same instant, on a new file each round so creating it and switching it to WAL race too. Before
+ * the busy timeout came first, one two-worker start in four failed with "database is locked".
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";

@@ -5,27 +5,28 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { STATE_CODES } from "../frontier/frontier.ts";
 import { startDoubanFixture } from "./douban_fixture.ts";
-import { runCrawler, spawnCrawler } from "./cli.ts";
+import { runCrawler, spawnCrawler, waitFor, writeConfig } from "./kit/mod.ts";
 
 const SITE = { tags: 5, booksPerTag: 30, failOnceEvery: 0 };
 
-async function writeConfig(dir: string, siteUrl: string): Promise<string> {
-  const path = `${dir}/config.toml`;
-  await Deno.writeTextFile(
-    path,
-    `logLevel = "warn"
-Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${siteUrl}/", Reload = false, WaitTime = 0, Limits = []}]
-[fetcher]
-timeout = 5000
-concurrency = 4
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-[storage]
-sqlURL = "sqlite:${dir}/results.db"
-`,
-  );
-  return path;
+/** One task crawling the site at `siteUrl`, over a frontier and a results file in `dir`. */
+function standaloneConfig(dir: string, siteUrl: string): Promise<string> {
+  return writeConfig(`${dir}/config.toml`, {
+    logLevel: "warn",
+    Tasks: [{
+      Name: "books",
+      Rule: "douban_book_list",
+      URL: `${siteUrl}/`,
+      Reload: false,
+      WaitTime: 0,
+      Limits: [],
+    }],
+    fetcher: { timeout: 5000, concurrency: 4 },
+    frontier: { url: `sqlite:${dir}/frontier.db` },
+    storage: { sqlURL: `sqlite:${dir}/results.db` },
+  });
 }
 
 /**
@@ -71,20 +72,20 @@ Deno.test("a standalone crawl killed with SIGKILL resumes and ends with an unint
   const site = startDoubanFixture({ ...SITE, latencyMs: 20 });
   const dir = await Deno.makeTempDir();
   try {
-    const refConfig = await writeConfig(refDir, reference.url);
+    const refConfig = await standaloneConfig(refDir, reference.url);
     const done = await runCrawler(["worker", "--cluster=false", `--config=${refConfig}`]);
     assert.equal(done.code, 0, done.stderr);
     const expected = readRows(refDir);
     assert.equal(expected.length, reference.books.length);
 
-    const config = await writeConfig(dir, site.url);
+    const config = await standaloneConfig(dir, site.url);
     const args = ["worker", "--cluster=false", `--config=${config}`];
     const child = spawnCrawler(args);
-    const deadline = Date.now() + 30_000;
-    while (site.log.filter((p) => p.startsWith("/subject/")).length < 40) {
-      assert.ok(Date.now() < deadline, "the crawl did not get under way");
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await waitFor(() => site.log.filter((p) => p.startsWith("/subject/")).length >= 40, {
+      what: "the crawl to get under way (40 detail pages fetched)",
+      timeoutMs: 30_000,
+      intervalMs: 5,
+    });
     child.kill("SIGKILL");
     const killed = await child.status;
     assert.equal(killed.signal, "SIGKILL");
@@ -131,14 +132,13 @@ Deno.test("--fresh starts an unfinished standalone crawl over", async () => {
   const site = startDoubanFixture({ ...SITE, latencyMs: 20 });
   const dir = await Deno.makeTempDir();
   try {
-    const config = await writeConfig(dir, site.url);
+    const config = await standaloneConfig(dir, site.url);
     const args = ["worker", "--cluster=false", `--config=${config}`];
     const child = spawnCrawler(args);
-    const deadline = Date.now() + 30_000;
-    while (frontierDone(dir) < 10) {
-      assert.ok(Date.now() < deadline, "the crawl did not get under way");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => frontierDone(dir) >= 10, {
+      what: "the crawl to get under way (10 requests done)",
+      timeoutMs: 30_000,
+    });
     child.kill("SIGKILL");
     await child.status;
     await child.stdout.cancel();
@@ -165,7 +165,9 @@ function frontierDone(dir: string): number {
     Deno.statSync(`${dir}/frontier.db`);
     const db = new DatabaseSync(`${dir}/frontier.db`);
     try {
-      return (db.prepare("SELECT count(*) AS n FROM frontier_urls WHERE state = 2").get() as {
+      return (db.prepare(
+        `SELECT count(*) AS n FROM frontier_urls WHERE state = ${STATE_CODES.done}`,
+      ).get() as {
         n: number;
       }).n;
     } finally {

@@ -12,44 +12,19 @@ import { resourceKey } from "../proto/keys.ts";
 import { buildAssignedNode } from "../proto/assigned_node.ts";
 import { decodeResourceSpec, encodeResourceSpec } from "../proto/resource_spec.ts";
 import { type DoubanFixture, startDoubanFixture } from "./douban_fixture.ts";
-import { startEtcd } from "./etcd_server.ts";
 import {
-  agreedLeader,
-  dumpLogs,
+  Cluster,
+  type CrawlerProcess,
+  every,
+  holdsFor,
   http,
-  MasterProcess,
-  waitUntil,
-  WorkerProcess,
-} from "./cluster_harness.ts";
+  waitFor,
+  waitForSteady,
+} from "./kit/mod.ts";
 
 const TTL_SECONDS = 2;
 /** How long the leader waits for a vanished worker to come back (`MasterServer.WorkerGrace`). */
 const GRACE_SECONDS = 1;
-
-async function writeConfig(dir: string, name: string): Promise<string> {
-  const path = `${dir}/${name}.toml`;
-  await Deno.writeTextFile(
-    path,
-    `logLevel = "info"
-[fetcher]
-concurrency = 2
-[storage]
-sqlURL = "sqlite:${dir}/${name}.db"
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-leaseTime = 1
-[GRPCServer]
-RegisterTTL = ${TTL_SECONDS}
-RegisterInterval = 1
-ClientTimeOut = 3
-[MasterServer]
-ElectionTTL = ${TTL_SECONDS}
-ClientTimeOut = 3
-WorkerGrace = ${GRACE_SECONDS}
-`,
-  );
-  return path;
-}
 
 /** A site slow and large enough that a task keeps crawling for the whole test. */
 function slowSite(): DoubanFixture {
@@ -65,67 +40,37 @@ interface TaskStatus {
   state: string;
 }
 
-async function runningOn(worker: WorkerProcess): Promise<string[]> {
+async function runningOn(worker: CrawlerProcess): Promise<string[]> {
   const { body } = await http(worker.url("/tasks"));
   return (body.tasks as TaskStatus[]).filter((t) => t.state === "running").map((t) => t.name);
 }
 
-/** Waits until `site` has had no request for `quietMs`; returns when its last request came. */
-async function quietSince(
-  site: DoubanFixture,
-  quietMs: number,
-  timeoutMs: number,
-): Promise<number> {
-  let count = site.log.length;
-  let lastChange = Date.now();
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() - lastChange < quietMs) {
-    if (Date.now() > deadline) throw new Error("the site never went quiet");
-    await new Promise((r) => setTimeout(r, 20));
-    if (site.log.length !== count) {
-      count = site.log.length;
-      lastChange = Date.now();
-    }
-  }
-  return lastChange;
-}
-
 Deno.test("workers in cluster mode follow their assignments live", async (t) => {
-  const etcd = await startEtcd();
-  const dir = await Deno.makeTempDir();
+  // The workers share one frontier file: a task moved to another worker goes on with its crawl.
+  await using cluster = await Cluster.start({
+    masters: 1,
+    workers: 2,
+    ttlSeconds: TTL_SECONDS,
+    config: ({ dir }) => ({
+      fetcher: { concurrency: 2 },
+      frontier: { url: `sqlite:${dir}/frontier.db`, leaseTime: 1 },
+      MasterServer: { WorkerGrace: GRACE_SECONDS },
+    }),
+  });
+  const etcd = cluster.etcd;
   const sites: DoubanFixture[] = [];
-  const processes: Array<MasterProcess | WorkerProcess> = [];
   const store = await openEtcdStore({
     endpoints: [etcd.endpoint],
     logger: { warn() {}, error() {} },
   });
   try {
-    // One process at a time, each listening before the next picks its free ports: a port
-    // picked while another process is still starting may be the one it is about to bind.
-    const master = new MasterProcess(1, etcd.endpoint, await writeConfig(dir, "master"));
-    processes.push(master);
-    await agreedLeader([master]);
-    const workers: WorkerProcess[] = [];
-    for (const n of [1, 2]) {
-      const worker = new WorkerProcess(n, etcd.endpoint, await writeConfig(dir, `worker${n}`));
-      processes.push(worker);
-      workers.push(worker);
-      await waitUntil(
-        `${worker.id} to listen`,
-        20_000,
-        async () => (await http(worker.url("/healthz"))).status === 200,
-      );
-    }
-    await waitUntil("both workers to register", 20_000, async () => {
-      const { body } = await http(master.url("/crawler/workers"));
-      return (body.workers as unknown[]).length === 2;
-    });
+    const master = cluster.masters.get(1)!;
+    const workers = [...cluster.workers.values()];
     for (const w of workers) {
-      await waitUntil(
-        `${w.id} to be ready`,
-        10_000,
-        async () => (await http(w.url("/readyz"))).status === 200,
-      );
+      await waitFor(async () => (await http(w.url("/readyz"))).status === 200, {
+        what: `${w.id} to be ready`,
+        timeoutMs: 10_000,
+      });
     }
     const byId = (id: unknown) => workers.find((w) => w.id === id)!;
     const add = async (name: string, site: DoubanFixture) => {
@@ -144,7 +89,7 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         sites.push(site);
         const worker = await add("first", site);
         const addedAt = Date.now();
-        await waitUntil("the first request", 1000, () => site.requests.has("/"));
+        await waitFor(() => site.requests.has("/"), { what: "the first request", timeoutMs: 1000 });
         console.log(`started crawling ${Date.now() - addedAt} ms after the add answered`);
         assert.deepEqual(await runningOn(worker), ["first"]);
         // The Address the master handed out is the worker's live gRPC port.
@@ -152,14 +97,22 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         conn.close();
         assert.deepEqual(await runningOn(workers.find((w) => w !== worker)!), []);
 
-        await waitUntil("detail pages to be crawled", 5000, () => site.log.length > 20);
+        await waitFor(() => site.log.length > 20, {
+          what: "detail pages to be crawled",
+          timeoutMs: 5000,
+        });
         const deletedAt = Date.now();
         const answer = await http(master.url("/crawler/resource"), {
           method: "DELETE",
           json: { name: "first" },
         });
         assert.equal(answer.status, 200);
-        const lastRequest = await quietSince(site, 1000, 5000);
+        // Quiet for a second: the time of its last request is when the task stopped.
+        const { since: lastRequest } = await waitForSteady(() => site.log.length, {
+          what: "the site to go quiet",
+          forMs: 1000,
+          timeoutMs: 5000,
+        });
         console.log(`last request ${lastRequest - deletedAt} ms after the delete answered`);
         assert.ok(
           lastRequest - deletedAt <= 1000,
@@ -177,7 +130,10 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         const from = await add("moving", site);
         const to = workers.find((w) => w !== from)!;
         // A list page requested means the root was acknowledged: its children were queued.
-        await waitUntil("the crawl to start", 2000, () => site.requests.has("/tag/T0"));
+        await waitFor(() => site.requests.has("/tag/T0"), {
+          what: "the crawl to start",
+          timeoutMs: 2000,
+        });
         // Reassign it the way a leader does: a put of the resource with another AssignedNode.
         const kv = await store.get(resourceKey("moving"));
         const resource = decodeResourceSpec(kv!.value);
@@ -186,16 +142,16 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
           address: `127.0.0.1:${to.grpcPort}`,
         });
         await store.put(resourceKey("moving"), encodeResourceSpec(resource));
-        await waitUntil("the move", 1000, async () => {
+        await waitFor(async () => {
           const [there, here] = await Promise.all([runningOn(to), runningOn(from)]);
           return there.includes("moving") && !here.includes("moving");
-        });
+        }, { what: "the move", timeoutMs: 1000 });
         // Both share the frontier: the new worker continues the crawl (a new resource would
         // start a new one).
         const movedAt = site.log.length;
-        await waitUntil("the crawl to go on on the new worker", 2000, () => {
+        await waitFor(() => {
           return site.log.length > movedAt + 5;
-        });
+        }, { what: "the crawl to go on on the new worker", timeoutMs: 2000 });
         assert.equal(site.requests.get("/"), 1, "the root, acknowledged, is not fetched again");
       },
     );
@@ -207,17 +163,16 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         sites.push(site);
         const victim = await add("orphan", site);
         const survivor = workers.find((w) => w !== victim)!;
-        await waitUntil("the task to start", 1000, () => site.requests.has("/"));
+        await waitFor(() => site.requests.has("/"), { what: "the task to start", timeoutMs: 1000 });
         const killedAt = Date.now();
-        await victim.stop("SIGKILL");
+        await cluster.signal(victim, "SIGKILL");
         // Requests from now on are the survivor's: it continues the crawl from the shared
         // frontier once the victim's leases (leaseTime = 1 s) have expired.
         const requestsAtKill = site.log.length;
-        await waitUntil(
-          "the survivor to crawl the orphan",
-          (TTL_SECONDS + GRACE_SECONDS) * 1000 + 1000,
-          () => site.log.length > requestsAtKill + 2,
-        );
+        await waitFor(() => site.log.length > requestsAtKill + 2, {
+          what: "the survivor to crawl the orphan",
+          timeoutMs: (TTL_SECONDS + GRACE_SECONDS) * 1000 + 1000,
+        });
         console.log(
           `survivor took over ${Date.now() - killedAt} ms after kill -9 (TTL ${TTL_SECONDS} s)`,
         );
@@ -236,14 +191,12 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
     await t.step(
       "an etcd restart under a running cluster leaves every task on exactly one worker",
       async () => {
-        const third = new WorkerProcess(3, etcd.endpoint, await writeConfig(dir, "worker3"));
-        processes.push(third);
+        const third = await cluster.startWorker(3);
         workers.push(third);
-        await waitUntil(
-          "the new worker",
-          10_000,
-          async () => (await http(third.url("/readyz"))).status === 200,
-        );
+        await waitFor(async () => (await http(third.url("/readyz"))).status === 200, {
+          what: "the new worker",
+          timeoutMs: 10_000,
+        });
         for (const name of ["r1", "r2", "r3"]) {
           const site = slowSite();
           sites.push(site);
@@ -251,61 +204,65 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         }
         const expected = ["moving", "orphan", "r1", "r2", "r3"].sort();
         const allRunning = async () => (await Promise.all(workers.map(runningOn)));
-        await waitUntil(
-          "all tasks to run",
-          3000,
-          async () => (await allRunning()).flat().length === 5,
-        );
+        await waitFor(async () => (await allRunning()).flat().length === 5, {
+          what: "all tasks to run",
+          timeoutMs: 3000,
+        });
 
         // Sample which worker runs what, all through the outage: never one task on two workers.
         // Two answers saying "running" prove a double run only if each worker had started the
         // task before the other was asked: otherwise one may have stopped it (and released it)
         // between the two answers, which is a handover, not a double run.
-        let sampling = true;
         const rounds: Array<Array<{ sentAt: number; running: Map<string, number> }>> = [];
-        const sampler = (async () => {
-          while (sampling) {
-            try {
-              rounds.push(
-                await Promise.all(workers.map(async (w) => {
-                  const sentAt = Date.now();
-                  const { body } = await http(w.url("/tasks"));
-                  const tasks = body.tasks as Array<TaskStatus & { stats?: { startedAt: number } }>;
-                  return {
-                    sentAt,
-                    running: new Map(
-                      tasks.filter((t) => t.state === "running" && t.stats).map((
-                        t,
-                      ) => [t.name, t.stats!.startedAt]),
-                    ),
-                  };
-                })),
-              );
-            } catch {
-              /* a worker busy reconciling; the next sample counts */
-            }
-            await new Promise((r) => setTimeout(r, 15));
+        const sampler = every(15, async () => {
+          try {
+            rounds.push(
+              await Promise.all(workers.map(async (w) => {
+                const sentAt = Date.now();
+                const { body } = await http(w.url("/tasks"));
+                const tasks = body.tasks as Array<TaskStatus & { stats?: { startedAt: number } }>;
+                return {
+                  sentAt,
+                  running: new Map(
+                    tasks.filter((t) => t.state === "running" && t.stats).map((
+                      t,
+                    ) => [t.name, t.stats!.startedAt]),
+                  ),
+                };
+              })),
+            );
+          } catch {
+            /* a worker busy reconciling; the next sample counts */
           }
-        })();
+        });
         await etcd.stop();
+        // The outage under test: etcd away for 800 ms.
         await new Promise((r) => setTimeout(r, 800));
         await etcd.restart();
-        await new Promise((r) => setTimeout(r, (TTL_SECONDS + 2) * 1000));
-        sampling = false;
-        await sampler;
-
-        for (const round of rounds) {
-          for (let i = 0; i < round.length; i++) {
-            for (let j = i + 1; j < round.length; j++) {
-              for (const [name, sinceA] of round[i].running) {
-                const sinceB = round[j].running.get(name);
-                const both = sinceB !== undefined && sinceB <= round[i].sentAt &&
-                  sinceA <= round[j].sentAt;
-                assert.ok(!both, `task ${name} ran on ${workers[i].id} and ${workers[j].id}`);
+        const doubleRuns = () => {
+          const found: string[] = [];
+          for (const round of rounds) {
+            for (let i = 0; i < round.length; i++) {
+              for (let j = i + 1; j < round.length; j++) {
+                for (const [name, sinceA] of round[i].running) {
+                  const sinceB = round[j].running.get(name);
+                  if (
+                    sinceB !== undefined && sinceB <= round[i].sentAt && sinceA <= round[j].sentAt
+                  ) found.push(`task ${name} ran on ${workers[i].id} and ${workers[j].id}`);
+                }
               }
             }
           }
-        }
+          return found;
+        };
+        // Watched past the TTL after the restart: a lease run out or a task moved shows by then.
+        await holdsFor(() => doubleRuns().length === 0, {
+          what: "no task on two workers",
+          forMs: (TTL_SECONDS + 2) * 1000,
+          intervalMs: 250,
+        });
+        await sampler.stop();
+        assert.deepEqual(doubleRuns(), []);
         const final = await allRunning();
         assert.deepEqual(final.flat().sort(), expected, "none lost");
         // What runs where matches the assignments in etcd.
@@ -316,20 +273,17 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
         }
         // The tasks kept crawling after the restart.
         const counts = sites.slice(-3).map((s) => s.log.length);
-        await new Promise((r) => setTimeout(r, 500));
-        sites.slice(-3).forEach((s, i) =>
-          assert.ok(s.log.length > counts[i], `task r${i + 1} stalled`)
-        );
+        await waitFor(() => sites.slice(-3).every((s, i) => s.log.length > counts[i]), {
+          what: "tasks r1, r2 and r3 to crawl on",
+          timeoutMs: 2000,
+        });
       },
     );
   } catch (error) {
-    dumpLogs(processes);
+    cluster.dumpLogs();
     throw error;
   } finally {
-    for (const p of processes) await p.stop("SIGKILL");
     await store.close();
     for (const site of sites) await site.close();
-    await etcd.dispose();
-    await Deno.remove(dir, { recursive: true });
   }
 });

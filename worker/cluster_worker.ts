@@ -14,8 +14,7 @@
  *   not start while the worker it left may still run it.
  */
 import type { Logger } from "../log/logger.ts";
-import { decodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts";
-import { parseAssignedNode } from "../proto/assigned_node.ts";
+import { decodeResourceSpec, placedWorkerIds, type ResourceSpec } from "../proto/resource_spec.ts";
 import { resourceNameFromKey, RESOURCES_PREFIX, workerKey } from "../proto/keys.ts";
 import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/worker_registration.ts";
 import type { Crawler } from "../spider/crawler.ts";
@@ -50,14 +49,17 @@ const STATUS_HOSTS = 50;
 
 /** What this worker knows of one resource assigned to it. */
 export interface Assignment {
+  /** The resource's name (its task's). */
   name: string;
   /** The resource's ID: a new ID for the same name is a new resource, started afresh. */
   id: string;
+  /** Where the task stands on this worker. */
   state: AssignmentState;
   /** Why the task failed or cannot run here. */
   error?: string;
   /** The latest value of the resource seen (its placements decide whose claims are fine). */
   resource: ResourceSpec;
+  /** The task's run on the engine, once it started. */
   run?: TaskRun;
   /** Ends the claim wait when the task is stopped before it starts. */
   readonly abort: AbortController;
@@ -65,27 +67,37 @@ export interface Assignment {
 
 /** A task's status as the worker's HTTP API shows it. */
 export interface AssignmentStatus {
+  /** The resource's name. */
   name: string;
+  /** The resource's ID. */
   id: string;
+  /** Where the task stands on this worker. */
   state: AssignmentState;
+  /** Why the task failed or cannot run here. */
   error?: string;
+  /** The run's counters, once it started. */
   stats?: TaskStats;
   /** The run's last errors and busiest hosts. */
   activity?: TaskActivitySnapshot;
   /** Declarative tasks: how each rule reads pages (`scan`, `stream`, or `dom` and why). */
   parsePaths?: RuleSet["parsePaths"];
-  /** Per-host counters of the run (SPEC §8), most requested hosts first. */
+  /** Per-host counters of the run (docs/frontier.md, "Politeness"), most requested hosts first. */
   hosts?: HostCounts[];
 }
 
+/** Options for {@linkcode ClusterWorker}. */
 export interface ClusterWorkerOptions {
+  /** The coordination store the worker registers in and reads its assignments from. */
   store: Store;
+  /** The engine the worker runs its tasks on; its owner closes it after `run` ends. */
   crawler: Crawler;
   /** Turns a resource into a runnable task; throws when this worker does not know it. */
   resolveTask: (resource: ResourceSpec) => Task;
+  /** What the worker registers under `/crawler/workers/` (its id and addresses). */
   registration: WorkerRegistration;
   /** TTL of the registration lease, seconds (`RegisterTTL`). */
   registerTtlSeconds: number;
+  /** Where the worker logs its registration, assignments and fencing. */
   logger: Logger;
   /** Wait between attempts while the store is unreachable, ms. Default 500. */
   retryDelayMs?: number;
@@ -110,6 +122,26 @@ interface HaltOptions {
   drop?: boolean;
 }
 
+/**
+ * A worker of the cluster: it keeps its registration alive in the store, runs on its
+ * `Crawler` the resources the leader placed on it (each once it holds the task's claim), and
+ * stops them the moment its lease may have lapsed (see the module doc). `createClusterWorker`
+ * (`run_worker.ts`) builds it with its crawler, HTTP and gRPC servers; its owner calls `run`
+ * once and stops it by aborting the signal given to `run`, which stops every task and revokes
+ * the registration. The crawler and the store stay open for the owner to close.
+ *
+ * @example
+ * ```ts
+ * const worker = new ClusterWorker({ store, crawler, resolveTask, registration,
+ *   registerTtlSeconds: 10, logger });
+ * const stop = new AbortController();
+ * const running = worker.run(stop.signal);
+ * // … later
+ * stop.abort();
+ * await running;
+ * await crawler.close();
+ * ```
+ */
 export class ClusterWorker {
   readonly #options: ClusterWorkerOptions;
   readonly #log: Logger;
@@ -119,6 +151,7 @@ export class ClusterWorker {
   #term: Term | undefined;
   #watching = false;
 
+  /** A worker not yet registered: call {@linkcode ClusterWorker.run} to start it. */
   constructor(options: ClusterWorkerOptions) {
     this.#options = options;
     this.#log = options.logger;
@@ -133,6 +166,7 @@ export class ClusterWorker {
     });
   }
 
+  /** This worker's id: its registration's, the key of its entry under `/crawler/workers/`. */
   get id(): string {
     return this.#options.registration.id;
   }
@@ -152,6 +186,7 @@ export class ClusterWorker {
     return term !== undefined && !term.signal.aborted && term.fence.mayAct();
   }
 
+  /** Every task assigned here, with its state and, once it ran, its run's figures. */
   status(): AssignmentStatus[] {
     return [...this.#assigned.values()].map((a) => ({
       name: a.name,
@@ -364,7 +399,7 @@ export class ClusterWorker {
       claimed = await this.#claims.acquire(term.lease, {
         name: assignment.name,
         resourceId: assignment.id,
-        placements: () => placementsOf(assignment.resource),
+        placements: () => placedWorkerIds(assignment.resource),
       }, signal);
     } catch (error) {
       if (signal.aborted) return; // stopped, moved or fenced before it could start
@@ -460,7 +495,7 @@ export class ClusterWorker {
   }
 
   #isMine(resource: ResourceSpec): boolean {
-    return placementsOf(resource).includes(this.id);
+    return placedWorkerIds(resource).includes(this.id);
   }
 
   #decode(value: string): ResourceSpec | undefined {
@@ -471,14 +506,6 @@ export class ClusterWorker {
       return undefined;
     }
   }
-}
-
-/** The ids of the workers a resource is placed on (`Placements`, else `AssignedNode`). */
-export function placementsOf(resource: ResourceSpec): string[] {
-  const nodes = resource.Placements?.length ? resource.Placements : [resource.AssignedNode];
-  return nodes.map((node) => parseAssignedNode(node)?.workerId).filter((id): id is string =>
-    id !== undefined
-  );
 }
 
 function describe(reason: unknown): string {

@@ -12,16 +12,9 @@ import { encodeResourceSpec, type ResourceSpec } from "../proto/resource_spec.ts
 import { claimKey, resourceKey, workerKey } from "../proto/keys.ts";
 import type { Lease, Store } from "../store/store.ts";
 import { startDoubanFixture } from "../tests/douban_fixture.ts";
+import { holdsFor, waitFor } from "../tests/kit/wait.ts";
 
 const nullSink: ItemSink = { save() {}, flush: () => Promise.resolve() };
-
-async function waitFor(what: string, check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /**
  * A worker on an embedded store crawling a fixture site. `beforeStart` runs against the store
@@ -117,14 +110,14 @@ const OTHER = "crawler.worker-2|127.0.0.1:9092";
 Deno.test("cluster worker registers itself and runs only the resources assigned to it", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     const registered = await t.store.get(workerKey("crawler.worker-1"));
     assert.ok(registered?.lease, "registered on a lease");
     assert.equal(JSON.parse(registered.value).address, "127.0.0.1:9090");
 
     await t.put("mine", "1", ME, t.spec);
     await t.put("theirs", "2", OTHER, t.spec);
-    await waitFor("task start", () => t.crawler.run("mine")?.stats.fetched! > 0);
+    await waitFor(() => t.crawler.run("mine")?.stats.fetched! > 0, { what: "task start" });
     assert.equal(t.crawler.run("theirs"), undefined);
     assert.deepEqual(t.worker.status().map((s) => [s.name, s.state]), [["mine", "running"]]);
   } finally {
@@ -135,13 +128,13 @@ Deno.test("cluster worker registers itself and runs only the resources assigned 
 Deno.test("cluster worker starts a task once even when the same put is seen again", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     await t.put("mine", "1", ME, t.spec);
-    await waitFor("task start", () => t.crawler.run("mine") !== undefined);
+    await waitFor(() => t.crawler.run("mine") !== undefined, { what: "task start" });
     const run = t.crawler.run("mine");
     await t.put("mine", "1", ME, t.spec);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(t.crawler.run("mine"), run, "the same run goes on");
+    // Nothing may happen for a while: 100 ms is many watch events.
+    await holdsFor(() => t.crawler.run("mine") === run, { what: "the same run", forMs: 100 });
     assert.equal(t.site.requests.get("/"), 1, "the root was fetched once");
   } finally {
     await t.close();
@@ -151,16 +144,22 @@ Deno.test("cluster worker starts a task once even when the same put is seen agai
 Deno.test("cluster worker stops a task that is deleted or moved away, promptly", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     await t.put("a", "1", ME, t.spec);
     await t.put("b", "2", ME, { ...t.spec, url: `${t.site.url}/` });
-    await waitFor("both start", () => !!t.crawler.run("a") && !!t.crawler.run("b"));
+    await waitFor(() => !!t.crawler.run("a") && !!t.crawler.run("b"), { what: "both start" });
     await t.store.delete(resourceKey("a"));
     await t.put("b", "2", OTHER, t.spec);
-    await waitFor("both stop", () => !t.crawler.run("a") && !t.crawler.run("b"), 1000);
+    await waitFor(() => !t.crawler.run("a") && !t.crawler.run("b"), {
+      what: "both stop",
+      timeoutMs: 1000,
+    });
     const before = t.site.log.length;
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(t.site.log.length, before, "no request after the stop");
+    // Nothing is fetched for a while (the site answers in 30 ms).
+    await holdsFor(() => t.site.log.length === before, {
+      what: "no request after the stop",
+      forMs: 200,
+    });
     assert.deepEqual(t.worker.status(), []);
   } finally {
     await t.close();
@@ -170,13 +169,13 @@ Deno.test("cluster worker stops a task that is deleted or moved away, promptly",
 Deno.test("cluster worker starts a task afresh when it is added again", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     await t.put("again", "1", ME, t.spec);
-    await waitFor("start", () => t.crawler.run("again")?.stats.fetched! > 0);
+    await waitFor(() => t.crawler.run("again")?.stats.fetched! > 0, { what: "start" });
     await t.store.delete(resourceKey("again"));
-    await waitFor("stop", () => !t.crawler.run("again"));
+    await waitFor(() => !t.crawler.run("again"), { what: "stop" });
     await t.put("again", "7", ME, t.spec);
-    await waitFor("restart", () => t.crawler.run("again")?.stats.fetched! > 0);
+    await waitFor(() => t.crawler.run("again")?.stats.fetched! > 0, { what: "restart" });
     assert.equal(t.site.requests.get("/"), 2, "the root is fetched again: a fresh visited set");
   } finally {
     await t.close();
@@ -186,10 +185,12 @@ Deno.test("cluster worker starts a task afresh when it is added again", async ()
 Deno.test("cluster worker runs config presets and reports a task it does not know", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     await t.put("no_such_task", "1", ME);
     await t.put("preset_books", "2", ME);
-    await waitFor("preset start", () => t.crawler.run("preset_books")?.stats.fetched! > 0);
+    await waitFor(() => t.crawler.run("preset_books")?.stats.fetched! > 0, {
+      what: "preset start",
+    });
     const unknown = t.worker.status().find((s) => s.name === "no_such_task");
     assert.equal(unknown?.state, "unknown");
     assert.match(unknown?.error ?? "", /unknown task "no_such_task"/);
@@ -214,7 +215,9 @@ Deno.test("cluster worker loads what was assigned before it started", async () =
       ),
   });
   try {
-    await waitFor("the early task to finish", () => t.worker.status()[0]?.state === "finished");
+    await waitFor(() => t.worker.status()[0]?.state === "finished", {
+      what: "the early task to finish",
+    });
     assert.equal(t.site.requests.get("/"), 1);
     await t.stop();
     assert.equal(
@@ -230,7 +233,7 @@ Deno.test("cluster worker loads what was assigned before it started", async () =
 Deno.test("cluster worker runs a resource that carries a declarative rule set", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     await t.put(
       "declared",
       "1",
@@ -246,7 +249,7 @@ Deno.test("cluster worker runs a resource that carries a declarative rule set", 
         },
       } as unknown as ResourceSpec["Spec"],
     );
-    await waitFor("the task to finish", () => t.worker.status()[0]?.state === "finished");
+    await waitFor(() => t.worker.status()[0]?.state === "finished", { what: "the task to finish" });
     const stats = t.worker.status()[0].stats!;
     // The root and the four tag pages (depth 1): one item each, with its title.
     assert.equal(stats.fetched, 5);
@@ -284,25 +287,30 @@ Deno.test("cluster worker does not run a paused resource, stops one paused, runs
       }),
     );
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     // Loaded paused at start: assigned, shown paused, not run.
     assert.deepEqual(t.worker.status().map((s) => [s.name, s.state]), [["asleep", "paused"]]);
     assert.equal(t.crawler.run("asleep"), undefined);
 
     await t.put("busy", "2", ME, t.spec);
-    await waitFor("busy runs", () => t.crawler.run("busy")?.stats.fetched! > 0);
+    await waitFor(() => t.crawler.run("busy")?.stats.fetched! > 0, { what: "busy runs" });
     await putPaused("busy", "2", true);
-    await waitFor("busy stops", () => !t.crawler.run("busy"), 1000);
+    await waitFor(() => !t.crawler.run("busy"), { what: "busy stops", timeoutMs: 1000 });
     const before = t.site.log.length;
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(t.site.log.length, before, "nothing is fetched for a paused task");
+    // Nothing is fetched for a while (the site answers in 30 ms).
+    await holdsFor(() => t.site.log.length === before, {
+      what: "nothing fetched for a paused task",
+      forMs: 200,
+    });
     assert.deepEqual(t.worker.status().map((s) => [s.name, s.state]).sort(), [
       ["asleep", "paused"],
       ["busy", "paused"],
     ]);
 
     await putPaused("asleep", "1", false);
-    await waitFor("asleep runs on resume", () => t.crawler.run("asleep")?.stats.fetched! > 0);
+    await waitFor(() => t.crawler.run("asleep")?.stats.fetched! > 0, {
+      what: "asleep runs on resume",
+    });
     assert.equal(t.worker.status().find((s) => s.name === "asleep")?.state, "running");
   } finally {
     await t.close();
@@ -322,16 +330,19 @@ async function claimAsOther(store: EmbeddedStore, task: string): Promise<Lease> 
 Deno.test("a task moved here waits while the worker it left still claims it", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     const other = await claimAsOther(t.store, "moved");
     await t.put("moved", "1", ME, t.spec);
-    await waitFor("the claim wait", () => t.worker.status()[0]?.state === "claiming");
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(t.site.log.length, 0, "nothing fetched while the other claim lives");
+    await waitFor(() => t.worker.status()[0]?.state === "claiming", { what: "the claim wait" });
+    // Nothing is fetched for a while, the other claim living on.
+    await holdsFor(() => t.site.log.length === 0, {
+      what: "nothing fetched while the other claim lives",
+      forMs: 300,
+    });
     assert.ok(await t.store.get(claimKey("moved", "crawler.worker-1")), "its own claim is there");
     await t.store.delete(claimKey("moved", "crawler.worker-2")); // the old worker let go
-    await waitFor("the start", () => t.worker.status()[0]?.state === "running");
-    await waitFor("a fetch", () => t.site.log.length > 0);
+    await waitFor(() => t.worker.status()[0]?.state === "running", { what: "the start" });
+    await waitFor(() => t.site.log.length > 0, { what: "a fetch" });
     await other.revoke();
   } finally {
     await t.close();
@@ -341,10 +352,13 @@ Deno.test("a task moved here waits while the worker it left still claims it", as
 Deno.test("a task placed on several workers runs beside the other placements' claims", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     const other = await claimAsOther(t.store, "shared");
     await t.put("shared", "1", ME, t.spec, [ME, OTHER]);
-    await waitFor("the start", () => t.worker.status()[0]?.state === "running", 1000);
+    await waitFor(() => t.worker.status()[0]?.state === "running", {
+      what: "the start",
+      timeoutMs: 1000,
+    });
     await other.revoke();
   } finally {
     await t.close();
@@ -354,15 +368,15 @@ Deno.test("a task placed on several workers runs beside the other placements' cl
 Deno.test("a task that is stopped while it waits for a claim never starts", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     const other = await claimAsOther(t.store, "doomed");
     await t.put("doomed", "1", ME, t.spec);
-    await waitFor("the claim wait", () => t.worker.status()[0]?.state === "claiming");
+    await waitFor(() => t.worker.status()[0]?.state === "claiming", { what: "the claim wait" });
     await t.store.delete(resourceKey("doomed"));
-    await waitFor("the task to go", () => t.worker.status().length === 0);
+    await waitFor(() => t.worker.status().length === 0, { what: "the task to go" });
     await t.store.delete(claimKey("doomed", "crawler.worker-2"));
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(t.site.log.length, 0, "never fetched");
+    // The claim is gone and so is the task: nothing is fetched for a while.
+    await holdsFor(() => t.site.log.length === 0, { what: "never fetched", forMs: 200 });
     assert.equal(await t.store.get(claimKey("doomed", "crawler.worker-1")), undefined);
     await other.revoke();
   } finally {
@@ -373,18 +387,18 @@ Deno.test("a task that is stopped while it waits for a claim never starts", asyn
 Deno.test("a stopped task gives up its claim; a running one holds it on the registration lease", async () => {
   const t = await setup();
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     await t.put("held", "1", ME, t.spec);
-    await waitFor("the start", () => t.worker.status()[0]?.state === "running");
+    await waitFor(() => t.worker.status()[0]?.state === "running", { what: "the start" });
     const claim = await t.store.get(claimKey("held", "crawler.worker-1"));
     const registration = await t.store.get(workerKey("crawler.worker-1"));
     assert.equal(claim?.lease, registration?.lease);
     await t.put("held", "1", OTHER, t.spec);
-    await waitFor("the stop", () => t.worker.status().length === 0);
-    for (let i = 0; i < 50 && await t.store.get(claimKey("held", "crawler.worker-1")); i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.equal(await t.store.get(claimKey("held", "crawler.worker-1")), undefined);
+    await waitFor(() => t.worker.status().length === 0, { what: "the stop" });
+    await waitFor(async () => !await t.store.get(claimKey("held", "crawler.worker-1")), {
+      what: "the claim to be released",
+      timeoutMs: 500,
+    });
   } finally {
     await t.close();
   }
@@ -456,21 +470,30 @@ Deno.test("a worker stops every task when its lease may have expired and resumes
       }) as Store,
   });
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     await t.put("fenced", "1", ME, t.spec);
-    await waitFor("the start", () => t.crawler.run("fenced")?.stats.fetched! > 0);
+    await waitFor(() => t.crawler.run("fenced")?.stats.fetched! > 0, { what: "the start" });
     leases[0].late();
     const lateAt = Date.now();
-    await waitFor("the fence", () => t.crawler.run("fenced") === undefined, 1500);
+    await waitFor(() => t.crawler.run("fenced") === undefined, {
+      what: "the fence",
+      timeoutMs: 1500,
+    });
     // The margin (200 ms) before the 1 s TTL the lease was last confirmed for.
     assert.ok(Date.now() - lateAt < 1000 - 200 + 200, `fenced after ${Date.now() - lateAt} ms`);
     assert.equal(t.worker.mayRun(), false);
     assert.equal(t.worker.ready, false);
     const requests = t.site.log.length;
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(t.site.log.length, requests, "no request while fenced");
+    // Fenced: nothing is fetched for a while (the site answers in 30 ms).
+    await holdsFor(() => t.site.log.length === requests, {
+      what: "no request while fenced",
+      forMs: 200,
+    });
     leases[0].renew();
-    await waitFor("the resume", () => t.crawler.run("fenced")?.stats.fetched! > 0, 2000);
+    await waitFor(() => t.crawler.run("fenced")?.stats.fetched! > 0, {
+      what: "the resume",
+      timeoutMs: 2000,
+    });
     assert.equal(leases.length, 1, "the same lease: no new registration");
     // Started again, the task goes on with its crawl from the frontier.
     assert.equal((await t.crawler.run("fenced")!.opened).mode, "resumed");
@@ -482,12 +505,15 @@ Deno.test("a worker stops every task when its lease may have expired and resumes
 Deno.test("a claim that outlives its lease's TTL holds a task back only that long", async () => {
   const t = await setup({ ttlSeconds: 1 });
   try {
-    await waitFor("registration", () => t.worker.ready);
+    await waitFor(() => t.worker.ready, { what: "registration" });
     const other = await claimAsOther(t.store, "stuck"); // kept alive: it never lets go
     const assignedAt = Date.now();
     await t.put("stuck", "1", ME, t.spec);
-    await waitFor("the claim wait", () => t.worker.status()[0]?.state === "claiming");
-    await waitFor("the start", () => t.worker.status()[0]?.state === "running", 4000);
+    await waitFor(() => t.worker.status()[0]?.state === "claiming", { what: "the claim wait" });
+    await waitFor(() => t.worker.status()[0]?.state === "running", {
+      what: "the start",
+      timeoutMs: 4000,
+    });
     const waited = Date.now() - assignedAt;
     // The TTL (1 s) plus a second for clock skew, and not much more.
     assert.ok(waited >= 2000 && waited < 3000, `started after ${waited} ms`);
@@ -525,11 +551,13 @@ Deno.test("claims from a worker's previous life are released, but not those of t
     },
   });
   try {
-    await waitFor("the kept task to run", () => t.worker.status()[0]?.state === "running");
-    for (let i = 0; i < 100 && await t.store.get(claimKey("gone", "crawler.worker-1")); i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.equal(await t.store.get(claimKey("gone", "crawler.worker-1")), undefined);
+    await waitFor(() => t.worker.status()[0]?.state === "running", {
+      what: "the kept task to run",
+    });
+    await waitFor(async () => !await t.store.get(claimKey("gone", "crawler.worker-1")), {
+      what: "the claim of the gone task to be released",
+      timeoutMs: 1000,
+    });
     const kept = await t.store.get(claimKey("kept", "crawler.worker-1"));
     const registration = await t.store.get(workerKey("crawler.worker-1"));
     assert.equal(kept?.lease, registration?.lease, "re-claimed on the new registration lease");

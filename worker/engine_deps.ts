@@ -26,8 +26,8 @@ import { RobotsCache } from "../spider/politeness/robots_cache.ts";
 import type { Frontier } from "../frontier/frontier.ts";
 import { openFrontier } from "../frontier/open_frontier.ts";
 import { openFileLimit, socketBudget } from "../spider/open_file_limit.ts";
-import { PostgresPools } from "../storage/postgres_pool.ts";
-import { installPostgresCrashGuard } from "../storage/postgres_crash_guard.ts";
+import { PostgresPools } from "../db/postgres_pool.ts";
+import { installPostgresCrashGuard } from "../db/postgres_crash_guard.ts";
 
 export interface Engine {
   crawler: Crawler;
@@ -43,7 +43,7 @@ export interface Engine {
   fetchMetrics: FetchMetrics;
   /** Runs declarative rules in workers, with a time limit per page. */
   parsers: ParsePool;
-  /** robots.txt and per-host schedule, kept with the frontier (SPEC §8). */
+  /** robots.txt and per-host schedule, kept with the frontier (docs/frontier.md, "Politeness"). */
   politeness: Politeness;
   /**
    * Stops every task (acknowledging what was fetched, returning the other claims), flushes

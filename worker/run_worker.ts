@@ -5,7 +5,7 @@
  */
 import type { Hono } from "hono";
 import type { Config } from "../config/config_schema.ts";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { defaultAdvertiseHost } from "../config/advertise.ts";
 import { type Flags, type ListenAddress, parseListenAddress } from "../config/flags.ts";
 import type { Logger } from "../log/logger.ts";
@@ -26,7 +26,7 @@ export interface RunWorkerOptions {
   signal: AbortSignal;
   store: Store;
   ruleSets: ReadonlyMap<string, RuleSet>;
-  /** The API token (SPEC §9) its HTTP and gRPC APIs require. Default: none. */
+  /** The API token (docs/operating.md, "Auth") its HTTP and gRPC APIs require. Default: none. */
   token?: string;
 }
 

@@ -6,7 +6,7 @@
  * has finished (frontier empty, nothing in flight, results flushed) or `signal` aborts.
  */
 import type { Config } from "../config/config_schema.ts";
-import { ConfigError } from "../config/config_error.ts";
+import { ConfigError } from "../errors/mod.ts";
 import { taskDefinitionFromConfig } from "../config/task_config.ts";
 import type { Logger } from "../log/logger.ts";
 import type { RuleSet } from "../spider/rule_set.ts";

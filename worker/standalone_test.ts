@@ -3,6 +3,7 @@ import { parseConfig } from "../config/load_config.ts";
 import { createLogger } from "../log/logger.ts";
 import { builtinRuleSets } from "../rulesets/mod.ts";
 import { startDoubanFixture } from "../tests/douban_fixture.ts";
+import { configText } from "../tests/kit/config.ts";
 import { runStandalone } from "./standalone.ts";
 
 async function crawl(options: { retries: number; progress: "line" | "plain" }) {
@@ -13,17 +14,19 @@ async function crawl(options: { retries: number; progress: "line" | "plain" }) {
   const printed: string[] = [];
   let drawn = "";
   try {
-    const config = parseConfig(`
-logLevel = "debug"
-Tasks = [{Name = "books", Rule = "douban_book_list", URL = "${site.url}/", WaitTime = 0, Limits = []}]
-[fetcher]
-retries = ${options.retries}
-concurrency = 2
-[storage]
-sqlURL = "sqlite:${dir}/items.db"
-[frontier]
-url = "sqlite:${dir}/frontier.db"
-`);
+    const config = parseConfig(configText({
+      logLevel: "debug",
+      Tasks: [{
+        Name: "books",
+        Rule: "douban_book_list",
+        URL: `${site.url}/`,
+        WaitTime: 0,
+        Limits: [],
+      }],
+      fetcher: { retries: options.retries, concurrency: 2 },
+      storage: { sqlURL: `sqlite:${dir}/items.db` },
+      frontier: { url: `sqlite:${dir}/frontier.db` },
+    }));
     const summary = await runStandalone({
       config,
       ruleSets: builtinRuleSets(),

@@ -11,7 +11,7 @@ import type { Logger } from "../log/logger.ts";
 import { claimFromKey, claimKey, CLAIMS_PREFIX, taskClaimsPrefix } from "../proto/keys.ts";
 import { encodeTaskClaim } from "../proto/task_claim.ts";
 import type { Lease, Store } from "../store/store.ts";
-import { StoreUnavailableError } from "../store/store.ts";
+import { StoreUnavailableError } from "../errors/mod.ts";
 
 /** Options for {@linkcode TaskClaims}. */
 export interface TaskClaimsOptions {

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { PROBE_PATHS, requireToken } from "../auth/mod.ts";
-import { errorReply } from "../master/errors.ts";
+import { errorReply } from "../errors/mod.ts";
 import type { Registry } from "prom-client";
 import { createWorkerRegistry } from "../metrics/worker_registry.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
@@ -21,7 +21,10 @@ export interface WorkerAppDeps {
   tasks: () => AssignmentStatus[];
   /** True when the worker is registered and following its assignments. */
   ready: () => boolean;
-  /** The bearer token every request but the probes must carry (SPEC §9). Default: none. */
+  /**
+   * The bearer token every request but the probes must carry (docs/operating.md, "Auth"). Default:
+   * none.
+   */
   token?: string;
   /** Serve `/metrics` without the token (`auth.metrics = "open"`). Default false. */
   openMetrics?: boolean;
@@ -69,7 +72,7 @@ export function createWorkerApp(deps: WorkerAppDeps): Hono {
     return c.body(await registry.metrics());
   });
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
-  // The one error table (`master/errors.ts`): an unexpected error is a 500 with a generic
+  // The one error table (`errors/error_reply.ts`): an unexpected error is a 500 with a generic
   // message; its details go to the log, not to the caller.
   app.onError((error, c) => {
     const reply = errorReply(error);

@@ -25,6 +25,13 @@ const stats = {
   inFlight: 2,
   frontier: { queued: 4, leased: 3, done: 20, failed: 1 },
   startedAt: 0,
+  render: {
+    rendered: 9,
+    failed: 1,
+    seconds: [0, 2, 8, 0, 0, 0, 0, 0, 0, 0, 0],
+    open: 2,
+    restarts: 1,
+  },
 };
 
 function app(ready = true, tasks: AssignmentStatus[] = []) {
@@ -49,6 +56,7 @@ Deno.test("worker app lists its tasks with their counters", async () => {
   assert.deepEqual(body.tasks, tasks);
   assert.equal(body.tasks[0].stats.sitemaps, 6, "sitemap files read");
   assert.equal(body.tasks[0].stats.sitemapUrls, 10_100, "page URLs the sitemaps listed");
+  assert.deepEqual(body.tasks[0].stats.render, stats.render, "what its pages did in Chromium");
 });
 
 Deno.test("worker app exposes Prometheus metrics per task", async () => {

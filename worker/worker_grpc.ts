@@ -22,7 +22,10 @@ export interface WorkerGrpcOptions {
   tasks: () => AssignmentStatus[];
   ready: () => boolean;
   grpc?: CrawlerWorkerGrpc;
-  /** The bearer token every call must carry (SPEC §9). Default: none, every call is served. */
+  /**
+   * The bearer token every call must carry (docs/operating.md, "Auth"). Default: none, every call
+   * is served.
+   */
   token?: string;
 }
 

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { loadCrawlerWorkerGrpc, type WorkerStatusMessage } from "../proto/crawler_grpc.ts";
 import { startWorkerGrpc } from "./worker_grpc.ts";
+import { workerReportFromMessage } from "../proto/worker_report.ts";
 import type { AssignmentStatus } from "./cluster_worker.ts";
 
 Deno.test("a worker answers Status over gRPC with its tasks and counters", async () => {
@@ -27,6 +28,13 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
         inFlight: 2,
         frontier: { queued: 4, leased: 2, done: 12, failed: 1 },
         startedAt: 0,
+        render: {
+          rendered: 9,
+          failed: 1,
+          seconds: [0, 2, 8, 0, 0, 0, 0, 0, 0, 0, 0],
+          open: 2,
+          restarts: 1,
+        },
       },
     },
     { name: "mystery", id: "2", state: "unknown", error: 'unknown task "mystery"' },
@@ -70,6 +78,13 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
       ["3", "250"],
       "sitemap counters travel to the masters' dashboard",
     );
+    // So do a rendering task's browser figures; a task that renders nothing has none.
+    const started = { ...status, tasks: [{ ...status.tasks[0], started_at: 1 }] };
+    assert.deepEqual(
+      workerReportFromMessage(started).tasks[0].stats?.render,
+      tasks[0].stats?.render,
+    );
+    assert.equal(status.tasks[1].render, null);
   } finally {
     // The client first: Deno 2.9 handles a GOAWAY from a closing server badly (denoland/deno#36788).
     client.close();

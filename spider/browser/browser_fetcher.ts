@@ -154,6 +154,7 @@ export class BrowserFetcher implements Fetcher {
       });
     }
     const started = performance.now();
+    req.renderWatch?.opened(tab.restart);
     let outcome: RenderOutcome = "failed";
     try {
       const page = await this.#render(tab, url, req, req.render ?? {});
@@ -172,7 +173,9 @@ export class BrowserFetcher implements Fetcher {
         : "failed";
       throw failure;
     } finally {
-      this.#observer?.rendered(outcome, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      this.#observer?.rendered(outcome, seconds);
+      req.renderWatch?.ended(outcome, seconds);
       // A page that answered (even with an error status) is fine to reuse; after a timeout or
       // a crash it is closed, which also stops whatever it was still doing.
       this.#pool.release(tab, { reuse: outcome === "ok" || outcome === "http_error" });

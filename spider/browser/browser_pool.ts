@@ -77,12 +77,16 @@ export class BrowserHandle {
   state: "live" | "retired" | "closing" | "dead" = "live";
   readonly #gone = new AbortController();
 
-  /** A browser just launched: its number in the pool, its process and its profile. */
+  /**
+   * A browser just launched: its number in the pool, its process, its profile, and why it was
+   * launched.
+   */
   constructor(
     readonly serial: number,
     readonly browser: Browser,
     readonly pid: number,
     readonly userDataDir: string,
+    readonly reason: LaunchReason,
   ) {}
 
   /** Aborted when the browser has exited, been killed or crashed: its renders end at once. */
@@ -115,6 +119,11 @@ export class Tab {
   requests = 0;
   /** Called when `inflight` changes. */
   onNetwork?: () => void;
+  /**
+   * True when the render in progress is the first on a browser launched to replace one that
+   * retired or crashed (a browser restart, counted for that render's task).
+   */
+  restart = false;
 
   /** A page of `handle`'s browser, in its own `context`. */
   constructor(
@@ -303,6 +312,8 @@ export class BrowserPool {
     const handle = tab.handle;
     handle.busy++;
     handle.renders++;
+    tab.restart = handle.renders === 1 &&
+      (handle.reason === "retired" || handle.reason === "crashed");
     if (handle.renders >= this.#options.retireAfterPages) this.#retire(handle);
     return tab;
   }
@@ -459,11 +470,11 @@ export class BrowserPool {
       removeDir(userDataDir);
       throw new Error("Chromium started without a process id");
     }
-    const handle = new BrowserHandle(serial, browser, pid, userDataDir);
+    const reason = this.#nextLaunch;
+    const handle = new BrowserHandle(serial, browser, pid, userDataDir, reason);
     this.#handles.add(handle);
     this.#pidFile.add(pid, userDataDir);
     browser.on("disconnected", () => this.#disconnected(handle));
-    const reason = this.#nextLaunch;
     this.#launches++;
     this.#observer?.launched(reason);
     logger.info("browser started", { browser: serial, pid, reason, userDataDir });

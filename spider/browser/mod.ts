@@ -2,7 +2,8 @@
  * @module
  * Pages that need a browser: `BrowserFetcher` renders them in Chromium (one pooled browser per
  * worker process, at most `maxPages` pages open), `FetcherSwitch` sends a request to it when
- * its task or rule asks for rendering, `renderOf` says whether one does.
+ * its task or rule asks for rendering, `renderOf` says whether one does, `RenderTally` counts a
+ * task's renders for its status.
  */
 export { BrowserFetcher, type BrowserFetcherOptions, cookiePairs } from "./browser_fetcher.ts";
 export {
@@ -32,4 +33,11 @@ export {
   taskRenders,
   type WaitUntil,
 } from "./render_options.ts";
+export {
+  emptyRenderStats,
+  RENDER_SECONDS_BUCKETS,
+  type RenderStats,
+  RenderTally,
+  type RenderWatch,
+} from "./render_stats.ts";
 export { BLOCKABLE_RESOURCE_TYPES, type BlockableResourceType } from "./resource_types.ts";

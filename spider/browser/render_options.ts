@@ -37,7 +37,8 @@ export function fetcherKindOf(value: string | undefined): FetcherKind | undefine
 
 /**
  * How a request for `ruleName` of `task` is rendered, or undefined when it is fetched over
- * HTTP: the rule's own `render` first, else `{}` when the task's fetcher is the browser.
+ * HTTP: the rule's own `render` first, else `{}` when the task's fetcher is the browser — unless
+ * the rule's files are data read over HTTP (`RuleFetch.http` or `stream`: robots.txt, sitemaps).
  *
  * @example
  * ```ts
@@ -46,6 +47,8 @@ export function fetcherKindOf(value: string | undefined): FetcherKind | undefine
  * ```
  */
 export function renderOf(task: Task, ruleName: string): RenderOptions | undefined {
+  const fetch = task.ruleSet.rules[ruleName]?.fetch;
+  if (fetch?.http || fetch?.stream) return undefined;
   const own = task.ruleSet.render?.[ruleName];
   if (own) return own;
   return task.options.fetcher === "browser" ? {} : undefined;

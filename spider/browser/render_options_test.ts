@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../config/load_config.ts";
 import { taskDefinitionFromConfig } from "../../config/task_config.ts";
-import { taskDefinitionFromSpec, taskSpecSchema } from "../../proto/task_spec.ts";
+import { taskSpecSchema } from "../../proto/task_spec.ts";
+import { taskDefinitionFromSpec } from "../../worker/task_resolver.ts";
 import { compileRuleSet } from "../declarative/compile_rule_set.ts";
 import { buildTask } from "../task_definition.ts";
 import type { Fetcher, FetchRequest } from "../fetcher.ts";
@@ -85,6 +86,18 @@ Deno.test('an API spec takes "fetcher" and a rule\'s "render", and refuses bad v
     bad({ url: "http://x/", rules: { a: { render: { wait: "load" } } } }),
     /^rules\.a\.render: /,
   );
+});
+
+Deno.test("a task whose pages are rendered still reads robots.txt and sitemaps over HTTP", () => {
+  const task = buildTask({
+    name: "t",
+    url: "http://127.0.0.1:1/",
+    fetcher: "browser",
+    ruleSet: compileRuleSet("t", { rules: RULES, sitemaps: { rule: "item" } }),
+  }, new Map());
+  assert.deepEqual(renderOf(task, "list"), {});
+  assert.equal(renderOf(task, "__sitemap_robots"), undefined);
+  assert.equal(renderOf(task, "__sitemap"), undefined);
 });
 
 Deno.test("the [browser] section has the documented defaults and bounds", () => {

@@ -2,13 +2,13 @@
  * @module
  * Turns a declarative spec into a `RuleSet` the engine runs like a built-in one.
  */
-import type { RequestInit } from "../request.ts";
+import type { RequestInit } from "../../frontier/crawl_request.ts";
 import type { Rule, RuleSet } from "../rule_set.ts";
 import type { RenderOptions } from "../browser/render_options.ts";
 import { sitemapRoots, sitemapRules } from "../sitemap/sitemap_rules.ts";
 import { DeclarativeRule } from "./declarative_rule.ts";
 import { compilePrograms, type RulePath } from "./rule_program.ts";
-import { type DeclarativeSpec, declarativeSpecSchema, hasAbsoluteRoots } from "./spec_schema.ts";
+import { type DeclarativeSpec, declarativeSpecSchema, startUrlOf } from "./spec_schema.ts";
 import { formatIssues } from "./_issues.ts";
 
 /**
@@ -60,7 +60,7 @@ export function compileRuleSet(name: string, spec: DeclarativeSpec): RuleSet {
   const roots = spec.roots ?? (spec.sitemaps ? [] : [{ rule: programs.keys().next().value! }]);
   return {
     name,
-    defaults: { url: hasAbsoluteRoots(spec) ? roots[0].url! : "" },
+    defaults: { url: startUrlOf(spec) ?? "" },
     root: ({ url }): RequestInit[] => [
       ...roots.map((root) => ({
         url: root.url === undefined ? url : new URL(root.url, url).href,

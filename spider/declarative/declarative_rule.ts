@@ -4,7 +4,7 @@
  * `parse`, or, given a `ParsePool`, in a parse worker that can be stopped when it takes too long.
  */
 import type { ParseContext } from "../parse_context.ts";
-import type { CrawlRequest } from "../request.ts";
+import type { CrawlRequest } from "../../frontier/crawl_request.ts";
 import type { ParseResult, Rule } from "../rule_set.ts";
 import type { PageOutput, RuleProgram } from "./rule_program.ts";
 

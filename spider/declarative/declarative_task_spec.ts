@@ -1,32 +1,28 @@
 /**
  * @module
- * A declarative rule set in an API `spec` (SPEC §5): the rule set's fields plus the task
- * options a built-in spec has, and how a worker turns it into a task definition.
+ * A declarative rule set in an API `spec` (docs/http-api.md, "Adding a task"): the rule set's
+ * fields plus the task options a built-in spec has, and how a worker turns it into a task
+ * definition.
  *
  * The API's `TaskSpec` accepts it beside the built-in form with {@linkcode withDeclarativeSpec}:
  * `taskSpecSchema = withDeclarativeSpec(builtinTaskSpecSchema)`.
  */
 import { z } from "zod";
 import type { TaskDefinition } from "../task_definition.ts";
+import { limitSpecSchema } from "../limit_spec.ts";
 import { compileRuleSet } from "./compile_rule_set.ts";
-import { checkRuleReferences, declarativeSpecShape, hasAbsoluteRoots } from "./spec_schema.ts";
+import { checkRuleReferences, declarativeSpecShape, startUrlOf } from "./spec_schema.ts";
 import {
   politenessFromSpec,
   politenessSpecShape,
   withPoliteness,
 } from "../politeness/politeness_spec.ts";
 
-/** One rate-limit bucket, as in a built-in spec: `eventCount` events per `eventDur` seconds. */
-const limitSchema = z.strictObject({
-  eventCount: z.number().int().positive(),
-  eventDur: z.number().positive(),
-  bucket: z.number().int().positive(),
-});
-
 /**
  * A task defined by a declarative rule set: `{rules, roots?, parseTimeoutMs?}` plus the options
  * of a built-in spec (`url`, `waitTime`, `maxDepth`, `reload`, `cookie`, `limits`). `url` is
- * required unless every root has an absolute URL. Unknown keys are rejected.
+ * required unless the spec's roots and sitemap `urls` are all absolute URLs (see `startUrlOf`).
+ * Unknown keys are rejected.
  */
 export const declarativeTaskSpecSchema = z.strictObject({
   ...declarativeSpecShape,
@@ -35,19 +31,22 @@ export const declarativeTaskSpecSchema = z.strictObject({
   maxDepth: z.number().int().nonnegative().optional(),
   reload: z.boolean().optional(),
   cookie: z.string().optional(),
-  limits: z.array(limitSchema).optional(),
-  /** How many workers run the task together (SPEC §7); the master checks it. Default 1. */
+  limits: z.array(limitSpecSchema).optional(),
+  /**
+   * How many workers run the task together (docs/operating.md, "Crawl with several workers"); the
+   * master checks it. Default 1.
+   */
   workers: z.number().int().min(1).max(64).optional(),
   /** `"browser"` renders every page in Chromium before it is parsed. Default `"http"`. */
   fetcher: z.enum(["http", "browser"]).optional(),
   ...politenessSpecShape,
 }).superRefine((spec, ctx) => {
   checkRuleReferences(spec, ctx);
-  if (spec.url === undefined && !hasAbsoluteRoots(spec)) {
+  if (spec.url === undefined && startUrlOf(spec) === undefined) {
     ctx.addIssue({
       code: "custom",
       path: ["url"],
-      message: "required: the roots have no absolute url to start from",
+      message: "required: the spec has no absolute root or sitemap url to start from",
     });
   }
 });

@@ -43,10 +43,23 @@ Deno.test("a bad declarative API spec names the field, not just 'invalid input'"
   );
   assert.match(problems({ ...site, waitTime: -1 })!, /^waitTime: /);
   assert.match(problems({ ...site, rule: "douban_book_list" })!, /Unrecognized key: "rule"/);
-  assert.match(problems({ rules: site.rules })!, /^url: required: the roots have no absolute url/);
+  assert.match(
+    problems({ rules: site.rules })!,
+    /^url: required: the spec has no absolute root or sitemap url/,
+  );
   assert.equal(
     problems({ roots: [{ url: "http://127.0.0.1:8080/", rule: "page" }], rules: site.rules }),
     undefined,
+  );
+  // Sitemaps named by absolute URLs are sources enough; without urls they come from the task
+  // URL's robots.txt, and a relative one resolves against the task URL.
+  const sitemaps = (urls?: string[]) => ({ rules: site.rules, sitemaps: { rule: "page", urls } });
+  assert.equal(problems(sitemaps(["http://127.0.0.1:8080/sitemap.xml"])), undefined);
+  assert.match(problems(sitemaps())!, /^url: required/);
+  assert.match(problems(sitemaps(["/sitemap.xml"]))!, /^url: required/);
+  assert.match(
+    problems({ ...sitemaps(["http://a.test/s.xml"]), roots: [{ rule: "page" }] })!,
+    /^url: required/,
   );
   // The built-in form keeps its own errors.
   assert.match(problems({ rule: 3 })!, /^rule: /);

@@ -1,8 +1,8 @@
 /**
  * @module
- * Declarative rule sets (SPEC §3): rules written as data, in a config `Spec` or an API `spec`,
- * compiled to a `RuleSet` the engine runs like a built-in one, parsed in workers with a time
- * limit per page.
+ * Declarative rule sets (docs/rules.md, "Declarative rule sets"): rules written as data, in a
+ * config `Spec` or an API `spec`, compiled to a `RuleSet` the engine runs like a built-in one,
+ * parsed in workers with a time limit per page.
  */
 export {
   type DeclarativeSpec,

@@ -1,9 +1,9 @@
 /**
  * @module
- * The declarative rule set (SPEC §3): roots and named rules written as data, checked with zod.
- * Everything that could fail while crawling is checked here, before anything runs: every rule a
- * root or link names exists, selectors parse, regular expressions compile and have the capture
- * group that is read. Errors name the key, e.g.
+ * The declarative rule set (docs/rules.md, "Declarative rule sets"): roots and named rules written
+ * as data, checked with zod. Everything that could fail while crawling is checked here, before
+ * anything runs: every rule a root or link names exists, selectors parse, regular expressions
+ * compile and have the capture group that is read. Errors name the key, e.g.
  * `rules.list.links[0].selector: invalid selector "a[href": …`.
  *
  * The parsed value is plain JSON (no defaults filled in, nothing compiled), so it can be stored
@@ -241,15 +241,26 @@ export function checkRuleReferences(
   }
 }
 
-/** True if every root has an absolute URL, so the rule set can run without a task URL. */
-export function hasAbsoluteRoots(spec: Pick<DeclarativeSpec, "roots">): boolean {
-  return spec.roots !== undefined && spec.roots.every((root) => {
-    if (root.url === undefined) return false;
-    try {
-      new URL(root.url);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+/**
+ * The URL a spec starts from when it needs no task URL: the first of its sources, when they are
+ * all absolute URLs — its roots, and its sitemaps' `urls`. Undefined when it needs the task's
+ * URL: a root without an absolute URL, sitemaps without `urls` (read from the task host's
+ * robots.txt), or neither roots nor sitemaps (the task URL is parsed by the first rule).
+ *
+ * @example
+ * ```ts
+ * startUrlOf({ sitemaps: { rule: "page", urls: ["https://a.test/sitemap.xml"] } });
+ * // "https://a.test/sitemap.xml"
+ * ```
+ */
+export function startUrlOf(
+  spec: Pick<DeclarativeSpec, "roots" | "sitemaps">,
+): string | undefined {
+  if (spec.roots === undefined && spec.sitemaps === undefined) return undefined;
+  if (spec.sitemaps !== undefined && spec.sitemaps.urls === undefined) return undefined;
+  const sources = [...(spec.roots ?? []).map((root) => root.url), ...(spec.sitemaps?.urls ?? [])];
+  for (const url of sources) {
+    if (url === undefined || !URL.canParse(url)) return undefined;
+  }
+  return sources[0];
 }

@@ -1,21 +1,13 @@
 /**
- * One contract, run against every host store: memory, SQLite (a temp file, two connections as
- * two processes would open it) and Postgres (a real server started for the suite, two clients).
+ * The host store contract (tests/contracts/host_store_contract.ts) on memory and on SQLite (a
+ * temp file, two connections as two processes would open it); Postgres keeps it in
+ * tests/postgres_host_store_test.ts.
  */
-import assert from "node:assert/strict";
-import type { HostLimits } from "./host_state.ts";
+
 import type { HostStore } from "./host_store.ts";
-import type { HostStoreOptions } from "./memory_host_store.ts";
 import { MemoryHostStore } from "./memory_host_store.ts";
 import { SqliteHostStore } from "./sqlite_host_store.ts";
-import { PostgresHostStore } from "./postgres_host_store.ts";
-import { startPostgres } from "../../tests/postgres_server.ts";
-
-/** A backend: `client()` is one more process' view of the same state. */
-interface Backend {
-  client(options: HostStoreOptions): Promise<HostStore>;
-  dispose(): Promise<void>;
-}
+import { type Backend, hostStoreContract } from "../../tests/contracts/host_store_contract.ts";
 
 const implementations: Array<{ name: string; backend: () => Promise<Backend> }> = [
   {
@@ -51,147 +43,13 @@ const implementations: Array<{ name: string; backend: () => Promise<Backend> }> 
       };
     },
   },
-  {
-    name: "postgres",
-    backend: async () => {
-      const pg = await startPostgres();
-      let n = 0;
-      let lastUrl = "";
-      const opened: HostStore[] = [];
-      return {
-        client: async (options) => {
-          // A database per test keeps tests apart; each client connects on its own.
-          const url = n === 0
-            ? await pg.createDatabase(`hosts_${crypto.randomUUID().slice(0, 8)}`)
-            : lastUrl;
-          lastUrl = url;
-          n++;
-          const store = await PostgresHostStore.open(url, options);
-          opened.push(store);
-          return store;
-        },
-        dispose: async () => {
-          for (const store of opened) await store.close();
-          await pg[Symbol.asyncDispose]();
-        },
-      };
-    },
-  },
 ];
-
-/** A clock the test moves by hand, shared by both clients. */
-function manualClock(start = 1_000_000) {
-  const clock = { now: start, read: () => clock.now };
-  return clock;
-}
-
-const free: HostLimits = { delayMs: 0, concurrency: 3 };
-const delayed: HostLimits = { delayMs: 1000, concurrency: 8 };
-const host = "http://a.test:80";
 
 for (const { name, backend } of implementations) {
   Deno.test(`host store (${name})`, async (t) => {
     const b = await backend();
     try {
-      await t.step(
-        "two clients share one schedule: a delayed host is not due for either",
-        async () => {
-          const clock = manualClock();
-          const a = await b.client({ now: clock.read });
-          const c = await b.client({ now: clock.read });
-          const first = await a.claim(host, delayed);
-          assert.equal(first.granted, true);
-          assert.equal((await c.claim(host, delayed)).granted, false, "one in flight");
-          clock.now += 200;
-          if (!first.granted) throw new Error("unreachable");
-          await a.release(host, first.slot.id, { kind: "ok" }, delayed);
-          const early = await c.claim(host, delayed);
-          assert.deepEqual(early, {
-            granted: false,
-            notBefore: clock.now + 1000,
-            waitMs: 1000,
-            reason: "due",
-          });
-          clock.now += 1000;
-          assert.equal((await c.claim(host, delayed)).granted, true);
-          // Another host is not held up by this one.
-          assert.equal((await a.claim("http://b.test:80", delayed)).granted, true);
-        },
-      );
-
-      await t.step(
-        "claims racing from two clients never exceed the host's concurrency",
-        async () => {
-          const clock = manualClock();
-          const a = await b.client({ now: clock.read });
-          const c = await b.client({ now: clock.read });
-          const racing = "http://race.test:80";
-          const claims = await Promise.all(
-            Array.from({ length: 20 }, (_, i) => (i % 2 ? a : c).claim(racing, free)),
-          );
-          assert.equal(claims.filter((claim) => claim.granted).length, 3);
-          const [snap] = await a.snapshot([racing]);
-          assert.equal(snap.inFlight, 3);
-          assert.equal(snap.requests, 3);
-        },
-      );
-
-      await t.step("retry-after blocks the host for every client, and is counted", async () => {
-        const clock = manualClock();
-        const a = await b.client({ now: clock.read });
-        const c = await b.client({ now: clock.read });
-        const slow = "http://slow.test:80";
-        const claim = await a.claim(slow, free);
-        if (!claim.granted) throw new Error("expected a slot");
-        await a.release(
-          slow,
-          claim.slot.id,
-          { kind: "throttled", status: 429, retryAfterMs: 2000 },
-          free,
-        );
-        assert.deepEqual(await c.claim(slow, free), {
-          granted: false,
-          notBefore: clock.now + 2000,
-          waitMs: 2000,
-          reason: "due",
-        });
-        await c.addDisallowed(slow, 2);
-        const [snap] = await c.snapshot([slow]);
-        assert.deepEqual(
-          { ...snap },
-          {
-            host: slow,
-            requests: 1,
-            throttled: 1,
-            disallowed: 2,
-            delayMs: 0,
-            blockedUntil: clock.now + 2000,
-            inFlight: 0,
-            // The claim after a block waits for it: what the frontier holds the host for.
-            dueInMs: 2000,
-          },
-        );
-        clock.now += 2000;
-        assert.equal((await c.claim(slow, free)).granted, true);
-      });
-
-      await t.step("robots records are shared and replaced", async () => {
-        const a = await b.client({});
-        const c = await b.client({});
-        const site = "http://robots.test:80";
-        assert.equal(await a.robots(site), undefined);
-        const record = {
-          outcome: "parsed" as const,
-          text: "User-agent: *\nDisallow: /x\n",
-          fetchedAt: 1,
-          expiresAt: 86_400_001,
-        };
-        await a.saveRobots(site, record);
-        assert.deepEqual(await c.robots(site), record);
-        const blocked = { outcome: "disallow-all" as const, text: "", fetchedAt: 2, expiresAt: 3 };
-        await c.saveRobots(site, blocked);
-        assert.deepEqual(await a.robots(site), blocked);
-      });
+      await hostStoreContract(t, b);
     } finally {
       await b.dispose();
     }

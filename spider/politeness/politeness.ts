@@ -6,7 +6,7 @@
  */
 import type { ClaimResult, HostLimits, HostOutcome } from "./host_state.ts";
 import type { HostSnapshot, HostStore } from "./host_store.ts";
-import { hostKey } from "./host_key.ts";
+import { hostKey } from "../../frontier/host_key.ts";
 import type { RobotsCache } from "./robots_cache.ts";
 import { productToken } from "./user_agent_token.ts";
 
@@ -59,7 +59,19 @@ export interface PolitenessOptions {
   busyRetryMs?: number;
 }
 
-/** robots.txt and per-host schedule for every task of a worker, over a shared host store. */
+/**
+ * robots.txt and the per-host schedule for every task of a worker, over a shared host store:
+ * the engine asks it before each fetch (`admit`) and gives the host's slot back with what the
+ * fetch met. It holds no timers or connections of its own: the worker wiring
+ * (`worker/engine_deps.ts`) makes one per process and closes the host store it is given.
+ *
+ * @example
+ * ```ts
+ * const politeness = new Politeness(hosts, new RobotsCache(hosts, { userAgent }), { userAgent });
+ * const admission = await politeness.admit(url, DEFAULT_TASK_POLITENESS, signal);
+ * if (admission.kind === "go") await admission.permit.release({ kind: "ok" });
+ * ```
+ */
 export class Politeness {
   readonly #store: HostStore;
   readonly #robots: RobotsCache;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { taskDefinitionFromSpec, taskSpecSchema } from "../../proto/task_spec.ts";
+import { taskSpecSchema } from "../../proto/task_spec.ts";
+import { taskDefinitionFromSpec } from "../../worker/task_resolver.ts";
 
 Deno.test("an API spec sets robots, politeness and the random user agent, built-in or declarative", () => {
   const builtin = taskSpecSchema.parse({

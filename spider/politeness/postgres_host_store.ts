@@ -20,8 +20,8 @@ import type { HostStoreOptions } from "./memory_host_store.ts";
 import type { RobotsOutcome } from "./robots_rules.ts";
 import { snapshotOf } from "./_snapshot.ts";
 import { decodeHostState, hostRow } from "./_host_row.ts";
-import { HOSTS_TABLE_POSTGRES } from "./hosts_table.ts";
-import { type PostgresPool, PostgresPools } from "../../storage/postgres_pool.ts";
+import { HOSTS_TABLE_POSTGRES } from "../../frontier/hosts_table.ts";
+import { type PostgresPool, PostgresPools } from "../../db/postgres_pool.ts";
 
 /** Options for {@linkcode PostgresHostStore}. */
 export interface PostgresHostStoreOptions extends HostStoreOptions {

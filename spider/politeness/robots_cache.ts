@@ -27,7 +27,11 @@ export interface RobotsCacheOptions {
   onBlocked?: (host: string, reason: string) => void;
 }
 
-/** One host's robots.txt, fetched on first use and again when it expires. */
+/**
+ * Hosts' robots.txt, each fetched on first use and again when it expires, kept parsed in a
+ * bounded in-memory cache over the host store's copy. It holds nothing to close: the worker
+ * wiring makes one per process for its `Politeness` and drops it with the process.
+ */
 export class RobotsCache {
   readonly #store: HostStore;
   readonly #options: RobotsCacheOptions;

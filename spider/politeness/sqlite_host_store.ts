@@ -4,7 +4,7 @@
  * process on the machine that opens the same file.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { openSqlite } from "../../storage/open_sqlite.ts";
+import { openSqlite } from "../../db/open_sqlite.ts";
 import {
   type ClaimResult,
   claimSlot,
@@ -21,7 +21,7 @@ import type { HostStoreOptions } from "./memory_host_store.ts";
 import type { RobotsOutcome } from "./robots_rules.ts";
 import { snapshotOf } from "./_snapshot.ts";
 import { decodeHostState, hostRow } from "./_host_row.ts";
-import { HOSTS_TABLE_SQLITE } from "./hosts_table.ts";
+import { HOSTS_TABLE_SQLITE } from "../../frontier/hosts_table.ts";
 
 const SCHEMA = `${HOSTS_TABLE_SQLITE}
 CREATE TABLE IF NOT EXISTS crawler_robots (

@@ -60,17 +60,18 @@ const PLAIN_SLICE = 64 * 1024;
 const YIELD_EVERY = 1024 * 1024;
 
 /**
- * Reads the sitemap in `body` (the bytes as fetched). Rejects with an `Error` naming the limit
- * for a file over `maxBytes` once decompressed, and for a root element that is no sitemap or
- * feed (an HTML error page, say).
+ * Reads the sitemap in `body`: the bytes as fetched, whole or as they arrive (then never held
+ * whole: a chunk is asked for once the one before is parsed). Rejects with an `Error` naming the
+ * limit for a file over `maxBytes` once decompressed, and for a root element that is no sitemap
+ * or feed (an HTML error page, say); an error of `body`'s own (a failed download) passes through.
  *
  * @example
  * ```ts
- * const { pages, sitemaps } = await parseSitemap(response.raw!);
+ * const { pages, sitemaps } = await parseSitemap(ctx.chunks());
  * ```
  */
 export async function parseSitemap(
-  body: Uint8Array,
+  body: Uint8Array | AsyncIterable<Uint8Array>,
   options: ParseSitemapOptions = {},
 ): Promise<SitemapContents> {
   const maxBytes = options.maxBytes ?? MAX_SITEMAP_BYTES;
@@ -103,24 +104,48 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /** The file's bytes, decompressed when gzipped, in chunks of bounded size. */
-async function* plainChunks(body: Uint8Array): AsyncGenerator<Uint8Array> {
-  if (!isGzip(body)) {
-    // Decoded a slice at a time: the whole text is never one string beside the bytes.
-    for (let at = 0; at < body.byteLength; at += PLAIN_SLICE) {
-      yield body.subarray(at, at + PLAIN_SLICE);
+async function* plainChunks(
+  body: Uint8Array | AsyncIterable<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const source = body instanceof Uint8Array ? once(body) : body;
+  const iterator = source[Symbol.asyncIterator]();
+  // The first two bytes tell gzip from anything else; a stream may bring them in two chunks.
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  try {
+    while (headBytes < 2) {
+      const next = await iterator.next();
+      if (next.done) break;
+      head.push(next.value);
+      headBytes += next.value.byteLength;
     }
+  } catch (error) {
+    await iterator.return?.();
+    throw error;
+  }
+  const all = rejoin(head, iterator);
+  if (!isGzip(firstBytes(head, 2))) {
+    // Decoded a slice at a time: the whole text is never one string beside the bytes.
+    yield* sliced(all, PLAIN_SLICE);
     return;
   }
-  let offset = 0;
+  const compressed = sliced(all, GZIP_SLICE);
+  // A failure of the body itself (the download), told apart from bad gzip data.
+  let bodyError: { error: unknown } | undefined;
   const stream = new ReadableStream<BufferSource>({
-    pull(controller) {
-      const at = offset;
-      if (at >= body.byteLength) {
-        controller.close();
-        return;
+    async pull(controller) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await compressed.next();
+      } catch (error) {
+        bodyError = { error };
+        throw error;
       }
-      offset = Math.min(body.byteLength, at + GZIP_SLICE);
-      controller.enqueue(body.subarray(at, offset) as Uint8Array<ArrayBuffer>);
+      if (next.done) controller.close();
+      else controller.enqueue(next.value as Uint8Array<ArrayBuffer>);
+    },
+    async cancel() {
+      await compressed.return(undefined);
     },
   }, { highWaterMark: 0 });
   const reader = stream.pipeThrough(new DecompressionStream("gzip")).getReader();
@@ -131,11 +156,56 @@ async function* plainChunks(body: Uint8Array): AsyncGenerator<Uint8Array> {
       yield value;
     }
   } catch (error) {
+    if (bodyError) throw bodyError.error;
     throw new Error(`sitemap: bad gzip data: ${(error as Error).message}`, { cause: error });
   } finally {
-    // Stops the decompressor when the caller leaves early (a file over the limit).
-    await reader.cancel().catch(() => {});
+    // Stops the decompressor and the download when the caller leaves early (over the limit).
+    await reader.cancel().catch(() => {/* it failed already: nothing left to stop */});
   }
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+/** The chunks of `head`, then the rest of `rest`; leaving early ends `rest` too. */
+async function* rejoin(
+  head: Uint8Array[],
+  rest: AsyncIterator<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  let finished = false;
+  try {
+    yield* head;
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!finished) await rest.return?.();
+  }
+}
+
+/** `chunks` cut into pieces of at most `size` bytes. */
+async function* sliced(
+  chunks: AsyncIterable<Uint8Array>,
+  size: number,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    for (let at = 0; at < chunk.byteLength; at += size) yield chunk.subarray(at, at + size);
+  }
+}
+
+/** The first `count` bytes over `chunks` (fewer if they hold fewer). */
+function firstBytes(chunks: readonly Uint8Array[], count: number): Uint8Array {
+  const bytes: number[] = [];
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.byteLength && bytes.length < count; i++) bytes.push(chunk[i]);
+  }
+  return Uint8Array.from(bytes);
 }
 
 /** Element names of interest by format: the entry element and its fields. */

@@ -4,14 +4,16 @@
  * `__sitemap` reads one sitemap file (an index's children go back to the frontier as more
  * `__sitemap` requests; the pages listed go to the task's rule). Each file is a frontier request
  * like any page, so it is leased, retried, polite, deduplicated and not read again after a
- * restart once acknowledged. They are plain rules: they run on the main thread, where the
- * fetched bytes already are, and stream them through the parser.
+ * restart once acknowledged. They are plain rules: they run on the main thread and read a
+ * sitemap's bytes as they arrive (up to the protocol's 50 MiB, not a page's
+ * `fetcher.maxBodyBytes`), so a big file is never held whole. A robots.txt that cannot be
+ * fetched (404) stands for one without `Sitemap:` lines: `<origin>/sitemap.xml` is read instead.
  */
 import type { ParseContext } from "../parse_context.ts";
-import { type CrawlRequest, type RequestInit, toRequest } from "../request.ts";
-import type { ParseResult, Rule } from "../rule_set.ts";
+import { type CrawlRequest, type RequestInit, toRequest } from "../../frontier/crawl_request.ts";
+import type { ParseResult, Rule, RuleFetch } from "../rule_set.ts";
 import type { SitemapsSpec } from "../declarative/sitemap_spec.ts";
-import { parseSitemap } from "./sitemap_parser.ts";
+import { MAX_SITEMAP_BYTES, parseSitemap } from "./sitemap_parser.ts";
 
 /** The rule that reads a sitemap file. */
 export const SITEMAP_RULE = "__sitemap";
@@ -57,7 +59,13 @@ export function sitemapRoots(spec: SitemapsSpec, base: string): RequestInit[] {
 /** The internal rules reading the sitemaps of `spec`. */
 export function sitemapRules(spec: SitemapsSpec): Record<string, Rule> {
   return {
-    [SITEMAP_ROBOTS_RULE]: { parse: (ctx) => parseRobots(ctx) },
+    [SITEMAP_ROBOTS_RULE]: {
+      // robots.txt is data: even a task whose pages are rendered fetches it over HTTP.
+      fetch: { http: true },
+      parse: (ctx) => parseRobots(ctx),
+      // No robots.txt (404), or none to be had: as if it named no sitemap.
+      recover: (req) => fallback(req, req.url),
+    },
     [SITEMAP_RULE]: new SitemapRule(spec),
   };
 }
@@ -71,14 +79,25 @@ function parseRobots(ctx: ParseContext): ParseResult {
     const url = ctx.resolve(match[1]);
     if (url !== undefined) urls.add(url);
   }
-  if (urls.size === 0) urls.add(new URL("/sitemap.xml", ctx.url).href);
+  if (urls.size === 0) return fallback(ctx.req, ctx.url);
   return {
     requests: [...urls].map((url) => toRequest(sitemapRequestInit(url, { level: 0, host }))),
   };
 }
 
+/** `<origin>/sitemap.xml` of `url`, for the robots.txt request `req` that named no sitemap. */
+function fallback(req: CrawlRequest, url: string): ParseResult {
+  const host = (req.tmp as SitemapTmp | undefined)?.host ?? new URL(req.url).host;
+  const sitemap = new URL("/sitemap.xml", url).href;
+  return { requests: [toRequest(sitemapRequestInit(sitemap, { level: 0, host }))] };
+}
+
+/** How sitemap files are fetched: over HTTP, read as they arrive, up to the protocol's limit. */
+const SITEMAP_FETCH: RuleFetch = { http: true, stream: true, maxBodyBytes: MAX_SITEMAP_BYTES };
+
 /** Reads one sitemap file, index or feed. */
 class SitemapRule implements Rule {
+  readonly fetch: RuleFetch = SITEMAP_FETCH;
   readonly #rule: string;
   readonly #match: RegExp | undefined;
   readonly #since: number | undefined;
@@ -95,9 +114,8 @@ class SitemapRule implements Rule {
     const tmp = (ctx.req.tmp ?? {}) as SitemapTmp;
     const level = tmp.level ?? 0;
     const host = tmp.host ?? new URL(ctx.req.url).host;
-    // The bytes as fetched (still gzipped, maybe); a fetcher that keeps none gives the text.
-    const raw = ctx.undecoded()?.raw ?? new TextEncoder().encode(ctx.body);
-    const contents = await parseSitemap(raw, {
+    // The bytes as they arrive (still gzipped, maybe), a chunk at a time.
+    const contents = await parseSitemap(ctx.chunks(), {
       filter: (entry, kind) => {
         const url = resolve(entry.url, ctx.url);
         if (url === undefined) return false;

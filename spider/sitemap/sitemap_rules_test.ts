@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { compileRuleSet } from "../declarative/compile_rule_set.ts";
 import { ParseContext } from "../parse_context.ts";
-import { type CrawlRequest, toRequest } from "../request.ts";
+import { type CrawlRequest, toRequest } from "../../frontier/crawl_request.ts";
 import type { ParseResult } from "../rule_set.ts";
 import { MAX_SITEMAP_LEVEL, SITEMAP_ROBOTS_RULE, SITEMAP_RULE } from "./sitemap_rules.ts";
+import { MAX_SITEMAP_BYTES } from "./sitemap_parser.ts";
 import type { SitemapsSpec } from "../declarative/sitemap_spec.ts";
 
 const encoder = new TextEncoder();
@@ -89,4 +90,24 @@ Deno.test("an index queues its sitemaps one level deeper, and refuses past level
     Promise.resolve(run({ rule: "page" }, at(MAX_SITEMAP_LEVEL), index)),
     /sitemap index nested deeper than 10 levels: http:\/\/a\.test\/i\.xml/,
   );
+});
+
+Deno.test("a robots.txt that cannot be fetched stands for one naming no sitemap: /sitemap.xml is read", () => {
+  const rules = ruleSet({ rule: "page" }).rules;
+  const robots = toRequest({
+    url: "http://a.test/robots.txt",
+    ruleName: SITEMAP_ROBOTS_RULE,
+    tmp: { host: "a.test" },
+  });
+  const instead = rules[SITEMAP_ROBOTS_RULE].recover!(robots, new Error("HTTP 404"));
+  assert.deepEqual(instead!.requests!.map((r) => [r.url, r.ruleName, r.tmp]), [
+    ["http://a.test/sitemap.xml", SITEMAP_RULE, { level: 0, host: "a.test" }],
+  ]);
+  // Both are data, fetched over HTTP; a sitemap file is read as it arrives, up to 50 MiB.
+  assert.deepEqual(rules[SITEMAP_ROBOTS_RULE].fetch, { http: true });
+  assert.deepEqual(rules[SITEMAP_RULE].fetch, {
+    http: true,
+    stream: true,
+    maxBodyBytes: MAX_SITEMAP_BYTES,
+  });
 });

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import {
+  installPostgresCrashGuard,
+  isOrphanSocketError,
+  isPostgresClientError,
+} from "./postgres_crash_guard.ts";
+
+/** An error whose stack says it was thrown at `frame`. */
+function thrownAt(frame: string, message = "Cannot read properties of null (reading 'write')") {
+  const error = new TypeError(message);
+  error.stack = `TypeError: ${message}\n    at nextWrite (${frame})\n    at Immediate.<anonymous>`;
+  return error;
+}
+
+const NPM_CACHE =
+  "file:///root/.cache/deno/npm/registry.npmjs.org/postgres/3.4.9/src/connection.js:255:24";
+const NODE_MODULES =
+  "file:///app/node_modules/.deno/postgres@3.4.9/node_modules/postgres/src/connection.js:255:24";
+const CJS = "/app/node_modules/postgres/cjs/src/connection.js:255:24";
+
+Deno.test("an error thrown from the Postgres client's connection code is recognised", () => {
+  for (const frame of [NPM_CACHE, NODE_MODULES, CJS]) {
+    assert.ok(isPostgresClientError(thrownAt(frame)), frame);
+  }
+  // Our code, another package, a file merely named alike, a value that is no error.
+  assert.ok(!isPostgresClientError(thrownAt("file:///work/main/storage/postgres_sink.ts:10:3")));
+  assert.ok(!isPostgresClientError(thrownAt("file:///app/node_modules/pg/lib/connection.js:1:1")));
+  assert.ok(!isPostgresClientError(thrownAt("file:///app/my_postgres/src/connection.js:1:1")));
+  assert.ok(!isPostgresClientError("postgres/3.4.9/src/connection.js"));
+  assert.ok(!isPostgresClientError(undefined));
+  // A query's own failure reaches its caller (with the query attached): one left unhandled is
+  // our mistake and stays loud.
+  const queryError = thrownAt(NPM_CACHE, "relation does not exist");
+  Object.defineProperty(queryError, "query", { value: "select 1" });
+  assert.ok(!isPostgresClientError(queryError));
+});
+
+/** A socket error as Deno's Node compatibility throws it when the socket has no listener left. */
+function orphanSocketError(code: string, frames: string[]) {
+  const error = Object.assign(new Error(`read ${code}`), { code, syscall: "read" });
+  error.stack = [`Error: read ${code}`, ...frames.map((f) => `    at ${f}`)].join("\n");
+  return error;
+}
+
+/** The frames of a reset seen from a socket whose listeners were removed (Deno 2.9). */
+const RUNTIME_FRAMES = [
+  "__node_internal_exceptionWithHostPort (ext:deno_node/internal/errors.ts:1:3772)",
+  "_afterConnectImpl (ext:deno_node/net.ts:1:6347)",
+  "ext:deno_node/net.ts:1:5672",
+  "TCPConnectWrap._afterConnect [as oncomplete] (ext:deno_node/net.ts:1:5642)",
+  "new Promise (<anonymous>)",
+];
+
+Deno.test("a socket error with only the runtime's frames is recognised as the client's", () => {
+  for (const code of ["ECONNRESET", "EPIPE"]) {
+    assert.ok(isOrphanSocketError(orphanSocketError(code, RUNTIME_FRAMES)), code);
+  }
+  // Another code, a frame of a module (ours or a package's), a query's error: not it.
+  assert.ok(!isOrphanSocketError(orphanSocketError("ENOENT", RUNTIME_FRAMES)));
+  const fromModule = [...RUNTIME_FRAMES, "connect (file:///work/main/spider/fetcher.ts:3:1)"];
+  assert.ok(!isOrphanSocketError(orphanSocketError("ECONNRESET", fromModule)));
+  const queryError = orphanSocketError("ECONNRESET", RUNTIME_FRAMES);
+  Object.defineProperty(queryError, "query", { value: "select 1" });
+  assert.ok(!isOrphanSocketError(queryError));
+  assert.ok(!isOrphanSocketError(new Error("read ECONNRESET")));
+
+  const target = new EventTarget();
+  const seen: unknown[] = [];
+  using _guard = installPostgresCrashGuard({ onClientError: (e) => seen.push(e), target });
+  const reset = orphanSocketError("ECONNRESET", RUNTIME_FRAMES);
+  const uncaught = new ErrorEvent("error", { error: reset, cancelable: true });
+  target.dispatchEvent(uncaught);
+  assert.ok(uncaught.defaultPrevented, "a reset the client no longer listens for ends nothing");
+  assert.deepEqual(seen, [reset]);
+});
+
+Deno.test("the guard keeps the client's uncaught errors from ending the process, and no others", () => {
+  const target = new EventTarget();
+  const seen: unknown[] = [];
+  const guard = installPostgresCrashGuard({ onClientError: (e) => seen.push(e), target });
+  try {
+    const clientError = thrownAt(NPM_CACHE);
+    const uncaught = new ErrorEvent("error", { error: clientError, cancelable: true });
+    target.dispatchEvent(uncaught);
+    assert.ok(uncaught.defaultPrevented);
+    const rejected = Promise.reject(clientError);
+    rejected.catch(() => {});
+    const rejection = new PromiseRejectionEvent("unhandledrejection", {
+      promise: rejected,
+      reason: clientError,
+      cancelable: true,
+    });
+    target.dispatchEvent(rejection);
+    assert.ok(rejection.defaultPrevented);
+    assert.deepEqual(seen, [clientError, clientError]);
+
+    const ours = new ErrorEvent("error", { error: new Error("ours"), cancelable: true });
+    target.dispatchEvent(ours);
+    assert.ok(!ours.defaultPrevented, "any other error still ends the process");
+    assert.equal(seen.length, 2);
+  } finally {
+    guard[Symbol.dispose]();
+  }
+  const after = new ErrorEvent("error", { error: thrownAt(NPM_CACHE), cancelable: true });
+  target.dispatchEvent(after);
+  assert.ok(!after.defaultPrevented, "disposed: the guard no longer listens");
+});
