@@ -222,6 +222,14 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     options.extendApp?.(app);
     const httpServer = serveHttp(settings.http, settings.sources.http, app.fetch);
     cleanups.push(() => httpServer.shutdown());
+    // Once resigned, this master's own channels close before its gRPC server says GOAWAY: a
+    // session of this process receiving a GOAWAY as it winds down can abort Deno 2.9 in
+    // nghttp2 (denoland/deno#36788, seen on SIGTERM under load). Closing again later is a no-op.
+    cleanups.push(async () => {
+      leaderClient.close();
+      viewStop.abort();
+      await viewRun;
+    });
     master.start();
     cleanups.push(() => master.stop());
     const httpPort = httpServer.addr.port;
