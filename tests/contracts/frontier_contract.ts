@@ -283,31 +283,35 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     })));
     await f.add("big", ready("big"));
     await f.begin("small", { roots: ready("small") });
-    const time = async (task: string) => {
+    /** One claim of `task`: how long it took, ms. */
+    const claimTime = async (task: string, taken: { n: number }) => {
       const started = performance.now();
-      let n = 0;
-      for (let i = 0; i < 40; i++) {
-        const claims = await f.claim(task, {
-          owner: "w1",
-          limit: 5,
-          leaseMs: 60_000,
-          perHost: 1,
-        });
-        n += claims.length;
-        assert.ok(
-          claims.every((c) => !c.request.url.includes("held")),
-          "a held host was claimed",
-        );
-      }
-      assert.equal(n, 200);
-      return performance.now() - started;
+      const claims = await f.claim(task, { owner: "w1", limit: 5, leaseMs: 60_000, perHost: 1 });
+      const ms = performance.now() - started;
+      taken.n += claims.length;
+      assert.ok(claims.every((c) => !c.request.url.includes("held")), "a held host was claimed");
+      return ms;
     };
-    await time("small").then(() => f.begin("small", { roots: ready("small"), fresh: true }));
-    const small = await time("small");
-    const big = await time("big");
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    // Warm up (the first claims of a connection prepare their statements), then start afresh.
+    for (let i = 0; i < 10; i++) await claimTime("small", { n: 0 });
+    await f.begin("small", { roots: ready("small"), fresh: true });
+    // The two tasks' claims alternate, so a busy moment of the machine weighs on both alike;
+    // the medians leave out the odd slow claim.
+    const small: number[] = [];
+    const big: number[] = [];
+    const takenSmall = { n: 0 };
+    const takenBig = { n: 0 };
+    for (let i = 0; i < 40; i++) {
+      small.push(await claimTime("small", takenSmall));
+      big.push(await claimTime("big", takenBig));
+    }
+    assert.deepEqual([takenSmall.n, takenBig.n], [200, 200]);
     assert.ok(
-      big < small * 4 + 50,
-      `claims beside 5,000 held hosts took ${big} ms, ${small} ms without`,
+      median(big) < median(small) * 4 + 1,
+      `a claim beside 5,000 held hosts took ${median(big)} ms (median), ${
+        median(small)
+      } ms without`,
     );
     assert.equal((await f.counts("big")).queued, 5000);
   });
