@@ -24,6 +24,9 @@ export interface PostgresCrashGuardOptions {
   target?: EventTarget;
 }
 
+/** The client's errors for a connection it closed or destroyed (its pool reset, the server gone). */
+const TEARDOWN_CODES = new Set(["CONNECTION_DESTROYED", "CONNECTION_CLOSED", "CONNECTION_ENDED"]);
+
 /** A frame of postgres.js's connection code, wherever the package is installed or bundled. */
 const CLIENT_FRAME =
   /[/\\]postgres(?:@[^/\\\s)]+)?[/\\](?:[^/\\\s)]+[/\\])?(?:cjs[/\\])?src[/\\]connection\.js:/;
@@ -35,7 +38,11 @@ const CLIENT_FRAME =
  * attached (`error.query`), and one left unhandled is our mistake, which must stay loud.
  */
 export function isPostgresClientError(error: unknown): boolean {
-  if (typeof error !== "object" || error === null || "query" in error) return false;
+  if (typeof error !== "object" || error === null) return false;
+  // The client rejects every query of a connection it tears down with one error object, which
+  // the first query marks with itself: a teardown error carries a query without being its own.
+  const code = (error as { code?: unknown }).code;
+  if ("query" in error && !(typeof code === "string" && TEARDOWN_CODES.has(code))) return false;
   const stack = (error as { stack?: unknown }).stack;
   if (typeof stack !== "string") return false;
   return stack.split("\n").some((line) => /^\s+at /.test(line) && CLIENT_FRAME.test(line));

@@ -33,6 +33,13 @@ Deno.test("an error thrown from the Postgres client's connection code is recogni
   const queryError = thrownAt(NPM_CACHE, "relation does not exist");
   Object.defineProperty(queryError, "query", { value: "select 1" });
   assert.ok(!isPostgresClientError(queryError));
+  // A connection torn down rejects all its queries with one error, marked by the first of them:
+  // one of those left unhandled is the teardown's, not a query's failure.
+  const teardown = Object.assign(thrownAt(NPM_CACHE, "write CONNECTION_DESTROYED"), {
+    code: "CONNECTION_DESTROYED",
+  });
+  Object.defineProperty(teardown, "query", { value: "select 1" });
+  assert.ok(isPostgresClientError(teardown));
 });
 
 /** A socket error as Deno's Node compatibility throws it when the socket has no listener left. */
