@@ -53,6 +53,10 @@ export async function main(args: readonly string[]): Promise<number> {
       // In a cluster a task's crawl belongs to its resource: delete and add it to start over.
       throw new ConfigError("--fresh", "only with --cluster=false (standalone mode)");
     }
+    if (flags.once && flags.cluster !== false) {
+      // A cluster's recrawl task runs until its resource is deleted; there is no "done" to exit at.
+      throw new ConfigError("--once", "only with --cluster=false (standalone mode)");
+    }
     const unknownKeys: UnknownKey[] = [];
     const config = await loadConfig(flags.config ?? "config.toml", {
       required: flags.config !== undefined,
@@ -173,6 +177,7 @@ async function runRole(role: Role, ctx: RoleContext): Promise<number> {
       signal: ctx.signal,
       workerId: workerIdOf(ctx.config, ctx.flags),
       fresh: ctx.flags.fresh,
+      once: ctx.flags.once,
     });
     // Interrupted on purpose exits 0 (SIGINT/SIGTERM); otherwise every task must have finished.
     return summary.interrupted || summary.tasks.every((t) => t.state === "finished") ? 0 : 1;

@@ -58,6 +58,7 @@ import { benchBroad } from "./broad_profile.ts";
 import { benchClaimLatency } from "./claim_latency.ts";
 import { benchRender, RENDER_TREE_TARGET_BYTES, renderLine } from "./render_profile.ts";
 import { benchSitemap, SITEMAP_RSS_TARGET_BYTES, sitemapLine } from "./sitemap_memory.ts";
+import { benchRecrawl, recrawlLine, recrawlMet } from "./recrawl_profile.ts";
 import {
   benchExport,
   EXPORT_RATE_TARGET,
@@ -85,12 +86,21 @@ function flag(name: string, fallback: number): number {
 
 const profile = Deno.args.find((a) => a.startsWith("--profile="))?.slice(10) ?? "all";
 if (
-  !["all", "realistic", "generated", "broad", "frontier-scale", "export", "render", "sitemap"]
-    .includes(profile)
+  ![
+    "all",
+    "realistic",
+    "generated",
+    "broad",
+    "frontier-scale",
+    "export",
+    "render",
+    "sitemap",
+    "recrawl",
+  ].includes(profile)
 ) {
   throw new Error(
-    "--profile: expected all, realistic, generated, broad, frontier-scale, export, render or " +
-      "sitemap",
+    "--profile: expected all, realistic, generated, broad, frontier-scale, export, render, " +
+      "sitemap or recrawl",
   );
 }
 const pagesArg = Deno.args.find((a) => a.startsWith("--pages="));
@@ -137,6 +147,16 @@ if (profile === "sitemap") {
     met &&= figures.peakRssBytes - figures.idleRssBytes < SITEMAP_RSS_TARGET_BYTES;
   }
   Deno.exit(met ? 0 : 1);
+}
+if (profile === "recrawl") {
+  const figures = await benchRecrawl({
+    lists: flag("lists", 20),
+    perList: flag("per-list", 50),
+    intervalSeconds: flag("interval", 2),
+    padBytes: flag("pad", 16_000),
+  });
+  console.log(recrawlLine(figures));
+  Deno.exit(recrawlMet(figures) ? 0 : 1);
 }
 if (profile === "export") {
   const figures = await benchExport({ rows: flag("rows", 1_000_000) });

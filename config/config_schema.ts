@@ -10,6 +10,11 @@ import { DEFAULT_USER_AGENT } from "../spider/politeness/user_agent_token.ts";
 import { defaultMaxConnections } from "../spider/connection_pool.ts";
 import { BLOCKABLE_RESOURCE_TYPES } from "../spider/browser/resource_types.ts";
 import { limitSpecSchema } from "../spider/limit_spec.ts";
+import {
+  addRecrawlIssues,
+  recrawlConfigSchema,
+  recrawlSpecFromConfig,
+} from "../spider/recrawl_spec.ts";
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -45,8 +50,25 @@ export const taskConfigSchema = z.object({
    * workers"). Default 1.
    */
   Workers: z.number().int().min(1).max(64).optional(),
+  /**
+   * Fetch every page again once its interval has passed (docs/config.md, "Recrawl"):
+   * `{Interval, Min, Max, Adaptive}`, durations as `"90s"`, `"15m"`, `"24h"`, `"14d"` or ms.
+   */
+  Recrawl: recrawlConfigSchema.optional(),
   ...politenessTaskConfigShape,
 }).superRefine((task, ctx) => {
+  // The task's Recrawl over the defaults, and its Spec rules' recrawl over the task's.
+  addRecrawlIssues(
+    ctx,
+    task.Recrawl && recrawlSpecFromConfig(task.Recrawl),
+    task.Spec?.rules,
+    {
+      taskPath: ["Recrawl"],
+      rulesPath: ["Spec", "rules"],
+      taskKey: (key) => key[0].toUpperCase() + key.slice(1),
+      prefix: `task "${task.Name}": `,
+    },
+  );
   if (task.Spec === undefined) return;
   if (task.Rule !== undefined) {
     ctx.addIssue({ code: "custom", path: ["Rule"], message: "give Rule or Spec, not both" });

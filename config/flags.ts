@@ -34,6 +34,8 @@ export interface Flags {
   insecure?: boolean;
   /** Standalone: start every task's crawl afresh instead of resuming it. */
   fresh?: boolean;
+  /** Standalone: fetch each page of a recrawl task once and exit, instead of revisiting. */
+  once?: boolean;
 }
 
 /** The flags of `crawler export`. */
@@ -148,6 +150,13 @@ const FLAGS: Record<CommandName, Record<string, FlagSpec>> = {
       value: "true|false",
       help: "standalone: start every task's crawl over instead of resuming an unfinished one " +
         "(a crawl that had finished starts over anyway)",
+      default: "false",
+    },
+    once: {
+      kind: "bool",
+      value: "true|false",
+      help: "standalone: crawl each page of a recrawl task (Recrawl) once and exit, instead of " +
+        "revisiting pages until stopped",
       default: "false",
     },
     etcd: ETCD_FLAG("GRPCServer"),

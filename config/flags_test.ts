@@ -17,6 +17,13 @@ Deno.test("flags parse etcd endpoints and booleans", () => {
   assert.equal(parseFlags("worker", ["--cluster", "false"]).cluster, false);
 });
 
+Deno.test("--once is a worker flag: recrawl tasks crawl each page once", () => {
+  assert.equal(parseFlags("worker", ["--cluster=false", "--once"]).once, true);
+  assert.equal(parseFlags("worker", ["--cluster=false", "--once=false"]).once, false);
+  assert.equal(parseFlags("worker", ["--cluster=false"]).once, undefined);
+  assert.throws(() => parseFlags("dev", ["--once"]), /^ConfigError: --once: unknown flag/);
+});
+
 Deno.test("bad flags name the flag and what was expected", () => {
   assert.throws(() => parseFlags("dev", ["--id=1"]), /^ConfigError: --id: unknown flag/);
   assert.throws(() => parseFlags("master", ["--http=8080"]), /--http: expected :PORT or HOST:PORT/);

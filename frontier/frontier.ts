@@ -39,10 +39,35 @@ export type RequestState = "queued" | "leased" | "done" | "failed";
  * lease has expired counts as queued.
  */
 export interface FrontierCounts {
+  /** Requests never fetched (or waiting for a retry). */
   queued: number;
   leased: number;
   done: number;
   failed: number;
+  /**
+   * Pages of a recrawl task fetched and waiting for their next visit (docs/frontier.md,
+   * "Recrawl"), due now or later; 0 for other tasks.
+   */
+  scheduled: number;
+  /** Of `scheduled`, those whose next visit is due now. */
+  due: number;
+}
+
+/**
+ * What a visit of a page left for the next one (docs/frontier.md, "Recrawl"): kept with the
+ * request while it waits for its revisit, and handed back with its next claim.
+ */
+export interface PageRecord {
+  /** When the page was last fetched, ms since the epoch. */
+  fetchedAt: number;
+  /** The interval its next visit was scheduled with, ms. */
+  intervalMs: number;
+  /** The `ETag` the page last answered with, sent back as `If-None-Match`. */
+  etag?: string;
+  /** The `Last-Modified` it last answered with, sent back as `If-Modified-Since`. */
+  lastModified?: string;
+  /** The hash of what its rule last made of it (`outputHash`). */
+  hash?: string;
 }
 
 /** One request handed to one claimer. */
@@ -59,6 +84,8 @@ export interface Claim {
   readonly crawl: string;
   /** The request; `attempt` is the number of failures recorded so far. */
   readonly request: CrawlRequest;
+  /** What its last visit left: a claim of a page revisited has it, a first claim not. */
+  readonly page?: PageRecord;
 }
 
 /** Options for {@linkcode Frontier.begin}. */
@@ -149,6 +176,12 @@ export interface DoneOutcome {
   children: readonly CrawlRequest[];
   /** When the request's host is next due, ms from the commit (see `ClaimOptions.hostHoldMs`). */
   hostWaitMs?: number;
+  /**
+   * A page of a recrawl task: instead of done for good, it is queued again, due
+   * `record.intervalMs` after the commit, its attempts reset, with `record` kept for the next
+   * claim. Absent: done.
+   */
+  revisit?: PageRecord;
 }
 
 /** A claimed request that failed. */
@@ -170,6 +203,12 @@ export interface FailedOutcome {
   counted?: boolean;
   /** When the request's host is next due, ms from the commit (see `ClaimOptions.hostHoldMs`). */
   hostWaitMs?: number;
+  /**
+   * A request of a recrawl task failed for good: it is queued again this long after the commit,
+   * its attempts reset, as a page visited now with this interval (scheduled, not failed), its
+   * validators and hash (if any) kept. Absent: failed for good.
+   */
+  revisitAfterMs?: number;
 }
 
 export type Outcome = DoneOutcome | FailedOutcome;
@@ -214,13 +253,18 @@ export interface Frontier {
   release(claims: readonly Claim[]): Promise<void>;
   /**
    * How long until a claim of the task may find something, ms: 0 when a host is ready now,
-   * undefined when no host has requests queued (only leased ones, or none).
+   * undefined when no host has requests queued (only leased ones, or none). Scheduled revisits
+   * count: a recrawl task waiting for its next visit says when that is.
    */
   nextDue(task: string): Promise<number | undefined>;
   /** The task's requests by state (zeros for a task without a crawl). */
   counts(task: string): Promise<FrontierCounts>;
-  /** True when nothing of the task is queued or leased (leases expired count as queued). */
-  finished(task: string): Promise<boolean>;
+  /**
+   * True when nothing of the task is queued or leased (leases expired count as queued). With
+   * `once`, revisits not due yet do not count: a recrawl task run once is finished when what
+   * is due has been fetched.
+   */
+  finished(task: string, options?: { once?: boolean }): Promise<boolean>;
   /** Removes the task's crawl and requests (a deleted resource). */
   drop(task: string, options?: DropOptions): Promise<void>;
   /** Releases the connection or file. */
@@ -237,7 +281,7 @@ export const STATE_CODES = Object.freeze(
 
 /** All zeros. */
 export function emptyCounts(): FrontierCounts {
-  return { queued: 0, leased: 0, done: 0, failed: 0 };
+  return { queued: 0, leased: 0, done: 0, failed: 0, scheduled: 0, due: 0 };
 }
 
 /** The named parts in which two definitions (`BeginOptions.definition`) differ. */

@@ -8,6 +8,7 @@ import { MemoryFrontier } from "./memory_frontier.ts";
 import { SqliteFrontier } from "./sqlite_frontier.ts";
 
 import { type Backend, frontierContract } from "../tests/contracts/frontier_contract.ts";
+import { frontierRevisitContract } from "../tests/contracts/frontier_revisit_contract.ts";
 
 const backends: Array<{ name: string; open: () => Promise<Backend> }> = [
   {
@@ -47,6 +48,7 @@ for (const { name, open } of backends) {
     const backend = await open();
     try {
       await frontierContract(t, backend);
+      await frontierRevisitContract(t, backend);
     } finally {
       await backend.dispose();
     }

@@ -18,6 +18,7 @@ import {
   type NewCrawlReason,
   type Opening,
   type Outcome,
+  type PageRecord,
   type RequestState,
 } from "./frontier.ts";
 import { urlHost, urlKey } from "./url_key.ts";
@@ -39,6 +40,8 @@ interface Row {
   generation: number;
   owner?: string;
   leaseUntil: number;
+  /** What its last visit left, for a page of a recrawl task waiting for its next. */
+  page?: PageRecord;
 }
 
 interface Host {
@@ -175,6 +178,7 @@ export class MemoryFrontier implements Frontier {
             // Copies, as the durable frontiers hand out: a caller changing its claim changes
             // nothing here. Shallow: `tmp` is the rule's to keep, as a parsed row's would be.
             request: { ...row.request },
+            ...(row.page ? { page: { ...row.page } } : {}),
           });
         }
         if (taken.length > 0) host.readyAt = readyAfter;
@@ -195,13 +199,29 @@ export class MemoryFrontier implements Frontier {
       if (outcome.kind === "done") {
         if (row || !crawl.reload) this.#insert(crawl, outcome.children);
         if (!row) return false;
-        row.state = "done";
-        row.owner = undefined;
-        crawl.leased.delete(row);
+        if (outcome.revisit) {
+          // A page of a recrawl task: queued again for its next visit, with what it answered.
+          row.page = { ...outcome.revisit };
+          row.request.attempt = 0;
+          row.dueAt = now + outcome.revisit.intervalMs;
+          this.#requeue(crawl, row, undefined);
+        } else {
+          row.state = "done";
+          row.owner = undefined;
+          crawl.leased.delete(row);
+        }
       } else {
         if (!row) return false;
         if (outcome.counted !== false) row.request.attempt++;
-        if (outcome.counted !== false && row.request.attempt > outcome.retries) {
+        const failed = outcome.counted !== false && row.request.attempt > outcome.retries;
+        if (failed && outcome.revisitAfterMs !== undefined) {
+          // A recrawl task's page failed for good is visited again later, attempts anew.
+          // It counts as visited then (scheduled, with the validators it had).
+          row.request.attempt = 0;
+          row.dueAt = now + outcome.revisitAfterMs;
+          row.page = { ...row.page, fetchedAt: now, intervalMs: outcome.revisitAfterMs };
+          this.#requeue(crawl, row, undefined);
+        } else if (failed) {
           row.state = "failed";
           row.owner = undefined;
           crawl.leased.delete(row);
@@ -263,9 +283,19 @@ export class MemoryFrontier implements Frontier {
     return Promise.resolve(crawl ? this.#counts(crawl) : emptyCounts());
   }
 
-  finished(task: string): Promise<boolean> {
+  finished(task: string, options: { once?: boolean } = {}): Promise<boolean> {
     const crawl = this.#crawls.get(task);
-    return Promise.resolve(!crawl || !this.#active(crawl));
+    if (!crawl) return Promise.resolve(true);
+    if (!options.once) return Promise.resolve(!this.#active(crawl));
+    // Run once: revisits not due yet wait for another run.
+    const now = this.#now();
+    for (const row of crawl.rows.values()) {
+      if (row.state === "leased") return Promise.resolve(false);
+      if (row.state === "queued" && (!row.page || row.dueAt <= now)) {
+        return Promise.resolve(false);
+      }
+    }
+    return Promise.resolve(true);
   }
 
   drop(task: string, options: DropOptions = {}): Promise<void> {
@@ -383,6 +413,11 @@ export class MemoryFrontier implements Frontier {
     const counts = emptyCounts();
     const now = this.#now();
     for (const row of crawl.rows.values()) {
+      if (row.state === "queued" && row.page) {
+        counts.scheduled++;
+        if (row.dueAt <= now) counts.due++;
+        continue;
+      }
       const expired = row.state === "leased" && row.leaseUntil < now;
       counts[expired ? "queued" : row.state]++;
     }

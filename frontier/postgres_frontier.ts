@@ -6,7 +6,8 @@
  * queued per host. A claim is one statement: it locks ready hosts `FOR UPDATE SKIP LOCKED`, takes
  * each one's first requests, leases them and moves the hosts' turns, so two claimers never get
  * one request and never wait on each other. Times are the server's clock, so the workers' clocks
- * do not matter.
+ * do not matter. A recrawl task's page acknowledged with a revisit is queued again, due after its
+ * interval, with its page record in the row's page columns (docs/frontier.md, "Recrawl").
  */
 import type postgres from "postgres";
 import { ServiceUnavailableError } from "../errors/mod.ts";
@@ -16,6 +17,7 @@ import {
   changedParts,
   type Claim,
   type ClaimOptions,
+  type DoneOutcome,
   type DropOptions,
   emptyCounts,
   type Frontier,
@@ -29,6 +31,7 @@ import { urlKey } from "./url_key.ts";
 import { keyHash } from "./key_hash.ts";
 import { expandUrl, storedOrigin, urlParts } from "./_url_parts.ts";
 import { HOSTS_TABLE_POSTGRES } from "./hosts_table.ts";
+import { PAGE_COLUMNS, type PageColumns, pageRecordOf } from "./_page_columns.ts";
 import { type PostgresPool, PostgresPools } from "../db/postgres_pool.ts";
 
 /** Options for {@linkcode openPostgresFrontier}. */
@@ -106,7 +109,12 @@ CREATE TABLE IF NOT EXISTS frontier_urls (
   owner text,
   lease_until bigint,
   lease_ms integer,
-  error text
+  error text,
+  fetched_at bigint,
+  etag text,
+  modified text,
+  hash text,
+  interval_ms bigint
 );
 CREATE UNIQUE INDEX IF NOT EXISTS frontier_urls_key ON frontier_urls (crawl, key);
 CREATE INDEX IF NOT EXISTS frontier_urls_queue
@@ -120,6 +128,14 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'frontier_urls'::regclass
                  AND attname = 'lease_ms' AND NOT attisdropped) THEN
     ALTER TABLE frontier_urls ADD COLUMN lease_ms integer;
+  END IF;
+  -- A page's record for its revisit (docs/frontier.md, "Recrawl"), likewise.
+  IF (SELECT count(*) FROM pg_attribute WHERE attrelid = 'frontier_urls'::regclass
+      AND attname IN ('fetched_at', 'etag', 'modified', 'hash', 'interval_ms')
+      AND NOT attisdropped) < 5 THEN
+    ALTER TABLE frontier_urls ADD COLUMN IF NOT EXISTS fetched_at bigint,
+      ADD COLUMN IF NOT EXISTS etag text, ADD COLUMN IF NOT EXISTS modified text,
+      ADD COLUMN IF NOT EXISTS hash text, ADD COLUMN IF NOT EXISTS interval_ms bigint;
   END IF;
 END $$;
 `;
@@ -169,7 +185,7 @@ export async function openPostgresFrontier(
   return new PostgresFrontier(pool);
 }
 
-interface ClaimRow {
+interface ClaimRow extends PageColumns {
   id: string;
   generation: number;
   url: string;
@@ -338,7 +354,8 @@ export class PostgresFrontier implements Frontier {
              lease_until = ${NOW} + $5, lease_ms = $5
            FROM picked WHERE f.id = picked.id
            RETURNING f.id, f.host, f.generation, f.url, f.method, f.depth, f.priority, f.rule,
-             f.tmp, f.attempts, f.high, picked.origin),
+             f.tmp, f.attempts, f.high, ${PAGE_COLUMNS.map((c) => `f.${c}`).join(", ")},
+             picked.origin),
          moved AS (
            UPDATE frontier_hosts h SET
              turn = CASE WHEN h.id IN (SELECT host FROM leased)
@@ -383,44 +400,82 @@ export class PostgresFrontier implements Frontier {
         if (current) tasks.set(name, current);
       }
       const current = (o: Outcome) => tasks.get(o.claim.task)?.crawl === o.claim.crawl;
-      const done = outcomes.filter((o) => o.kind === "done" && current(o));
+      const done = outcomes.filter((o): o is DoneOutcome => o.kind === "done" && current(o));
       /** Claim id → the host of its request, for the claims that counted. */
       const counted = new Map<number, string>();
-      if (done.length > 0) {
+      /** Rows queued again (retries, revisits): their hosts are active again. */
+      const requeued: Array<{ host: string; high: boolean }> = [];
+      const finals = done.filter((o) => o.revisit === undefined);
+      if (finals.length > 0) {
         const rows = await tx.unsafe<Array<{ id: string; host: string }>>(
           `UPDATE frontier_urls f SET state = ${DONE}, ${UNLEASED}
            FROM unnest($1::bigint[], $2::integer[]) AS c(id, generation)
            WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}
            RETURNING f.id, f.host`,
-          [done.map((o) => o.claim.id), done.map((o) => o.claim.generation)],
+          [finals.map((o) => o.claim.id), finals.map((o) => o.claim.generation)],
           { prepare: true },
         );
         for (const row of rows) counted.set(Number(row.id), row.host);
       }
-      const requeued: Array<{ host: string; high: boolean }> = [];
+      // Pages of a recrawl task: queued again for their next visit, with what this one left.
+      const revisits = done.filter((o) => o.revisit !== undefined);
+      if (revisits.length > 0) {
+        const pages = revisits.map((o) => o.revisit!);
+        const rows = await tx.unsafe<Array<{ id: string; host: string; high: boolean }>>(
+          `UPDATE frontier_urls f SET state = ${QUEUED}, ${UNLEASED}, attempts = 0, error = NULL,
+             due_at = ${NOW} + c.interval_ms, fetched_at = c.fetched_at, etag = c.etag,
+             modified = c.modified, hash = c.hash, interval_ms = c.interval_ms
+           FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[], $5::text[],
+             $6::text[], $7::text[]) AS c(id, generation, fetched_at, interval_ms, etag, modified,
+             hash)
+           WHERE f.id = c.id AND f.generation = c.generation AND f.state = ${LEASED}
+           RETURNING f.id, f.host, f.high`,
+          [
+            revisits.map((o) => o.claim.id),
+            revisits.map((o) => o.claim.generation),
+            pages.map((p) => Math.round(p.fetchedAt)),
+            pages.map((p) => Math.round(p.intervalMs)),
+            pages.map((p) => p.etag ?? null),
+            pages.map((p) => p.lastModified ?? null),
+            pages.map((p) => p.hash ?? null),
+          ] as unknown as Param[],
+          { prepare: true },
+        );
+        for (const row of rows) {
+          counted.set(Number(row.id), row.host);
+          requeued.push(row);
+        }
+      }
       for (const outcome of outcomes) {
         if (outcome.kind !== "failed" || !current(outcome)) continue;
         const { claim } = outcome;
         const uncounted = outcome.counted === false;
         const retry = uncounted || claim.request.attempt + 1 <= outcome.retries;
+        // A recrawl task's request failed for good is tried again at its next visit, afresh; it
+        // counts as visited now (scheduled, with the validators it had).
+        const revisit = !retry && outcome.revisitAfterMs !== undefined;
         const rows = await tx.unsafe<Array<{ host: string; high: boolean }>>(
-          `UPDATE frontier_urls SET state = $1, attempts = attempts + $6,
+          `UPDATE frontier_urls SET state = $1,
+             attempts = CASE WHEN $7::boolean THEN 0 ELSE attempts + $6 END,
+             fetched_at = CASE WHEN $7::boolean THEN ${NOW} ELSE fetched_at END,
+             interval_ms = CASE WHEN $7::boolean THEN $2 ELSE interval_ms END,
              due_at = ${NOW} + $2, error = $3, ${UNLEASED}
            WHERE id = $4 AND generation = $5 AND state = ${LEASED}
            RETURNING host, high`,
           [
-            retry ? QUEUED : FAILED,
-            Math.round(outcome.retryDelayMs ?? 0),
+            retry || revisit ? QUEUED : FAILED,
+            Math.round((revisit ? outcome.revisitAfterMs : outcome.retryDelayMs) ?? 0),
             outcome.error,
             claim.id,
             claim.generation,
             uncounted ? 0 : 1,
+            revisit,
           ],
           { prepare: true },
         );
         if (rows.length > 0) {
           counted.set(claim.id, rows[0].host);
-          if (retry) requeued.push(rows[0]);
+          if (retry || revisit) requeued.push(rows[0]);
         }
       }
       await activate(tx, requeued, false);
@@ -447,7 +502,7 @@ export class PostgresFrontier implements Frontier {
         if (!task) continue;
         const children = done
           .filter((o) => o.claim.task === name && (counted.has(o.claim.id) || !task.reload))
-          .flatMap((o) => (o as Extract<Outcome, { kind: "done" }>).children);
+          .flatMap((o) => o.children);
         await insert(tx, task.id, task.reload, children);
       }
       return outcomes.map((o) => current(o) && counted.has(o.claim.id));
@@ -508,10 +563,10 @@ export class PostgresFrontier implements Frontier {
     });
   }
 
-  finished(task: string): Promise<boolean> {
+  finished(task: string, options: { once?: boolean } = {}): Promise<boolean> {
     return this.#retrying(async (sql) => {
       const current = await taskOf(sql, task);
-      return !current || !(await isActive(sql, current.id));
+      return !current || !(await isActive(sql, current.id, options.once === true));
     });
   }
 
@@ -609,9 +664,16 @@ async function activate(
   ], { prepare: true });
 }
 
-async function isActive(tx: Sql | Tx, crawl: string): Promise<boolean> {
+/**
+ * Whether the crawl has requests queued or leased. `once` leaves out revisits not due yet (pages
+ * fetched before, queued for a later visit): a recrawl task run once ends without them.
+ */
+async function isActive(tx: Sql | Tx, crawl: string, once = false): Promise<boolean> {
   const rows = await tx.unsafe(
-    `SELECT 1 FROM frontier_urls WHERE crawl = $1 AND state IN (${QUEUED}, ${LEASED}) LIMIT 1`,
+    once
+      ? `SELECT 1 FROM frontier_urls WHERE crawl = $1 AND (state = ${LEASED} OR (state = ${QUEUED}
+           AND (fetched_at IS NULL OR due_at <= ${NOW}))) LIMIT 1`
+      : `SELECT 1 FROM frontier_urls WHERE crawl = $1 AND state IN (${QUEUED}, ${LEASED}) LIMIT 1`,
     [crawl],
   );
   return rows.length > 0;
@@ -620,11 +682,14 @@ async function isActive(tx: Sql | Tx, crawl: string): Promise<boolean> {
 async function countsOf(tx: Sql | Tx, crawl: string): Promise<FrontierCounts> {
   const rows = await tx.unsafe<Array<Record<keyof FrontierCounts, string>>>(
     `SELECT
-       count(*) FILTER (WHERE state = ${QUEUED}
+       count(*) FILTER (WHERE (state = ${QUEUED} AND fetched_at IS NULL)
          OR (state = ${LEASED} AND ${LEASE_END} < ${NOW})) AS queued,
        count(*) FILTER (WHERE state = ${LEASED} AND ${LEASE_END} >= ${NOW}) AS leased,
        count(*) FILTER (WHERE state = ${DONE}) AS done,
-       count(*) FILTER (WHERE state = ${FAILED}) AS failed
+       count(*) FILTER (WHERE state = ${FAILED}) AS failed,
+       count(*) FILTER (WHERE state = ${QUEUED} AND fetched_at IS NOT NULL) AS scheduled,
+       count(*) FILTER (WHERE state = ${QUEUED} AND fetched_at IS NOT NULL
+         AND due_at <= ${NOW}) AS due
      FROM frontier_urls WHERE crawl = $1`,
     [crawl],
   );
@@ -711,7 +776,15 @@ function toClaim(task: string, row: ClaimRow): Claim {
     attempt: row.attempts,
   };
   if (row.tmp !== null) request.tmp = row.tmp;
-  return { id: Number(row.id), generation: row.generation, task, crawl: row.crawl, request };
+  const claim: Claim = {
+    id: Number(row.id),
+    generation: row.generation,
+    task,
+    crawl: row.crawl,
+    request,
+  };
+  const page = pageRecordOf(row);
+  return page ? { ...claim, page } : claim;
 }
 
 /** The URL without its password, for messages. */

@@ -34,6 +34,7 @@ import { urlKey } from "./url_key.ts";
 import { keyHash } from "./key_hash.ts";
 import { compactUrl, expandUrl, storedOrigin, urlParts } from "./_url_parts.ts";
 import { HOSTS_TABLE_SQLITE } from "./hosts_table.ts";
+import { PAGE_COLUMNS, type PageColumns, pageRecordOf } from "./_page_columns.ts";
 
 /** Options for {@linkcode SqliteFrontier}. */
 export interface SqliteFrontierOptions {
@@ -86,7 +87,12 @@ CREATE TABLE IF NOT EXISTS frontier_urls (
   tmp TEXT,
   owner TEXT,
   lease_until INTEGER,
-  error TEXT
+  error TEXT,
+  fetched_at INTEGER,
+  etag TEXT,
+  modified TEXT,
+  hash TEXT,
+  interval_ms INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS frontier_urls_key ON frontier_urls (crawl, key);
 CREATE INDEX IF NOT EXISTS frontier_urls_queue
@@ -96,7 +102,7 @@ CREATE INDEX IF NOT EXISTS frontier_urls_leases
 CREATE INDEX IF NOT EXISTS frontier_urls_failed ON frontier_urls (crawl) WHERE state = ${FAILED};
 `;
 
-interface UrlRow {
+interface UrlRow extends PageColumns {
   id: number;
   host: number;
   generation: number;
@@ -144,6 +150,7 @@ export class SqliteFrontier implements Frontier {
     try {
       this.#transaction(() => {
         this.#db.exec(SCHEMA + HOSTS_TABLE_SQLITE);
+        this.#addPageColumns();
         this.#migrateV1();
       });
     } catch (error) {
@@ -277,7 +284,7 @@ export class SqliteFrontier implements Frontier {
                    WHERE host = ? AND state = ${QUEUED} AND due_at <= ?
                    ORDER BY high DESC, id LIMIT ?)
                  RETURNING id, host, generation, url, method, depth, priority, rule, tmp,
-                   attempts, high`,
+                   attempts, high, ${PAGE_COLUMNS.join(", ")}`,
               ).all(
                 options.owner,
                 now + options.leaseMs,
@@ -324,7 +331,29 @@ export class SqliteFrontier implements Frontier {
           const current = tasks.get(claim.task);
           if (!current || current.crawl !== claim.crawl) return false;
           let row: { host: number; high: number } | undefined;
-          if (outcome.kind === "done") {
+          if (outcome.kind === "done" && outcome.revisit) {
+            // A page of a recrawl task: queued again for its next visit, with what it answered.
+            const page = outcome.revisit;
+            row = this.#statement(
+              `UPDATE frontier_urls SET state = ${QUEUED}, owner = NULL, lease_until = NULL,
+                 attempts = 0, error = NULL, due_at = ?, fetched_at = ?, etag = ?, modified = ?,
+                 hash = ?, interval_ms = ?
+               WHERE id = ? AND generation = ? AND state = ${LEASED} RETURNING host, high`,
+            ).get(
+              now + page.intervalMs,
+              page.fetchedAt,
+              page.etag ?? null,
+              page.lastModified ?? null,
+              page.hash ?? null,
+              page.intervalMs,
+              claim.id,
+              claim.generation,
+            ) as typeof row;
+            if (row) requeued.push(row);
+            if (row || current.reload === 0) {
+              this.#insert(current.id, current.reload === 1, outcome.children);
+            }
+          } else if (outcome.kind === "done") {
             row = this.#statement(
               `UPDATE frontier_urls SET state = ${DONE}, owner = NULL, lease_until = NULL
                WHERE id = ? AND generation = ? AND state = ${LEASED} RETURNING host, high`,
@@ -335,19 +364,28 @@ export class SqliteFrontier implements Frontier {
           } else {
             const uncounted = outcome.counted === false;
             const retry = uncounted || claim.request.attempt + 1 <= outcome.retries;
+            // A recrawl task's page failed for good is visited again later, attempts anew.
+            const revisit = !retry && outcome.revisitAfterMs !== undefined;
+            // It counts as visited then (scheduled, with the validators it had).
             row = this.#statement(
-              `UPDATE frontier_urls SET state = ?, attempts = attempts + ?, due_at = ?,
-                 error = ?, owner = NULL, lease_until = NULL
+              `UPDATE frontier_urls SET state = ?, attempts = ?, due_at = ?,
+                 error = ?, owner = NULL, lease_until = NULL,
+                 fetched_at = CASE WHEN ? THEN ? ELSE fetched_at END,
+                 interval_ms = CASE WHEN ? THEN ? ELSE interval_ms END
                WHERE id = ? AND generation = ? AND state = ${LEASED} RETURNING host, high`,
             ).get(
-              retry ? QUEUED : FAILED,
-              uncounted ? 0 : 1,
-              now + (outcome.retryDelayMs ?? 0),
+              retry || revisit ? QUEUED : FAILED,
+              revisit ? 0 : claim.request.attempt + (uncounted ? 0 : 1),
+              now + (revisit ? outcome.revisitAfterMs! : (outcome.retryDelayMs ?? 0)),
               outcome.error,
+              revisit ? 1 : 0,
+              now,
+              revisit ? 1 : 0,
+              outcome.revisitAfterMs ?? null,
               claim.id,
               claim.generation,
             ) as typeof row;
-            if (row && retry) requeued.push(row);
+            if (row && (retry || revisit)) requeued.push(row);
           }
           if (!row) return false;
           hostWaits.set(row.host, outcome.hostWaitMs ?? -1);
@@ -441,10 +479,16 @@ export class SqliteFrontier implements Frontier {
     });
   }
 
-  finished(task: string): Promise<boolean> {
+  finished(task: string, options: { once?: boolean } = {}): Promise<boolean> {
     return this.#async(() => {
       const current = this.#task(task);
-      return !current || !this.#active(current.id);
+      if (!current) return true;
+      if (!options.once) return !this.#active(current.id);
+      // Run once: revisits not due yet wait for another run.
+      return this.#statement(
+        `SELECT 1 FROM frontier_urls WHERE crawl = ? AND (state = ${LEASED} OR
+           (state = ${QUEUED} AND (fetched_at IS NULL OR due_at <= ?))) LIMIT 1`,
+      ).get(current.id, this.#now()) === undefined;
     });
   }
 
@@ -622,12 +666,39 @@ export class SqliteFrontier implements Frontier {
     const failed = count(
       `SELECT count(*) AS n FROM frontier_urls WHERE crawl = ? AND state = ${FAILED}`,
     );
+    const now = this.#now();
+    const { scheduled, due } = this.#statement(
+      `SELECT count(*) AS scheduled, coalesce(sum(due_at <= ?), 0) AS due FROM frontier_urls
+       WHERE crawl = ? AND state = ${QUEUED} AND fetched_at IS NOT NULL`,
+    ).get(now, crawl) as { scheduled: number; due: number };
     return {
-      queued: queued + expired,
+      queued: queued - scheduled + expired,
       leased: leased - expired,
       done: total - queued - leased - failed,
       failed,
+      scheduled,
+      due,
     };
+  }
+
+  /** Adds the page columns to a frontier file written before revisits. */
+  #addPageColumns(): void {
+    const have = new Set(
+      (this.#db.prepare("PRAGMA table_info(frontier_urls)").all() as Array<{ name: string }>)
+        .map((c) => c.name),
+    );
+    const types: Record<(typeof PAGE_COLUMNS)[number], string> = {
+      fetched_at: "INTEGER",
+      etag: "TEXT",
+      modified: "TEXT",
+      hash: "TEXT",
+      interval_ms: "INTEGER",
+    };
+    for (const column of PAGE_COLUMNS) {
+      if (!have.has(column)) {
+        this.#db.exec(`ALTER TABLE frontier_urls ADD COLUMN ${column} ${types[column]}`);
+      }
+    }
   }
 
   /** Moves the requests of a frontier file written before hosts had their own table. */
@@ -735,5 +806,7 @@ function toClaim(task: string, crawl: string, row: UrlRow & { origin: string }):
     attempt: row.attempts,
   };
   if (row.tmp !== null) request.tmp = JSON.parse(row.tmp);
-  return { id: row.id, generation: row.generation, task, crawl, request };
+  const claim: Claim = { id: row.id, generation: row.generation, task, crawl, request };
+  const page = pageRecordOf(row);
+  return page ? { ...claim, page } : claim;
 }

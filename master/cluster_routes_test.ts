@@ -322,6 +322,7 @@ Deno.test("a task placed on two workers sums both; a worker gone silent keeps it
     let view = await c.view.resource("shared");
     assert.equal(view.totals.fetched, 35);
     assert.equal(view.totals.leased, 6);
+    assert.equal(view.totals.queued, 40, "the frontier's queue, shared by both: not summed");
     assert.deepEqual(view.history, [10]); // 20 pages more in 2 s, over both workers
     assert.deepEqual(view.hosts, [{
       host: "127.0.0.1:1",
@@ -381,4 +382,175 @@ Deno.test("a task whose pages are rendered shows its browser figures in its tota
     renderSeconds: number[];
   };
   assert.deepEqual(snapshot.renderSeconds, [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60]);
+});
+
+/** A report of the recrawl task `news` on one worker: waiting for its next visit unless `state`. */
+function recrawling(
+  id: string,
+  recrawl: { revisits: number; notModified: number; nextDueAt?: number },
+  frontier: { scheduled: number; due: number },
+  state: "waiting" | "running" = "waiting",
+): AssignmentStatus {
+  const report = running(id, recrawl.revisits, { name: "news" });
+  return {
+    ...report,
+    state,
+    stats: {
+      ...report.stats!,
+      queued: 0,
+      inFlight: 0,
+      frontier: { queued: 0, leased: 0, done: 0, failed: 0, ...frontier },
+      recrawl: { unchanged: 1, changed: 2, ...recrawl },
+    },
+  };
+}
+
+Deno.test("a recrawl task on two workers waits only when both wait; revisits sum, the next visit is the earliest", async () => {
+  await using c = await cluster({ callTimeoutMs: 500 });
+  let secondTasks: AssignmentStatus[] = [];
+  const second = await startWorkerGrpc({
+    hostname: "127.0.0.1",
+    port: 0,
+    workerId: "w2",
+    tasks: () => secondTasks,
+    ready: () => true,
+  });
+  const grpc = loadCrawlerMasterGrpc();
+  const server = await startGrpcServer({
+    master: c.master,
+    hostname: "127.0.0.1",
+    port: 0,
+    grpc,
+    view: c.view,
+  });
+  const client = new MasterGrpcClient(`127.0.0.1:${server.port}`, { grpc, timeoutMs: 3000 });
+  try {
+    await registerWorker(c.store, "w2", { port: second.port });
+    const placements = [`w1|127.0.0.1:1`, `w2|127.0.0.1:${second.port}`];
+    await c.store.put(
+      resourceKey("news"),
+      JSON.stringify({
+        ID: "88",
+        Name: "news",
+        AssignedNode: placements[0],
+        Placements: placements,
+        CreationTime: 1,
+        Spec: { ...spec, workers: 2 },
+      }),
+    );
+    // The two workers read the shared frontier a moment apart: one still sees 3 pages due.
+    c.setTasks([
+      recrawling("88", { revisits: 600, notModified: 590, nextDueAt: 1_700_000_300_000 }, {
+        scheduled: 1000,
+        due: 3,
+      }, "running"),
+    ]);
+    secondTasks = [
+      recrawling("88", { revisits: 400, notModified: 395, nextDueAt: 1_700_000_200_000 }, {
+        scheduled: 1000,
+        due: 0,
+      }),
+    ];
+    await c.view.poll();
+    let view = await body(await c.app.request("/crawler/resource/news")) as unknown as TaskView;
+    assert.equal(view.state, "running", "one worker still has pages due");
+    assert.deepEqual(view.totals.recrawl, {
+      revisits: 1000,
+      notModified: 985,
+      unchanged: 2,
+      changed: 4,
+      scheduled: 1000,
+      due: 3,
+      nextDueAt: 1_700_000_200_000,
+    });
+    assert.deepEqual(view.placements.map((p) => [p.workerId, p.state]), [
+      ["w1", "running"],
+      ["w2", "waiting"],
+    ]);
+    assert.equal(view.placements[1].counters?.recrawl?.revisits, 400);
+
+    c.setTasks([
+      recrawling("88", { revisits: 603, notModified: 593, nextDueAt: 1_700_000_300_000 }, {
+        scheduled: 1000,
+        due: 0,
+      }),
+    ]);
+    await c.view.poll();
+    view = await body(await c.app.request("/crawler/resource/news")) as unknown as TaskView;
+    assert.equal(view.state, "waiting", "neither worker has anything due");
+    assert.equal(view.totals.recrawl?.due, 0);
+    const snapshot = await body(await c.app.request("/crawler/cluster")) as unknown as {
+      tasks: TaskView[];
+      workers: Array<{ id: string; running: number }>;
+    };
+    assert.equal(snapshot.tasks.find((t) => t.name === "news")?.state, "waiting");
+    assert.deepEqual(
+      snapshot.workers.map((w) => [w.id, w.running]),
+      [["w1", 1], ["w2", 1]],
+      "a task waiting for its next visit still runs on its worker",
+    );
+
+    // GetResource carries the same figures: revisits, schedule and the next visit.
+    const detail = await client.getResource("news");
+    assert.equal(detail.state, "waiting");
+    assert.deepEqual(
+      Object.fromEntries(
+        Object.entries(detail.totals.recrawl ?? {}).map(([k, v]) => [k, String(v)]),
+      ),
+      {
+        revisits: "1003",
+        not_modified: "988",
+        unchanged: "2",
+        changed: "4",
+        scheduled: "1000",
+        due: "0",
+        next_due_at: "1700000200000",
+      },
+    );
+    assert.equal(detail.placements[1].counters?.recrawl?.revisits, "400");
+    assert.equal(detail.totals.render, null, "a task that renders no page");
+  } finally {
+    client.close();
+    await server.close();
+    await second.close();
+  }
+});
+
+Deno.test("GetResource's totals carry sitemap, render and stall figures", async () => {
+  await using c = await cluster();
+  const grpc = loadCrawlerMasterGrpc();
+  const server = await startGrpcServer({
+    master: c.master,
+    hostname: "127.0.0.1",
+    port: 0,
+    grpc,
+    view: c.view,
+  });
+  const client = new MasterGrpcClient(`127.0.0.1:${server.port}`, { grpc, timeoutMs: 3000 });
+  try {
+    await c.master.addResource({ name: "books", spec });
+    const id = decodeResourceSpec((await c.store.get(resourceKey("books")))!.value).ID;
+    const report = running(id, 10);
+    const seconds = [0, 2, 8, 0, 0, 0, 0, 0, 0, 0, 1];
+    const render = { rendered: 9, failed: 1, seconds, open: 2, restarts: 1 };
+    c.setTasks([{
+      ...report,
+      stats: { ...report.stats!, sitemaps: 6, sitemapUrls: 10_100, render },
+    }]);
+    await c.view.poll();
+    const { totals } = await client.getResource("books");
+    assert.deepEqual(
+      [totals.sitemaps, totals.sitemap_urls, totals.stalled].map(String),
+      ["6", "10100", ""],
+    );
+    const wire = totals.render!;
+    assert.deepEqual(
+      [wire.rendered, wire.failed, wire.open, wire.restarts, ...wire.seconds].map(Number),
+      [9, 1, 2, 1, ...render.seconds],
+    );
+    assert.equal(totals.recrawl, null, "a task that does not recrawl");
+  } finally {
+    client.close();
+    await server.close();
+  }
 });

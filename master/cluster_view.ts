@@ -9,7 +9,7 @@
 import type { WorkerStatus } from "../proto/api_bodies.ts";
 import { parseAssignedNode } from "../proto/assigned_node.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
-import type { TaskReport, WorkerReport } from "../proto/worker_report.ts";
+import type { RecrawlReport, TaskReport, WorkerReport } from "../proto/worker_report.ts";
 import type { Logger } from "../log/logger.ts";
 import { silentLogger } from "../log/logger.ts";
 import { delay } from "../async/delay.ts";
@@ -26,6 +26,7 @@ export interface TaskCounters {
   failed: number;
   retried: number;
   items: number;
+  /** Requests waiting in the task's frontier: shared by its workers, so not summed. */
   queued: number;
   /** Requests claimed and not settled yet (in flight). */
   leased: number;
@@ -40,6 +41,13 @@ export interface TaskCounters {
    * a task that renders no page.
    */
   render?: RenderStats;
+  /**
+   * A recrawl task's revisits (docs/frontier.md, "Recrawl"): the counters summed over its
+   * workers, `scheduled` and `due` as its frontier holds them (the same on every worker: the
+   * largest reported), `nextDueAt` the earliest any worker reports (ms since the epoch). Absent
+   * for a task that does not recrawl.
+   */
+  recrawl?: RecrawlReport;
 }
 
 /** One worker a task is placed on, as last heard from. */
@@ -83,9 +91,10 @@ export interface TaskView {
   resource: ResourceSpec;
   paused: boolean;
   /**
-   * running, paused, pausing (paused, a worker still runs it), finished, stopped, pending (placed,
-   * not reported running yet), unknown (a
-   * worker cannot run it), unreachable (no placement's worker answers), unassigned (no worker).
+   * running, waiting (a recrawl task none of whose workers has anything to fetch until its next
+   * visit is due), paused, pausing (paused, a worker still runs it), finished, stopped, pending
+   * (placed, not reported running yet), unknown (a worker cannot run it), unreachable (no
+   * placement's worker answers), unassigned (no worker).
    */
   state: string;
   totals: TaskCounters;
@@ -178,6 +187,8 @@ interface History {
 }
 
 const ZERO = { fetched: 0, failed: 0, retried: 0, items: 0, queued: 0, leased: 0 };
+/** The counters each worker keeps of its own: summed over the placements. */
+const SUMMED = ["fetched", "failed", "retried", "items", "leased"] as const;
 
 /**
  * The cluster as this master sees it. `run(signal)` polls the workers until `signal` aborts;
@@ -301,14 +312,15 @@ export class ClusterView {
     const totals: TaskCounters = { ...ZERO };
     for (const p of placements) {
       if (!p.counters) continue;
-      for (const key of Object.keys(totals) as Array<keyof typeof ZERO>) {
-        totals[key] += p.counters[key];
-      }
+      for (const key of SUMMED) totals[key] += p.counters[key];
+      // The task's frontier is shared by its workers: each reports the same queue.
+      totals.queued = Math.max(totals.queued, p.counters.queued);
       if (p.counters.sitemaps !== undefined) {
         totals.sitemaps = (totals.sitemaps ?? 0) + p.counters.sitemaps;
         totals.sitemapUrls = (totals.sitemapUrls ?? 0) + (p.counters.sitemapUrls ?? 0);
       }
       if (p.counters.render) totals.render = addRender(totals.render, p.counters.render);
+      if (p.counters.recrawl) totals.recrawl = addRecrawl(totals.recrawl, p.counters.recrawl);
     }
     const reports = placements.map((p) => this.#taskReport(p.workerId, resource));
     const errors = reports.flatMap((r, i) =>
@@ -350,7 +362,7 @@ export class ClusterView {
       // Paused in the store, but a worker still reports it running (it has not seen the pause
       // yet, or this view has not asked it since): "pausing".
       state: paused
-        ? (placements.some((p) => p.state === "running") ? "pausing" : "paused")
+        ? (placements.some((p) => RUNNING.has(p.state)) ? "pausing" : "paused")
         : overallState(placements),
       totals,
       pagesPerSecond: paused ? 0 : recentRate(samples),
@@ -399,7 +411,7 @@ export class ClusterView {
       health,
       ...(record?.error && record.unreachable ? { error: record.error } : {}),
       ...(record?.lastSeen ? { lastSeen: record.lastSeen } : {}),
-      running: tasks.filter((t) => t.state === "running").length,
+      running: tasks.filter((t) => RUNNING.has(t.state)).length,
       tasks: tasks.length,
       pagesPerSecond: record?.unreachable
         ? 0
@@ -459,6 +471,34 @@ function countersOf(task: TaskReport): TaskCounters {
     ...(s.stalled ? { stalled: s.stalled } : {}),
     ...(s.sitemaps ? { sitemaps: s.sitemaps, sitemapUrls: s.sitemapUrls ?? 0 } : {}),
     ...(s.render ? { render: s.render } : {}),
+    ...(s.recrawl
+      ? {
+        recrawl: {
+          ...s.recrawl,
+          scheduled: s.frontier?.scheduled ?? 0,
+          due: s.frontier?.due ?? 0,
+        },
+      }
+      : {}),
+  };
+}
+
+/**
+ * `total` (none yet: a copy of `more`) plus `more`: counters summed, the frontier's figures (the
+ * same on every worker, but read at different moments) the largest, the next due time the
+ * earliest.
+ */
+function addRecrawl(total: RecrawlReport | undefined, more: RecrawlReport): RecrawlReport {
+  if (!total) return { ...more };
+  const nextDueAt = [total.nextDueAt, more.nextDueAt].filter((at) => at !== undefined);
+  return {
+    revisits: total.revisits + more.revisits,
+    notModified: total.notModified + more.notModified,
+    unchanged: total.unchanged + more.unchanged,
+    changed: total.changed + more.changed,
+    scheduled: Math.max(total.scheduled, more.scheduled),
+    due: Math.max(total.due, more.due),
+    ...(nextDueAt.length > 0 ? { nextDueAt: Math.min(...nextDueAt) } : {}),
   };
 }
 
@@ -473,11 +513,18 @@ function addRender(total: RenderStats | undefined, more: RenderStats): RenderSta
   return sum;
 }
 
-/** One state for a task from the states of its placements (see `TaskView.state`). */
+/** The states of a task a worker runs: a recrawl task `waiting` for its next visit runs too. */
+const RUNNING: ReadonlySet<string> = new Set(["running", "waiting"]);
+
+/**
+ * One state for a task from the states of its placements (see `TaskView.state`): `running` if
+ * any runs, `waiting` if the others wait (or have stopped) — waiting only when no worker of the
+ * task has something to fetch.
+ */
 function overallState(placements: PlacementView[]): string {
   if (placements.length === 0) return "unassigned";
   const states = new Set(placements.map((p) => p.state));
-  for (const state of ["running", "unknown", "pending", "unreachable"]) {
+  for (const state of ["running", "unknown", "pending", "unreachable", "waiting"]) {
     if (state === "pending" && states.has("not reported")) return "pending";
     if (states.has(state)) return state;
   }

@@ -9,6 +9,7 @@ import {
 import { recordedDigest, sourceDigest } from "./dashboard/bundle.ts";
 import { dashboardApiClient } from "./_testing.ts";
 import { renderLine } from "./dashboard/render_line.ts";
+import { dueIn, recrawlLine } from "./dashboard/recrawl_line.ts";
 import { RENDER_SECONDS_BUCKETS } from "../spider/browser/render_stats.ts";
 
 async function served(path: string): Promise<{ type: string | null; body: string }> {
@@ -111,5 +112,31 @@ Deno.test("a task card shows its renders, open pages, restarts and render times,
     none,
     '<div class="task-sub" data-field="render">rendered: 0 pages, 0 failed · 0 open · ' +
       "0 browser restarts</div>",
+  );
+});
+
+Deno.test("a recrawl task's card shows its next visit, pages due and scheduled, and what revisits found", () => {
+  assert.equal(recrawlLine(undefined, 0), "", "a task that does not recrawl");
+  const recrawl = {
+    revisits: 1000,
+    notModified: 990,
+    unchanged: 5,
+    changed: 5,
+    scheduled: 1000,
+    due: 0,
+    nextDueAt: 192_000,
+  };
+  assert.equal(
+    recrawlLine(recrawl, 0),
+    '<div class="task-sub" data-field="recrawl"><span data-field="next-due">next visit due in ' +
+      '3 min 12 s</span> · due 0 / scheduled 1,000 · <span data-field="revisits">revisits 1,000 ' +
+      "(304: 990, unchanged 5, changed 5)</span></div>",
+  );
+  assert.match(recrawlLine({ ...recrawl, due: 40 }, 200_000), /due now<\/span> · due 40 /);
+  const { nextDueAt: _, ...unscheduled } = recrawl;
+  assert.match(recrawlLine({ ...unscheduled, scheduled: 0 }, 0), /nothing scheduled · due 0 /);
+  assert.deepEqual(
+    [dueIn(40_000, 0), dueIn(180_000, 0), dueIn(7_500_000, 0), dueIn(7_200_000, 0)],
+    ["in 40 s", "in 3 min", "in 2 h 5 min", "in 2 h"],
   );
 });

@@ -21,6 +21,7 @@ import {
 } from "../proto/crawler_grpc.ts";
 import { IDEMPOTENCY_KEY_METADATA_KEY } from "../proto/idempotency.ts";
 import type { ResourceSpec } from "../proto/resource_spec.ts";
+import { recrawlToMessage } from "../proto/worker_report.ts";
 import {
   ERROR_KIND_METADATA_KEY,
   errorReply,
@@ -229,8 +230,20 @@ function pageRequest(request: ListRequestMessage | null | undefined): PageReques
   return { limit: request?.limit ?? 0, ...(request?.after ? { after: request.after } : {}) };
 }
 
-function countersMessage(counters: TaskCounters): TaskCountersMessage {
-  return { ...counters };
+function countersMessage(c: TaskCounters): TaskCountersMessage {
+  return {
+    fetched: c.fetched,
+    failed: c.failed,
+    retried: c.retried,
+    items: c.items,
+    queued: c.queued,
+    leased: c.leased,
+    stalled: c.stalled ?? "",
+    sitemaps: c.sitemaps ?? 0,
+    sitemap_urls: c.sitemapUrls ?? 0,
+    render: c.render ? { ...c.render } : null,
+    recrawl: c.recrawl ? recrawlToMessage(c.recrawl) : null,
+  };
 }
 
 /** `ResourceDetail`: the resource and, when the view knows them, its workers' reports. */

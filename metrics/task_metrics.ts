@@ -3,7 +3,7 @@
  * Per-task metrics (label `task`) of a worker, read from its tasks' counters at scrape time.
  */
 import { Counter, Gauge, type Registry } from "prom-client";
-import type { TaskStats } from "../spider/task_run.ts";
+import type { RecrawlStats, TaskStats } from "../spider/task_run.ts";
 import type { HostCounts } from "../spider/politeness/host_counters.ts";
 import { registerHostPolitenessMetrics } from "./host_politeness_metrics.ts";
 
@@ -38,7 +38,21 @@ const COUNTERS: Array<[name: string, help: string, key: NumericStat]> = [
 ];
 
 /** The counters of `TaskStats` that are numbers. */
-type NumericStat = Exclude<keyof TaskStats, "frontier" | "stalled" | "render">;
+type NumericStat = Exclude<keyof TaskStats, "frontier" | "stalled" | "render" | "recrawl">;
+
+/** A recrawl task's revisit counters (docs/frontier.md, "Recrawl"); absent for other tasks. */
+const RECRAWL_COUNTERS: Array<[name: string, help: string, key: RecrawlCounter]> = [
+  ["crawler_task_revisits_total", "Pages fetched again after their recrawl interval.", "revisits"],
+  ["crawler_task_not_modified_total", "Revisits answered 304 Not Modified.", "notModified"],
+  [
+    "crawler_task_unchanged_total",
+    "Revisits answered 200 whose rule output was the same as last time.",
+    "unchanged",
+  ],
+  ["crawler_task_changed_total", "Revisits whose rule output changed.", "changed"],
+];
+
+type RecrawlCounter = Exclude<keyof RecrawlStats, "nextDueAt">;
 
 const GAUGES: Array<[name: string, help: string, key: NumericStat]> = [
   ["crawler_task_queue_size", "Requests waiting in the task's frontier.", "queued"],
@@ -76,19 +90,63 @@ export function registerTaskMetrics(registry: Registry, tasks: () => TaskSnapsho
       },
     });
   }
+  for (const [name, help, key] of RECRAWL_COUNTERS) {
+    new Counter({
+      name,
+      help,
+      labelNames: ["task"],
+      registers,
+      collect() {
+        this.reset();
+        for (const task of tasks()) {
+          const recrawl = task.stats?.recrawl;
+          if (recrawl) this.inc({ task: task.name }, recrawl[key]);
+        }
+      },
+    });
+  }
   registerHostPolitenessMetrics(registry, tasks);
   new Gauge({
     name: "crawler_task_frontier_requests",
-    help: "The task's requests in its frontier by state (queued, leased, done, failed): the " +
-      "same figures on every worker of the task.",
+    help: "The task's requests in its frontier by state (queued, leased, done, failed, and " +
+      "scheduled: a recrawl task's pages waiting for their next visit): the same figures on " +
+      "every worker of the task.",
     labelNames: ["task", "state"],
     registers,
     collect() {
       this.reset();
       for (const task of tasks()) {
         for (const [state, n] of Object.entries(task.stats?.frontier ?? {})) {
-          this.set({ task: task.name, state }, n);
+          // `due` is a part of `scheduled`, not a state of its own: it has its own gauge.
+          if (state !== "due") this.set({ task: task.name, state }, n);
         }
+      }
+    },
+  });
+  new Gauge({
+    name: "crawler_task_frontier_due",
+    help: "A recrawl task's scheduled pages whose next visit is due now.",
+    labelNames: ["task"],
+    registers,
+    collect() {
+      this.reset();
+      for (const task of tasks()) {
+        const frontier = task.stats?.frontier;
+        if (task.stats?.recrawl && frontier) this.set({ task: task.name }, frontier.due);
+      }
+    },
+  });
+  new Gauge({
+    name: "crawler_task_next_due_time_seconds",
+    help: "When a recrawl task's next visit is due, epoch seconds (subtract time() for how " +
+      "long until then); absent while nothing is scheduled.",
+    labelNames: ["task"],
+    registers,
+    collect() {
+      this.reset();
+      for (const task of tasks()) {
+        const at = task.stats?.recrawl?.nextDueAt;
+        if (at !== undefined) this.set({ task: task.name }, at / 1000);
       }
     },
   });
@@ -99,9 +157,10 @@ export function registerTaskMetrics(registry: Registry, tasks: () => TaskSnapsho
     registers,
     collect() {
       const counts = new Map(
-        ["claiming", "running", "finished", "failed", "stopped", "unknown", "paused"].map((
-          s,
-        ) => [s, 0]),
+        ["claiming", "running", "waiting", "finished", "failed", "stopped", "unknown", "paused"]
+          .map((
+            s,
+          ) => [s, 0]),
       );
       for (const task of tasks()) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
       for (const [state, count] of counts) this.set({ state }, count);

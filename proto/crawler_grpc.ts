@@ -37,6 +37,14 @@ export interface TaskCountersMessage {
   items: string | number;
   queued: string | number;
   leased: string | number;
+  /** Empty while every placement makes progress. */
+  stalled?: string;
+  sitemaps?: string | number;
+  sitemap_urls?: string | number;
+  /** Unset (null once decoded) for a task that renders no page. */
+  render?: RenderStatsMessage | null;
+  /** Unset (null once decoded) for a task that does not recrawl. */
+  recrawl?: RecrawlStatsMessage | null;
 }
 
 /** `TaskError` on the wire. */
@@ -142,6 +150,8 @@ export interface TaskStatusMessage {
   sitemap_urls?: string | number;
   /** Unset (null once decoded) for a task that renders no page. */
   render?: RenderStatsMessage | null;
+  /** Unset (null once decoded) for a task that does not recrawl. */
+  recrawl?: RecrawlStatsMessage | null;
 }
 
 /** `RenderStats` on the wire. */
@@ -151,6 +161,18 @@ export interface RenderStatsMessage {
   seconds: Array<string | number>;
   open: string | number;
   restarts: string | number;
+}
+
+/** `RecrawlStats` on the wire: a recrawl task's revisits and schedule. */
+export interface RecrawlStatsMessage {
+  revisits: string | number;
+  not_modified: string | number;
+  unchanged: string | number;
+  changed: string | number;
+  scheduled: string | number;
+  due: string | number;
+  /** Ms since the epoch; 0 while nothing is scheduled. */
+  next_due_at: string | number;
 }
 
 /** `WorkerStatus` on the wire. */

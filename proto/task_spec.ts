@@ -13,6 +13,7 @@ import {
 } from "../spider/declarative/declarative_task_spec.ts";
 import { politenessSpecShape } from "../spider/politeness/politeness_spec.ts";
 import { limitSpecSchema } from "../spider/limit_spec.ts";
+import { recrawlIssues, recrawlSpecSchema } from "../spider/recrawl_spec.ts";
 
 /** `workers`: how many distinct workers the leader places a task on. */
 export const workersSchema = z.number().int().min(1).max(64);
@@ -38,6 +39,15 @@ export const builtinTaskSpecSchema = z.strictObject({
   workers: workersSchema.optional(),
   /** `"browser"` renders every page in Chromium before the rules parse it. Default `"http"`. */
   fetcher: z.enum(["http", "browser"]).optional(),
+  /**
+   * Fetch every page again once its interval has passed: `{interval, min, max, adaptive}`
+   * (docs/http-api.md). Default: each page once.
+   */
+  recrawl: recrawlSpecSchema.superRefine((recrawl, ctx) => {
+    for (const { key, message } of recrawlIssues(recrawl)) {
+      ctx.addIssue({ code: "custom", path: [key], message });
+    }
+  }).optional(),
   ...politenessSpecShape,
 });
 

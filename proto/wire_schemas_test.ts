@@ -71,3 +71,47 @@ Deno.test("api bodies accept the documented shapes and refuse unknown spec keys"
   assert.equal(deleteResourceBodySchema.safeParse({ name: "a/b" }).success, false);
   assert.equal(deleteResourceBodySchema.safeParse({ name: "书籍" }).success, true);
 });
+
+Deno.test("a spec's recrawl travels as written and becomes the task's and its rules' policies", () => {
+  const body = addResourceBodySchema.parse({
+    name: "shop",
+    spec: {
+      url: "http://127.0.0.1:8088/",
+      recrawl: { interval: "24h", min: "1h", max: "14d", adaptive: true },
+      rules: { list: { recrawl: { interval: "15m" } } },
+    },
+  });
+  const stored = decodeResourceSpec(encodeResourceSpec({
+    ID: "1",
+    Name: body.name,
+    AssignedNode: "",
+    CreationTime: 0,
+    Spec: body.spec,
+  }));
+  assert.deepEqual(stored.Spec, body.spec, "stored in etcd as the caller wrote it");
+  const definition = taskDefinitionFromSpec("shop", stored.Spec!);
+  assert.deepEqual(definition.recrawl, {
+    intervalMs: 86_400_000,
+    minMs: 3_600_000,
+    maxMs: 14 * 86_400_000,
+    adaptive: true,
+  });
+  assert.equal(definition.ruleSet?.recrawl?.list.intervalMs, 900_000);
+  const builtin = taskDefinitionFromSpec("books", { rule: "douban_book_list", recrawl: {} });
+  assert.equal(builtin.recrawl?.intervalMs, 86_400_000);
+});
+
+Deno.test("a bad recrawl in an add body fails on the key, as a 400 names it", () => {
+  const issues = (spec: unknown) => {
+    const result = addResourceBodySchema.safeParse({ name: "x", spec });
+    return result.success ? [] : result.error.issues.map((i) => [i.path.join("."), i.message]);
+  };
+  assert.deepEqual(issues({ rule: "r", recrawl: { interval: "1 day" } }), [[
+    "spec.recrawl.interval",
+    '"1 day" is not a duration: write it as "90s", "15m", "24h", "14d" or milliseconds',
+  ]]);
+  assert.deepEqual(
+    issues({ url: "http://a.test/", rules: { p: { recrawl: { min: "2d", max: "1d" } } } }),
+    [["spec.rules.p.recrawl.min", "recrawl min (2d) is above max (1d)"]],
+  );
+});

@@ -5,12 +5,15 @@
  */
 import type {
   HostActivityMessage,
+  RecrawlStatsMessage,
   RenderStatsMessage,
   TaskErrorMessage,
   TaskStatusMessage,
   WorkerStatusMessage,
 } from "./crawler_grpc.ts";
 import type { RenderStats } from "../spider/browser/render_stats.ts";
+import type { RecrawlStats } from "../spider/task_run.ts";
+import type { FrontierCounts } from "../frontier/frontier.ts";
 
 /** Counters of one task run on one worker. */
 export interface TaskReportStats {
@@ -32,6 +35,24 @@ export interface TaskReportStats {
   sitemapUrls?: number;
   /** What the task's pages did in the browser (absent: it renders no page). */
   render?: RenderStats;
+  /** Its revisits (absent: it does not recrawl). */
+  recrawl?: RecrawlStats;
+  /**
+   * The task's frontier, as far as the report carries it: a recrawl task's `scheduled` and
+   * `due` (a worker's own `TaskStats.frontier` has every count).
+   */
+  frontier?: Pick<FrontierCounts, "scheduled" | "due">;
+}
+
+/**
+ * A recrawl task's revisits with its frontier's schedule: what the `RecrawlStats` message
+ * carries (docs/frontier.md, "Recrawl").
+ */
+export interface RecrawlReport extends RecrawlStats {
+  /** Pages fetched and waiting for their next visit, due or not. */
+  scheduled: number;
+  /** Of `scheduled`, those due now. */
+  due: number;
 }
 
 /**
@@ -111,6 +132,13 @@ export function workerReportToMessage(report: WorkerReport): WorkerStatusMessage
       sitemaps: t.stats?.sitemaps ?? 0,
       sitemap_urls: t.stats?.sitemapUrls ?? 0,
       render: t.stats?.render ? { ...t.stats.render } : null,
+      recrawl: t.stats?.recrawl
+        ? recrawlToMessage({
+          ...t.stats.recrawl,
+          scheduled: t.stats.frontier?.scheduled ?? 0,
+          due: t.stats.frontier?.due ?? 0,
+        })
+        : null,
       errors: (t.activity?.errors ?? []).map((e) => ({ url: e.url, error: e.error, at: e.at })),
       hosts: withPoliteness(t.activity?.hosts ?? [], t.hosts ?? []).map(hostToMessage),
     })),
@@ -144,6 +172,7 @@ export function workerReportFromMessage(message: WorkerStatusMessage): WorkerRep
             ? { sitemaps: Number(t.sitemaps), sitemapUrls: Number(t.sitemap_urls ?? 0) }
             : {}),
           ...(t.render ? { render: renderFromMessage(t.render) } : {}),
+          ...(t.recrawl ? recrawlStatsOf(recrawlFromMessage(t.recrawl)) : {}),
         };
         report.activity = {
           errors: (t.errors ?? []).map(errorFromMessage),
@@ -153,6 +182,41 @@ export function workerReportFromMessage(message: WorkerStatusMessage): WorkerRep
       return report;
     }),
   };
+}
+
+/** The `RecrawlStats` message of a task's revisits and schedule. */
+export function recrawlToMessage(r: RecrawlReport): RecrawlStatsMessage {
+  return {
+    revisits: r.revisits,
+    not_modified: r.notModified,
+    unchanged: r.unchanged,
+    changed: r.changed,
+    scheduled: r.scheduled,
+    due: r.due,
+    next_due_at: r.nextDueAt ?? 0,
+  };
+}
+
+/** The revisits and schedule a `RecrawlStats` message carries (int64s as decimal strings). */
+function recrawlFromMessage(r: RecrawlStatsMessage): RecrawlReport {
+  const nextDueAt = Number(r.next_due_at ?? 0);
+  return {
+    revisits: Number(r.revisits ?? 0),
+    notModified: Number(r.not_modified ?? 0),
+    unchanged: Number(r.unchanged ?? 0),
+    changed: Number(r.changed ?? 0),
+    scheduled: Number(r.scheduled ?? 0),
+    due: Number(r.due ?? 0),
+    ...(nextDueAt > 0 ? { nextDueAt } : {}),
+  };
+}
+
+/** A report's `recrawl` and `frontier` from the revisits and schedule of the message. */
+function recrawlStatsOf(
+  r: RecrawlReport,
+): Pick<TaskReportStats, "recrawl" | "frontier"> {
+  const { scheduled, due, ...recrawl } = r;
+  return { recrawl, frontier: { scheduled, due } };
 }
 
 function renderFromMessage(r: RenderStatsMessage): RenderStats {

@@ -34,6 +34,14 @@ import { renderOf } from "./browser/render_options.ts";
 import type { HostOutcome } from "./politeness/host_state.ts";
 import { delay } from "../async/delay.ts";
 import { logWaiting } from "../errors/mod.ts";
+import {
+  nextInterval,
+  outputHash,
+  recrawlOf,
+  type RecrawlPolicy,
+  type RevisitResult,
+} from "./recrawl.ts";
+import type { PageRecord } from "../frontier/frontier.ts";
 
 /** How many 429/503 answers one request may meet (each waited out) before it counts as failed. */
 const MAX_THROTTLED = 5;
@@ -59,6 +67,12 @@ interface HostNote {
 export interface ItemSink {
   /** Buffers `item`, of which `fields` of its data are stored. */
   save(item: Item, fields: readonly string[]): void;
+  /**
+   * Buffers, in order with the saves around it, the deletion of the rows of `task` that came
+   * from the page `url` and whose key is not in `keep` (a revisited page that no longer outputs
+   * them). Optional: a sink without it keeps such rows.
+   */
+  retire?(task: string, url: string, keep: readonly string[]): void;
   /** Resolves when everything saved so far is stored; rejects while the store is away. */
   flush(): Promise<void>;
 }
@@ -114,6 +128,11 @@ export interface StartOptions {
   crawl?: string;
   /** Start a new crawl, dropping what the frontier has for the task. */
   fresh?: boolean;
+  /**
+   * Fetch each page once, even of a recrawl task: nothing is scheduled again and the run
+   * finishes once what is due has been fetched (the standalone worker's `--once`).
+   */
+  once?: boolean;
 }
 
 /** The error a task start gets when a run of that name is still going. */
@@ -220,6 +239,7 @@ export class Crawler {
       batch: loops,
       crawl: options.crawl,
       fresh: options.fresh,
+      once: options.once,
       hurry: () => this.#commits.hurry(),
       skipHostsNotDue: polite !== undefined,
       perHost: polite ? (polite.delayMs > 0 ? 1 : polite.perHostConcurrency) : undefined,
@@ -553,6 +573,7 @@ export class Crawler {
           this.#options.sink.save(item, outcome.itemFields ?? Object.keys(item.data));
           stats.items++;
         }
+        if (outcome.recrawl) this.#revisited(run, url, outcome.recrawl.result, outcome.items);
         if (outcome.sitemap) {
           stats.sitemaps += outcome.sitemap.files;
           stats.sitemapUrls += outcome.sitemap.urls;
@@ -623,12 +644,69 @@ export class Crawler {
     }
     const handed = turn.handOver();
     if (!outcome) return;
-    this.#commits.add(frontierOutcome(outcome)).then((counted) =>
+    // A recrawl task's page failed for good is tried again after its interval.
+    const recrawl = this.#recrawlOf(run, ruleName);
+    const revisitAfterMs = recrawl && (turn.claim.page?.intervalMs ?? recrawl.intervalMs);
+    this.#commits.add(frontierOutcome(outcome, revisitAfterMs)).then((counted) =>
       // Its children are in the frontier now: links to them need not be sent again.
       handed.settle(counted && outcome.kind === "done" ? outcome.children : undefined)
     );
     // Loops waiting for work wait for this acknowledgement's children: commit it now.
     if (feed.starving) this.#commits.hurry();
+  }
+
+  /** The recrawl policy of a rule's pages in `run`; none in a run that fetches once. */
+  #recrawlOf(run: TaskRun, ruleName: string): RecrawlPolicy | undefined {
+    return run.once ? undefined : recrawlOf(run.task, ruleName);
+  }
+
+  /**
+   * Counts what a revisit found; a page whose output changed has the rows it no longer outputs
+   * deleted (after its new items, in the sink's order).
+   */
+  #revisited(run: TaskRun, url: string, result: RevisitResult, items: readonly Item[]): void {
+    const counters = run.stats.recrawl;
+    if (result === "new") return;
+    if (counters) {
+      counters.revisits++;
+      if (result === "not-modified") counters.notModified++;
+      else counters[result]++;
+    }
+    if (result === "changed") {
+      this.#options.sink.retire?.(run.name, url, items.map((item) => item.key));
+    }
+  }
+
+  /**
+   * What a visit of a recrawl task's page found and the record it waits for its next visit
+   * with: the output hashed against the last visit's, the interval adapted.
+   */
+  #visit(
+    policy: RecrawlPolicy,
+    last: PageRecord | undefined,
+    response: FetchResponse,
+    hash: string | undefined,
+  ): { result: RevisitResult; page: PageRecord } {
+    const result: RevisitResult = response.status === 304
+      ? "not-modified"
+      : last === undefined
+      ? "new"
+      : last.hash === hash
+      ? "unchanged"
+      : "changed";
+    const page: PageRecord = {
+      fetchedAt: Date.now(),
+      intervalMs: nextInterval(policy, result, last?.intervalMs),
+    };
+    // A 304 may repeat or update the validators; a 200 replaces them.
+    const etag = response.etag ?? (result === "not-modified" ? last?.etag : undefined);
+    const lastModified = response.lastModified ??
+      (result === "not-modified" ? last?.lastModified : undefined);
+    const kept = hash ?? last?.hash;
+    if (etag !== undefined) page.etag = etag;
+    if (lastModified !== undefined) page.lastModified = lastModified;
+    if (kept !== undefined) page.hash = kept;
+    return { result, page };
   }
 
   /** Fetches and parses one claimed request; undefined if the run was stopped meanwhile. */
@@ -684,6 +762,9 @@ export class Crawler {
     const permit = admitted.permit;
     const rule = run.task.ruleSet.rules[req.ruleName];
     const render = renderOf(run.task, req.ruleName);
+    const recrawl = this.#recrawlOf(run, req.ruleName);
+    // A revisit asks whether the page changed since its last visit (a 304 if not).
+    const last = recrawl ? claim.page : undefined;
     let response;
     /** The parse of a body read as it arrived: it ends with the fetch. */
     let streamed: { result: ParseResult } | { error: unknown } | undefined;
@@ -701,6 +782,9 @@ export class Crawler {
         // A rule's files may be bigger than a page (sitemaps), and read as they arrive.
         maxBodyBytes: rule?.fetch?.maxBodyBytes,
         stream: rule?.fetch?.stream,
+        validators: last && (last.etag !== undefined || last.lastModified !== undefined)
+          ? { etag: last.etag, lastModified: last.lastModified }
+          : undefined,
         signal,
       });
       if (response.stream && rule) {
@@ -767,6 +851,16 @@ export class Crawler {
     // A page counts as fetched when it arrives, whatever becomes of it.
     run.stats.fetched++;
     run.activity.fetched(req.url);
+    if (recrawl && response.status === 304) {
+      // Not modified: no parse, no writes, no children; the interval grows.
+      return {
+        kind: "done",
+        claim,
+        children: [],
+        items: [],
+        recrawl: this.#visit(recrawl, last, response, undefined),
+      };
+    }
     if (!rule) {
       return {
         kind: "failed",
@@ -788,11 +882,27 @@ export class Crawler {
         error: "page not parsed (its parse worker was stopped)",
       };
     }
+    const items = result.items ?? [];
+    const requests = result.requests ?? [];
+    if (recrawl) {
+      const visit = this.#visit(recrawl, last, response, outputHash(items, requests));
+      // The same output as last time: nothing to write, its links are in the frontier.
+      const unchanged = visit.result === "unchanged";
+      return {
+        kind: "done",
+        claim,
+        children: unchanged ? [] : feed.children(requests),
+        items: unchanged ? [] : items,
+        itemFields: rule.itemFields,
+        sitemap: result.sitemap,
+        recrawl: visit,
+      };
+    }
     return {
       kind: "done",
       claim,
-      children: feed.children(result.requests ?? []),
-      items: result.items ?? [],
+      children: feed.children(requests),
+      items,
       itemFields: rule.itemFields,
       sitemap: result.sitemap,
     };

@@ -187,7 +187,14 @@ Deno.test("stopping a task aborts its in-flight fetches and schedules nothing mo
   assert.equal(site.log.filter((p) => p === "/").length, 1);
   assert.equal(site.log.filter((p) => p === "/slow1").length, 2);
   assert.ok(site.log.includes("/later"));
-  assert.deepEqual(again.stats.frontier, { queued: 0, leased: 0, done: 5, failed: 0 });
+  assert.deepEqual(again.stats.frontier, {
+    queued: 0,
+    leased: 0,
+    done: 5,
+    failed: 0,
+    scheduled: 0,
+    due: 0,
+  });
 
   // Finished, it starts a new crawl; `fresh` starts one whatever the state.
   const third = engine.start(task("stoppable"));
@@ -266,7 +273,14 @@ Deno.test("a page failed for good is done with what its rule's recover queues in
   assert.equal(await run.done, "finished");
   assert.deepEqual(site.log, ["/robots.txt", "/found"]);
   assert.equal(run.stats.failed, 0, "stood in for, not failed");
-  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 2, failed: 0 });
+  assert.deepEqual(run.stats.frontier, {
+    queued: 0,
+    leased: 0,
+    done: 2,
+    failed: 0,
+    scheduled: 0,
+    due: 0,
+  });
   await engine.close();
 });
 
@@ -408,7 +422,14 @@ Deno.test("a page is acknowledged only after its items were flushed to the sink"
   });
   const run = engine.start(task("durable"));
   assert.equal(await run.done, "finished");
-  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 61, failed: 0 });
+  assert.deepEqual(run.stats.frontier, {
+    queued: 0,
+    leased: 0,
+    done: 61,
+    failed: 0,
+    scheduled: 0,
+    due: 0,
+  });
   assert.ok(frontier.completes > 1 && frontier.completes < 61, "acks are committed in groups");
   await engine.close();
 });
@@ -431,7 +452,14 @@ Deno.test("when the frontier fails, acknowledgements wait and go through once it
   assert.equal(frontier.failures, 0);
   assert.deepEqual([...site.log].sort(), ["/", "/a", "/b", "/c"]);
   assert.equal(sink.items.length, 4);
-  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 4, failed: 0 });
+  assert.deepEqual(run.stats.frontier, {
+    queued: 0,
+    leased: 0,
+    done: 4,
+    failed: 0,
+    scheduled: 0,
+    due: 0,
+  });
   await engine.close();
 });
 
@@ -453,7 +481,14 @@ Deno.test("stopping a task with drop removes its crawl from the frontier", async
   assert.equal(engine.run("deleted"), undefined);
   await engine.close();
   assert.equal(await run.done, "stopped");
-  assert.deepEqual(await frontier.counts("deleted"), { queued: 0, leased: 0, done: 0, failed: 0 });
+  assert.deepEqual(await frontier.counts("deleted"), {
+    queued: 0,
+    leased: 0,
+    done: 0,
+    failed: 0,
+    scheduled: 0,
+    due: 0,
+  });
   await assert.rejects(frontier.add("deleted", []), /no crawl/);
 });
 
@@ -578,7 +613,14 @@ Deno.test("a page whose acknowledgement was lost sends its links again when fetc
   await engine.close();
   assert.equal(frontier.lost, 1);
   assert.deepEqual(site.log, ["/", "/a", "/a", "/c"], "its link was not dropped as known");
-  assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 3, failed: 0 });
+  assert.deepEqual(run.stats.frontier, {
+    queued: 0,
+    leased: 0,
+    done: 3,
+    failed: 0,
+    scheduled: 0,
+    due: 0,
+  });
 });
 
 /** A logger that keeps what is logged at warn and above. */
@@ -625,7 +667,14 @@ Deno.test("a SQLite frontier locked by another process: claims and acknowledgeme
     other.exec("COMMIT");
     assert.equal(await run.done, "finished");
     assert.deepEqual([...site.log].sort(), ["/", "/a", "/b", "/c", "/d"], "each page once");
-    assert.deepEqual(run.stats.frontier, { queued: 0, leased: 0, done: 5, failed: 0 });
+    assert.deepEqual(run.stats.frontier, {
+      queued: 0,
+      leased: 0,
+      done: 5,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
   } finally {
     await engine.close();
     other.close();

@@ -4,7 +4,8 @@
  * the fetch path builds and `Crawler` records in one place (its statistics, log and activity),
  * and the frontier's acknowledgement it turns into ({@linkcode frontierOutcome}).
  */
-import type { Claim, Outcome } from "../frontier/frontier.ts";
+import type { Claim, Outcome, PageRecord } from "../frontier/frontier.ts";
+import type { RevisitResult } from "./recrawl.ts";
 import type { ResourceExhaustedError } from "./fetcher.ts";
 import type { Item } from "./item.ts";
 import type { CrawlRequest } from "../frontier/crawl_request.ts";
@@ -37,6 +38,12 @@ export interface Done extends FetchOutcomeBase {
    * (`Rule.recover`: robots.txt missing, `/sitemap.xml` queued instead). Absent: fetched.
    */
   recovered?: unknown;
+  /**
+   * A page of a recrawl task: what its visit found, and the record it is queued again with for
+   * its next (docs/frontier.md, "Recrawl"). An `unchanged` or `not-modified` page has no items
+   * and no children; a `changed` one's rows it no longer outputs are deleted.
+   */
+  recrawl?: { result: RevisitResult; page: PageRecord };
 }
 
 /** Tried again later: it used one of its attempts. `error` is what the frontier records. */
@@ -109,13 +116,22 @@ export type FetchOutcome = Done | Retry | Failed | Deferred | Dropped;
  * await frontier.complete([frontierOutcome({ kind: "deferred", reason: "not-due", claim,
  *   error: "host not due", waitMs: 500, hostWaitMs: 500 })]);
  * ```
+ *
+ * `revisitAfterMs`: the request belongs to a recrawl task, so a failure for good is visited
+ * again after this long instead of failed for good.
  */
-export function frontierOutcome(outcome: FetchOutcome): Outcome {
+export function frontierOutcome(outcome: FetchOutcome, revisitAfterMs?: number): Outcome {
   const { claim, hostWaitMs } = outcome;
   const host = hostWaitMs === undefined ? {} : { hostWaitMs };
   switch (outcome.kind) {
     case "done":
-      return { kind: "done", claim, children: outcome.children, ...host };
+      return {
+        kind: "done",
+        claim,
+        children: outcome.children,
+        ...host,
+        ...(outcome.recrawl && { revisit: outcome.recrawl.page }),
+      };
     case "dropped":
       return { kind: "done", claim, children: [], ...host };
     case "deferred":
@@ -138,6 +154,13 @@ export function frontierOutcome(outcome: FetchOutcome): Outcome {
         ...host,
       };
     case "failed":
-      return { kind: "failed", claim, error: outcome.error, retries: 0, ...host };
+      return {
+        kind: "failed",
+        claim,
+        error: outcome.error,
+        retries: 0,
+        ...host,
+        ...(revisitAfterMs !== undefined && { revisitAfterMs }),
+      };
   }
 }

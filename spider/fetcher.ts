@@ -48,13 +48,25 @@ export interface FetchRequest {
    * chunk. A fetcher may ignore it and answer with the whole body. Default false.
    */
   stream?: boolean;
+  /**
+   * What the page last answered (docs/frontier.md, "Recrawl"): sent as `If-None-Match` and
+   * `If-Modified-Since`, so an unchanged page answers 304 with no body. A fetcher that renders
+   * ignores them.
+   */
+  validators?: Validators;
+}
+
+/** A page's validators, from its last response. */
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
 }
 
 /** A fetched page. */
 export interface FetchResponse {
   /** The final URL, after redirects: the base for resolving the page's relative links. */
   url: string;
-  /** The HTTP status (2xx). */
+  /** The HTTP status: 2xx, or 304 for a request with `validators` whose page has not changed. */
   status: number;
   /**
    * The body decoded to a string (the HTTP fetcher decodes it on first read). Reading it throws
@@ -73,13 +85,18 @@ export interface FetchResponse {
   contentType: string | null;
   /** Size of the body as received, before decoding (for a `stream`, its declared length or 0). */
   bytes: number;
+  /** The `ETag` header, if any: the page's validator for its next visit. */
+  etag?: string;
+  /** The `Last-Modified` header, if any. */
+  lastModified?: string;
 }
 
 /** Fetches pages for the crawl engine; `HttpFetcher` is the real one, tests pass their own. */
 export interface Fetcher {
   /**
-   * Resolves with a 2xx response. Rejects with a `FetchError` when the fetch failed, or with
-   * the request signal's reason when the caller aborted it.
+   * Resolves with a 2xx response, or a 304 with an empty body when the request carried
+   * `validators` and the page has not changed. Rejects with a `FetchError` when the fetch failed,
+   * or with the request signal's reason when the caller aborted it.
    */
   fetch(req: FetchRequest): Promise<FetchResponse>;
   /** Releases what the fetcher holds (its connections). */
@@ -267,6 +284,10 @@ export class HttpFetcher implements Fetcher {
     req.signal?.throwIfAborted();
     const target = parseTarget(req.url);
     const headers = requestHeaders(req.userAgent ?? this.#userAgent(), req.cookie);
+    if (req.validators?.etag) headers.set("If-None-Match", req.validators.etag);
+    if (req.validators?.lastModified) {
+      headers.set("If-Modified-Since", req.validators.lastModified);
+    }
     // The wait for a socket is not part of the fetch's time limit: under load every fetch
     // would time out waiting, which says nothing about the host.
     const lease = await this.#pool.acquire(target, {
@@ -334,6 +355,19 @@ export class HttpFetcher implements Fetcher {
         client: lease.client,
       });
       redirected = response.redirected;
+      const validators = validatorsOf(response);
+      if (response.status === 304 && req.validators) {
+        // Not modified since the last visit: nothing to read, nothing to parse.
+        await discard(response);
+        return {
+          url: response.url || req.url,
+          status: 304,
+          body: "",
+          contentType: response.headers.get("content-type"),
+          bytes: 0,
+          ...validators,
+        };
+      }
       if (!response.ok) {
         await discard(response);
         throw new FetchError(`HTTP ${response.status} from ${req.url}`, {
@@ -362,6 +396,7 @@ export class HttpFetcher implements Fetcher {
           stream,
           contentType,
           bytes: declaredLength(response) ?? 0,
+          ...validators,
         };
       }
       const raw = await readBody(response, maxBodyBytes, req.url);
@@ -376,6 +411,7 @@ export class HttpFetcher implements Fetcher {
         raw,
         contentType,
         bytes: raw.byteLength,
+        ...validators,
       };
     } catch (error) {
       throw failure(error);
@@ -448,6 +484,16 @@ function parseTarget(raw: string): URL {
     throw new FetchError(`unsupported URL scheme in ${raw}`, { retriable: false });
   }
   return url;
+}
+
+/** The response's validators, for the page's next visit (absent headers left out). */
+function validatorsOf(response: Response): Validators {
+  const etag = response.headers.get("etag");
+  const lastModified = response.headers.get("last-modified");
+  return {
+    ...(etag !== null && { etag }),
+    ...(lastModified !== null && { lastModified }),
+  };
 }
 
 /** The request headers; a value HTTP cannot carry (a newline in the cookie) fails for good. */

@@ -516,3 +516,37 @@ Deno.test("exhausted resources are told from the runtime's errors, other errors 
   assert.equal(exhaustedResourceOf("Too many open files"), "file descriptors");
   assert.equal(exhaustedResourceOf(undefined), undefined);
 });
+
+Deno.test("a revisit is a conditional GET: a 304 is a success with no body, validators reported", async () => {
+  const asked: Array<{ ifNoneMatch: string | null; ifModifiedSince: string | null }> = [];
+  const lastModified = "Thu, 01 Jan 2026 00:00:00 GMT";
+  await using server = serve((req) => {
+    const ifNoneMatch = req.headers.get("if-none-match");
+    const ifModifiedSince = req.headers.get("if-modified-since");
+    asked.push({ ifNoneMatch, ifModifiedSince });
+    const headers = { etag: '"v1"', "last-modified": lastModified };
+    if (ifNoneMatch === '"v1"') return new Response(null, { status: 304, headers });
+    return new Response("<p>page</p>", { headers });
+  });
+  const fetcher = new HttpFetcher({});
+  try {
+    const first = await fetcher.fetch({ url: `${server.origin}/p`, method: "GET" });
+    assert.deepEqual([first.status, first.etag, first.lastModified], [200, '"v1"', lastModified]);
+    const again = await fetcher.fetch({
+      url: `${server.origin}/p`,
+      method: "GET",
+      validators: { etag: first.etag, lastModified: first.lastModified },
+    });
+    assert.deepEqual([again.status, again.body, again.bytes, again.etag], [304, "", 0, '"v1"']);
+    assert.deepEqual(asked[1], { ifNoneMatch: '"v1"', ifModifiedSince: lastModified });
+    assert.deepEqual(asked[0], { ifNoneMatch: null, ifModifiedSince: null });
+    // A 304 nobody asked for is not a page.
+    await using plain = serve(() => new Response(null, { status: 304 }));
+    await assert.rejects(
+      fetcher.fetch({ url: `${plain.origin}/`, method: "GET" }),
+      (error) => error instanceof FetchError && error.status === 304 && !error.retriable,
+    );
+  } finally {
+    fetcher.close();
+  }
+});

@@ -7,6 +7,7 @@ import type { Item } from "./item.ts";
 import type { ParseContext } from "./parse_context.ts";
 import type { LimitSpec } from "./limit_spec.ts";
 import type { RenderOptions } from "./browser/render_options.ts";
+import type { RecrawlPolicy } from "./recrawl.ts";
 
 /** What a rule produces from one page. */
 export interface ParseResult {
@@ -73,6 +74,12 @@ export interface RuleSet {
   parsePaths?: Readonly<Record<string, { path: string; reason?: string }>>;
   /** Rules whose pages are rendered in a browser (a declarative rule's `render`), by rule name. */
   render?: Readonly<Record<string, RenderOptions>>;
+  /**
+   * Rules whose pages are revisited on their own schedule (a declarative rule's `recrawl`), by
+   * rule name, over the task's `recrawl`: listings more often than details. A rule's policy
+   * makes its pages revisited even in a task without one.
+   */
+  recrawl?: Readonly<Record<string, RecrawlPolicy>>;
   /**
    * What the rules are, for telling a changed task (a declarative spec's JSON). Without it the
    * rule set is known by its name and rule names.

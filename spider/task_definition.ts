@@ -8,6 +8,7 @@ import type { Task } from "./task.ts";
 import type { LimitSpec } from "./limit_spec.ts";
 import type { TaskPolitenessOverrides } from "./task_options.ts";
 import type { FetcherKind } from "./browser/render_options.ts";
+import type { RecrawlPolicy } from "./recrawl.ts";
 
 export interface TaskDefinition {
   name: string;
@@ -28,6 +29,8 @@ export interface TaskDefinition {
   politeness?: TaskPolitenessOverrides;
   /** `"browser"` renders every page in Chromium; default HTTP. */
   fetcher?: FetcherKind;
+  /** Fetch every page again once its interval has passed; default each page once. */
+  recrawl?: RecrawlPolicy;
 }
 
 /** No rule set of that name: the task cannot run here. */
@@ -65,6 +68,7 @@ export function buildTask(def: TaskDefinition, ruleSets: ReadonlyMap<string, Rul
       limits: def.limits ?? d.limits ?? [],
       ...(def.politeness && { politeness: def.politeness }),
       ...(def.fetcher && { fetcher: def.fetcher }),
+      ...(def.recrawl && { recrawl: def.recrawl }),
     },
   };
 }

@@ -4,6 +4,7 @@
  */
 import type { FetcherKind } from "./browser/render_options.ts";
 import type { LimitSpec } from "./limit_spec.ts";
+import type { RecrawlPolicy } from "./recrawl.ts";
 
 /** A task's own politeness settings; unset ones come from the config's `politeness` section. */
 export interface TaskPolitenessOverrides {
@@ -37,4 +38,10 @@ export interface TaskOptions {
    * HTTP; a declarative rule's `render` renders its own pages either way.
    */
   fetcher?: FetcherKind;
+  /**
+   * Fetch every page again once its interval has passed (config `Recrawl`, spec `recrawl`;
+   * docs/frontier.md, "Recrawl"): the crawl never finishes. A rule's own policy
+   * (`RuleSet.recrawl`) overrides it for that rule's pages. Default: each page once.
+   */
+  recrawl?: RecrawlPolicy;
 }

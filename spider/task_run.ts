@@ -23,6 +23,7 @@ import { HostCounters } from "./politeness/host_counters.ts";
 import { type RenderStats, RenderTally } from "./browser/render_stats.ts";
 import { taskRenders } from "./browser/render_options.ts";
 import { logWaiting } from "../errors/mod.ts";
+import { recrawls } from "./recrawl.ts";
 
 /** Counters of a run, as shown by progress lines, the status API and metrics. */
 export interface TaskStats {
@@ -70,6 +71,25 @@ export interface TaskStats {
   finishedAt?: number;
   /** What its pages did in the browser: present when the task renders pages. */
   render?: RenderStats;
+  /** Its revisits: present when the task (or one of its rules) recrawls. */
+  recrawl?: RecrawlStats;
+}
+
+/** What a recrawl task's revisits found in this run (docs/frontier.md, "Recrawl"). */
+export interface RecrawlStats {
+  /** Pages fetched again (a conditional GET) after their interval. */
+  revisits: number;
+  /** Revisits answered 304 Not Modified: no parse, no writes. */
+  notModified: number;
+  /** Revisits answered 200 whose rule output hashed as before: no writes. */
+  unchanged: number;
+  /** Revisits whose rule output changed: items written, rows it no longer outputs deleted. */
+  changed: number;
+  /**
+   * When the task's next visit is due, ms since the epoch (refreshed with `frontier`); absent
+   * while nothing is scheduled.
+   */
+  nextDueAt?: number;
 }
 
 /** Where a run stands: it ends `finished` (its crawl has) or `stopped`. */
@@ -172,6 +192,11 @@ export interface TaskRunOptions {
   stallMs?: number;
   /** The run's start time (`stats.startedAt`), ms since the epoch. Default: now. */
   now?: number;
+  /**
+   * Fetch each page once: a recrawl task's pages are not scheduled again, and the run finishes
+   * once what is due has been fetched (the standalone worker's `--once`). Default false.
+   */
+  once?: boolean;
 }
 
 /** Most URLs the run remembers as already in the frontier (~16 MiB); the frontier has them all. */
@@ -206,8 +231,10 @@ export class TaskRun {
   /** What the frontier held when the run opened the task's crawl (resumed or new). */
   readonly opened: Promise<Opening>;
   readonly #options: Required<
-    Omit<TaskRunOptions, "crawl" | "fresh" | "now" | "perHost" | "hostHoldMs">
+    Omit<TaskRunOptions, "crawl" | "fresh" | "now" | "perHost" | "hostHoldMs" | "once">
   >;
+  /** True for a run that fetches each page once (see {@linkcode TaskRunOptions.once}). */
+  readonly once: boolean;
   readonly #perHost: number | undefined;
   readonly #hostHoldMs: number;
   /** When the run last fetched or settled a claim (performance.now() ms). */
@@ -273,6 +300,7 @@ export class TaskRun {
     };
     this.#perHost = options.perHost;
     this.#hostHoldMs = options.hostHoldMs ?? 0;
+    this.once = options.once ?? false;
     this.stats = {
       fetched: 0,
       failed: 0,
@@ -294,6 +322,9 @@ export class TaskRun {
     if (taskRenders(task)) {
       this.renders = new RenderTally();
       this.stats.render = this.renders.stats;
+    }
+    if (recrawls(task) && !this.once) {
+      this.stats.recrawl = { revisits: 0, notModified: 0, unchanged: 0, changed: 0 };
     }
     this.#feed = this.#makeFeed(limiter);
     this.opened = this.#open(options);
@@ -468,6 +499,14 @@ export class TaskRun {
     const counts = await this.#options.frontier.counts(this.name);
     this.stats.frontier = counts;
     this.stats.queued = counts.queued;
+    const recrawl = this.stats.recrawl;
+    if (recrawl) {
+      const dueMs = counts.scheduled > 0
+        ? await this.#options.frontier.nextDue(this.name)
+        : undefined;
+      if (dueMs === undefined) delete recrawl.nextDueAt;
+      else recrawl.nextDueAt = Date.now() + dueMs;
+    }
   }
 
   /** Stops the run: nothing more is scheduled, waits and fetches in flight are aborted. */
@@ -551,7 +590,7 @@ export class TaskRun {
         return;
       }
       if (this.#pending === 0) {
-        if (await frontier.finished(this.name)) {
+        if (await frontier.finished(this.name, { once: this.once })) {
           await this.#refreshCounts().catch(() => {});
           this.#end("finished");
           return;
@@ -689,4 +728,15 @@ function definitionOf(task: Task, roots: readonly CrawlRequest[]): string {
 /** The run's cache key of a request: its URL as found, with a method other than GET. */
 function cacheKey(req: CrawlRequest): string {
   return req.method === "GET" ? req.url : `${req.method} ${req.url}`;
+}
+
+/**
+ * True when a running recrawl task has nothing to fetch until its next visit is due: nothing
+ * queued, leased, due or in flight, on any worker (the status shows it `waiting`).
+ */
+export function isWaiting(stats: TaskStats): boolean {
+  const { frontier } = stats;
+  return stats.recrawl !== undefined && stats.finishedAt === undefined &&
+    stats.inFlight === 0 && frontier.queued === 0 && frontier.leased === 0 &&
+    frontier.due === 0 && frontier.scheduled > 0;
 }

@@ -16,10 +16,29 @@ import {
   type SinkEntry,
 } from "./result_sink.ts";
 
+/** A page's rows to delete (`ResultSink.retire`): those of `url` whose key is not in `keep`. */
+export interface RetireEntry {
+  task: string;
+  url: string;
+  keep: readonly string[];
+}
+
+/** One entry of a batch: an item to upsert, or a page's rows to retire. */
+export type BatchEntry = SinkEntry | RetireEntry;
+
+/** True if `entry` is a retire rather than an item. */
+export function isRetire(entry: BatchEntry): entry is RetireEntry {
+  return "keep" in entry;
+}
+
 /** Stores batches for a {@linkcode BatchingSink}. */
 export interface BatchWriter {
-  /** Stores `batch` in one transaction, upserting each item on (task, key); all or nothing. */
-  write(batch: readonly SinkEntry[]): Promise<void>;
+  /**
+   * Stores `batch` in one transaction, all or nothing, applying its entries in order: upserting
+   * each item on (task, key), deleting each retired page's rows not kept (none if its table
+   * does not exist).
+   */
+  write(batch: readonly BatchEntry[]): Promise<void>;
   /** True if `error` may pass by itself (database locked, server away): write again later. */
   retriable(error: unknown): boolean;
   /** Releases the database; pending writes fail. */
@@ -43,7 +62,7 @@ export interface BatchingSinkOptions {
 }
 
 interface Waiter {
-  /** Resolved once this many items are done (stored or refused). */
+  /** Resolved once this many entries are done (stored or refused). */
   target: number;
   resolve: () => void;
   reject: (error: Error) => void;
@@ -57,10 +76,14 @@ export class BatchingSink implements ResultSink {
   readonly #flushIntervalMs: number;
   readonly #retryDelayMs: number;
   readonly #maxRetryDelayMs: number;
-  /** Saved and not done yet, in save order; the loop writes from the front. */
-  #buffer: SinkEntry[] = [];
+  /** Saved or retired and not done yet, in that order; the loop writes from the front. */
+  #buffer: BatchEntry[] = [];
+  /** Entries (items and retires) handed over so far… */
   #saved = 0;
+  /** …and written or refused so far. */
   #done = 0;
+  /** Retires in `#buffer` (the rest are items). */
+  #retires = 0;
   #stored = 0;
   #rejected = 0;
   #waiters: Waiter[] = [];
@@ -68,7 +91,7 @@ export class BatchingSink implements ResultSink {
   /** The running write loop (or the last one); `#writing` while it runs. */
   #loop: Promise<void> | undefined;
   #writing = false;
-  /** Items up to this save count must be written now (a flush, the timer, close). */
+  /** Entries up to this count must be written now (a flush, the timer, close). */
   #due = 0;
   #closing = false;
   #closed: Promise<void> | undefined;
@@ -89,7 +112,7 @@ export class BatchingSink implements ResultSink {
   }
 
   get buffered(): number {
-    return this.#saved - this.#done;
+    return this.#saved - this.#done - this.#retires;
   }
 
   get rejected(): number {
@@ -97,9 +120,18 @@ export class BatchingSink implements ResultSink {
   }
 
   save(item: Item, fields: readonly string[]): void {
+    this.#push({ item, fields });
+  }
+
+  retire(task: string, url: string, keep: readonly string[]): void {
+    this.#push({ task, url, keep });
+  }
+
+  #push(entry: BatchEntry): void {
     if (this.#closing) throw new Error("sink is closed");
-    this.#buffer.push({ item, fields });
+    this.#buffer.push(entry);
     this.#saved++;
+    if (isRetire(entry)) this.#retires++;
     if (this.#buffer.length >= this.#batchSize) this.#kick();
     else this.#timer ??= setTimeout(() => this.#writeDue(), this.#flushIntervalMs);
   }
@@ -163,10 +195,10 @@ export class BatchingSink implements ResultSink {
   #abandon(): void {
     if (this.#giveUp.signal.aborted) return;
     this.#giveUp.abort(new SinkClosedError("the sink was closed before storing these items"));
-    const left = this.#saved - this.#done;
-    if (left > 0) {
+    if (this.#saved > this.#done) {
       this.#logger.error("closing without storing items: the results database is unavailable", {
-        items: left,
+        items: this.buffered,
+        ...(this.#retires > 0 ? { retires: this.#retires } : {}),
       });
     }
     // A write blocked on a dead connection fails once the writer is closed.
@@ -200,6 +232,7 @@ export class BatchingSink implements ResultSink {
         await this.#store(batch, outage);
         this.#buffer = this.#buffer.slice(batch.length);
         this.#done += batch.length;
+        this.#retires -= batch.filter(isRetire).length;
         this.#settle();
       }
       if (outage.since) {
@@ -224,15 +257,16 @@ export class BatchingSink implements ResultSink {
 
   /**
    * Stores `batch`, retrying while the database is unavailable. An item the database refuses
-   * outright is found by writing the batch item by item, logged and counted as rejected, so one
-   * bad item does not hold up the others. Rejects only when the sink gives up.
+   * outright is found by writing the batch entry by entry, logged and counted as rejected, so one
+   * bad item does not hold up the others (a refused retire likewise, but not counted). Rejects
+   * only when the sink gives up.
    */
-  async #store(batch: readonly SinkEntry[], outage: { since: number }): Promise<void> {
+  async #store(batch: readonly BatchEntry[], outage: { since: number }): Promise<void> {
     for (let attempt = 0;; attempt++) {
       this.#giveUp.signal.throwIfAborted();
       try {
         await this.#writer.write(batch);
-        this.#stored += batch.length;
+        this.#stored += batch.filter((entry) => !isRetire(entry)).length;
         return;
       } catch (error) {
         this.#giveUp.signal.throwIfAborted();
@@ -241,7 +275,15 @@ export class BatchingSink implements ResultSink {
             for (const entry of batch) await this.#store([entry], outage);
             return;
           }
-          const { item } = batch[0];
+          const entry = batch[0];
+          if (isRetire(entry)) {
+            this.#logger.error(
+              "the results database refused to delete a page's old rows; they are kept",
+              { task: entry.task, url: entry.url, keep: entry.keep.length, error },
+            );
+            return;
+          }
+          const { item } = entry;
           this.#rejected++;
           this.#logger.error("the results database refused an item; it is not stored", {
             task: item.task,
@@ -257,7 +299,7 @@ export class BatchingSink implements ResultSink {
             this.#logger,
             "the results database is unavailable; keeping items and retrying",
             {
-              items: this.#saved - this.#done,
+              items: this.buffered,
               error,
             },
           );

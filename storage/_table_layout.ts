@@ -4,6 +4,7 @@
  * the fixed columns, and how an item's values become column values.
  */
 import type { SinkEntry } from "./result_sink.ts";
+import { type BatchEntry, isRetire, type RetireEntry } from "./_batching_sink.ts";
 
 /** The unique column items are upserted on (an `Item`'s `key`). */
 export const KEY_COLUMN = "item_key";
@@ -22,6 +23,12 @@ export function fieldColumns(entry: SinkEntry): string[] {
   return entry.fields.filter((f) => !FIXED_COLUMNS.has(f.toLowerCase()));
 }
 
+/** The name of the index on a results table's `url` column, made when its rows are first retired. */
+export function urlIndexName(table: string): string {
+  // A space: no resource name has one, so the index never takes the name of a task's table.
+  return `${table} url`;
+}
+
 /** `identifier` quoted for SQL (both SQLite and Postgres). */
 export function quote(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`;
@@ -38,4 +45,28 @@ export function lastPerKey(batch: readonly SinkEntry[]): SinkEntry[] {
   return batch.filter((entry, i) =>
     last.get(JSON.stringify([entry.item.task, entry.item.key])) === i
   );
+}
+
+/** What a writer does in turn for a batch: upsert a run of items, or retire a page's rows. */
+export type WriteStep = { saves: SinkEntry[] } | { retire: RetireEntry };
+
+/**
+ * `batch` as steps to apply in order: each run of items between two retires, through
+ * {@linkcode lastPerKey}, and each retire. Runs are not merged across a retire, so a retire
+ * sees the items saved before it and never deletes one saved after it.
+ */
+export function writeSteps(batch: readonly BatchEntry[]): WriteStep[] {
+  const steps: WriteStep[] = [];
+  let run: SinkEntry[] = [];
+  for (const entry of batch) {
+    if (!isRetire(entry)) {
+      run.push(entry);
+      continue;
+    }
+    if (run.length > 0) steps.push({ saves: lastPerKey(run) });
+    run = [];
+    steps.push({ retire: entry });
+  }
+  if (run.length > 0) steps.push({ saves: lastPerKey(run) });
+  return steps;
 }

@@ -43,9 +43,17 @@ export interface CloseSinkOptions {
  * - `flush()` resolves once every item saved before it is stored (the engine acknowledges a
  *   page only then). While the database is unavailable (locked, down, restarting) it waits and
  *   retries; nothing saved is dropped, except an item the database refuses outright (logged).
+ * - `retire(task, url, keep)` deletes the rows of the task's table whose `url` is `url` and whose
+ *   `item_key` is not in `keep` (rows without a key included): a revisited page's items it no
+ *   longer outputs. It is buffered and written in order with the saves around it, in the same
+ *   transactions: it sees the saves before it and never deletes a save after it, and `flush()`
+ *   waits for it too. The rows kept are not rewritten (their `time` stays). A task without a
+ *   table has nothing to delete. A retire is no item: it counts neither as stored nor as
+ *   rejected; one the database refuses outright is logged and dropped.
  */
 export interface ResultSink extends ItemSink {
   save(item: Item, fields: readonly string[]): void;
+  retire(task: string, url: string, keep: readonly string[]): void;
   flush(options?: FlushOptions): Promise<void>;
   /** Stores what is buffered and releases the database. Safe to call twice. */
   close(options?: CloseSinkOptions): Promise<void>;

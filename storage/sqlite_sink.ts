@@ -8,9 +8,15 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { openSqlite } from "../db/open_sqlite.ts";
-import { BatchingSink, type BatchingSinkOptions, type BatchWriter } from "./_batching_sink.ts";
+import {
+  type BatchEntry,
+  BatchingSink,
+  type BatchingSinkOptions,
+  type BatchWriter,
+  type RetireEntry,
+} from "./_batching_sink.ts";
 import type { SinkEntry } from "./result_sink.ts";
-import { fieldColumns, KEY_COLUMN, lastPerKey, quote } from "./_table_layout.ts";
+import { fieldColumns, KEY_COLUMN, quote, urlIndexName, writeSteps } from "./_table_layout.ts";
 
 export interface SqliteSinkOptions extends BatchingSinkOptions {
   /** How long a write waits for another writer's lock before it retries later, ms. Default 5000. */
@@ -32,27 +38,33 @@ class SqliteWriter implements BatchWriter {
   readonly #db: DatabaseSync;
   /** Known columns per table, so the schema is read only when a new table or field appears. */
   readonly #columns = new Map<string, Set<string>>();
-  /** Prepared upserts by SQL text: one per table and column set. */
+  /** Prepared upserts and deletes by SQL text: one per table (and column set). */
   readonly #statements = new Map<string, StatementSync>();
+  /** Tables known to have their `url` index (made at their first retire). */
+  readonly #indexed = new Set<string>();
   #open = true;
 
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
 
-  write(batch: readonly SinkEntry[]): Promise<void> {
+  write(batch: readonly BatchEntry[]): Promise<void> {
     if (!this.#open) return Promise.reject(new Error("the SQLite sink is closed"));
     // IMMEDIATE takes the write lock up front, waiting up to the busy timeout. A deferred
     // transaction would read first and then fail at once, without waiting, when it tries to
     // write after another process did.
     this.#db.exec("BEGIN IMMEDIATE");
     try {
-      for (const entry of lastPerKey(batch)) this.#upsert(entry);
+      for (const step of writeSteps(batch)) {
+        if ("retire" in step) this.#retire(step.retire);
+        else for (const entry of step.saves) this.#upsert(entry);
+      }
       this.#db.exec("COMMIT");
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      // The rolled back transaction may have added columns the cache now lists.
+      // The rolled back transaction may have added columns or indexes the caches now list.
       this.#columns.clear();
+      this.#indexed.clear();
       this.#statements.clear();
       throw error;
     }
@@ -81,18 +93,50 @@ class SqliteWriter implements BatchWriter {
     }) ON CONFLICT(${KEY_COLUMN}) DO UPDATE SET ${
       names.slice(1).map((n) => `${quote(n)} = excluded.${quote(n)}`).join(", ")
     }`;
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    statement.run(
+    this.#prepare(sql).run(
       item.key,
       item.rule,
       item.url,
       new Date(item.time).toISOString(),
       ...fields.map((f) => toSqlite(item.data[f])),
     );
+  }
+
+  /**
+   * Deletes the retired page's rows not kept; runs inside the write transaction. The keys go in
+   * as one JSON parameter (a page may keep thousands: more than SQLite takes as parameters).
+   * The table's first retire indexes its `url`, so a delete reads only the page's rows.
+   */
+  #retire({ task, url, keep }: RetireEntry): void {
+    if (!this.#columns.has(task)) {
+      const exists = this.#db.prepare(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE",
+      ).get(task);
+      if (!exists) return;
+      // A table from before keys gets its item_key column here.
+      this.#ensureColumns(task, []);
+    }
+    if (!this.#indexed.has(task)) {
+      this.#db.exec(
+        `CREATE INDEX IF NOT EXISTS ${quote(urlIndexName(task))} ON ${quote(task)} (url)`,
+      );
+      this.#indexed.add(task);
+    }
+    this.#prepare(
+      `DELETE FROM ${quote(task)} WHERE url = ? AND (${quote(KEY_COLUMN)} IS NULL OR ${
+        quote(KEY_COLUMN)
+      } NOT IN (SELECT value FROM json_each(?)))`,
+    ).run(url, JSON.stringify(keep));
+  }
+
+  /** The prepared statement of `sql`, prepared once. */
+  #prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   /** Creates the table and adds missing columns; runs inside the write transaction. */

@@ -8,6 +8,7 @@ import type { Frontier } from "../frontier/frontier.ts";
 import { openPostgresFrontier } from "../frontier/postgres_frontier.ts";
 import { SqliteFrontier } from "../frontier/sqlite_frontier.ts";
 import { claimedOnceByProcesses, frontierContract } from "./contracts/frontier_contract.ts";
+import { frontierRevisitContract } from "./contracts/frontier_revisit_contract.ts";
 
 const openPostgres = async () => {
   const server = await startPostgres();
@@ -30,6 +31,7 @@ Deno.test("frontier (postgres)", async (t) => {
   const backend = await openPostgres();
   try {
     await frontierContract(t, backend);
+    await frontierRevisitContract(t, backend);
     await t.step("two processes claiming thousands never get one URL twice", async () => {
       await claimedOnceByProcesses({ ...backend, url: backend.url! });
     });

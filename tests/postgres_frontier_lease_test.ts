@@ -25,7 +25,14 @@ Deno.test("the time the server was down does not count against a lease", async (
       await waitFor(claimOther, { what: "the restarted server to answer", timeoutMs: 10_000 }),
       [],
     );
-    assert.deepEqual(await other.counts("outage"), { queued: 0, leased: 1, done: 0, failed: 0 });
+    assert.deepEqual(await other.counts("outage"), {
+      queued: 0,
+      leased: 1,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     await holder.extend([claim], leaseMs);
     assert.deepEqual(await claimOther(), []);
     // A holder that stays silent loses it a lease time later, as ever.

@@ -20,7 +20,7 @@ import { encodeWorkerRegistration, type WorkerRegistration } from "../proto/work
 import type { Crawler } from "../spider/crawler.ts";
 import type { RuleSet } from "../spider/rule_set.ts";
 import type { Task } from "../spider/task.ts";
-import type { TaskRun, TaskStats } from "../spider/task_run.ts";
+import { isWaiting, type TaskRun, type TaskStats } from "../spider/task_run.ts";
 import type { TaskActivitySnapshot } from "../spider/task_activity.ts";
 import type { HostCounts } from "../spider/politeness/host_counters.ts";
 import { delay } from "../async/delay.ts";
@@ -71,8 +71,11 @@ export interface AssignmentStatus {
   name: string;
   /** The resource's ID. */
   id: string;
-  /** Where the task stands on this worker. */
-  state: AssignmentState;
+  /**
+   * Where the task stands on this worker; `waiting` is a running recrawl task with nothing to
+   * fetch until its next visit is due (`isWaiting`: a recrawl task never finishes).
+   */
+  state: AssignmentState | "waiting";
   /** Why the task failed or cannot run here. */
   error?: string;
   /** The run's counters, once it started. */
@@ -191,7 +194,7 @@ export class ClusterWorker {
     return [...this.#assigned.values()].map((a) => ({
       name: a.name,
       id: a.id,
-      state: a.state,
+      state: a.state === "running" && a.run && isWaiting(a.run.stats) ? "waiting" : a.state,
       error: a.error,
       stats: a.run ? { ...a.run.stats } : undefined,
       activity: a.run?.activity.snapshot(),

@@ -1,8 +1,11 @@
 /**
  * @module
  * The standalone crawl's progress on a terminal: one line redrawn in place with done, queued,
- * failed, pages/s and, while the queue shrinks, an ETA.
+ * failed, pages/s and, while the queue shrinks, an ETA; with a recrawl task, its revisits and
+ * schedule, and `waiting` with the time to the next visit instead of the ETA while nothing is
+ * due.
  */
+import { isWaiting, type TaskStats } from "../spider/task_run.ts";
 
 /** Counters of a crawl at one moment. */
 export interface ProgressSample {
@@ -15,6 +18,76 @@ export interface ProgressSample {
   items: number;
   /** Why the crawl has not moved for a minute (`TaskStats.stalled`), if it has not. */
   stalled?: string;
+  /** The revisits of the crawl's recrawl tasks (see {@linkcode recrawlProgress}); absent: none. */
+  recrawl?: RecrawlProgress;
+}
+
+/** The revisits and schedule of a crawl's recrawl tasks at one moment (docs/frontier.md). */
+export interface RecrawlProgress {
+  /** Nothing to fetch until the next visit is due: every recrawl task waits, every other ended. */
+  waiting: boolean;
+  /** Seconds until the earliest next visit; absent while nothing is scheduled. */
+  nextDueSeconds?: number;
+  /** Pages whose next visit is due now. */
+  due: number;
+  /** Pages fetched and waiting for their next visit, due or not. */
+  scheduled: number;
+  revisits: number;
+  /** Revisits answered 304. */
+  notModified: number;
+  unchanged: number;
+  changed: number;
+}
+
+/**
+ * The recrawl part of a progress sample from the stats of the crawl's runs at `now` (ms since
+ * the epoch): their revisits and schedules summed, the earliest next visit. Undefined when no
+ * run recrawls.
+ *
+ * @example
+ * ```ts
+ * meter.line({ ...sample, recrawl: recrawlProgress(runs.map((r) => r.stats), Date.now()) });
+ * ```
+ */
+export function recrawlProgress(
+  stats: readonly TaskStats[],
+  now: number,
+): RecrawlProgress | undefined {
+  const recrawling = stats.filter((s) => s.recrawl !== undefined);
+  if (recrawling.length === 0) return undefined;
+  const progress: RecrawlProgress = {
+    waiting: stats.every((s) => s.recrawl ? isWaiting(s) : s.finishedAt !== undefined),
+    due: 0,
+    scheduled: 0,
+    revisits: 0,
+    notModified: 0,
+    unchanged: 0,
+    changed: 0,
+  };
+  let nextDueAt = Infinity;
+  for (const { recrawl, frontier } of recrawling) {
+    progress.due += frontier.due;
+    progress.scheduled += frontier.scheduled;
+    progress.revisits += recrawl!.revisits;
+    progress.notModified += recrawl!.notModified;
+    progress.unchanged += recrawl!.unchanged;
+    progress.changed += recrawl!.changed;
+    nextDueAt = Math.min(nextDueAt, recrawl!.nextDueAt ?? Infinity);
+  }
+  if (nextDueAt !== Infinity) progress.nextDueSeconds = Math.max(0, (nextDueAt - now) / 1000);
+  return progress;
+}
+
+/**
+ * The schedule and revisits of a recrawl crawl, as the progress line ends:
+ * `due 0 / scheduled 1,000  revisits 1,000 (304: 990, unchanged 5, changed 5)`.
+ */
+export function recrawlText(r: RecrawlProgress): string {
+  return `due ${count(r.due)} / scheduled ${count(r.scheduled)}  revisits ${
+    count(r.revisits)
+  } (${`304: ${count(r.notModified)}, unchanged ${count(r.unchanged)}, changed ${
+    count(r.changed)
+  }`})`;
 }
 
 /** How far back the rates look, in seconds: recent enough to follow a crawl's pace. */
@@ -42,16 +115,26 @@ export class ProgressMeter {
       ? (sample.fetched - first.fetched) / span
       : sample.fetched / Math.max(sample.seconds, 0.001);
     const shrink = span > 0 ? (first.queued - sample.queued) / span : 0;
-    const eta = shrink > 0 && sample.queued > 0
+    const { recrawl } = sample;
+    // A recrawl crawl never finishes: between its passes it waits for the next visit.
+    const eta = recrawl?.waiting
+      ? `waiting${
+        recrawl.nextDueSeconds === undefined
+          ? ""
+          : `, next due in ${duration(recrawl.nextDueSeconds)}`
+      }`
+      : shrink > 0 && sample.queued > 0
       ? `ETA ${duration(sample.queued / shrink)}`
       : sample.queued + sample.inFlight === 0
-      ? "finishing"
+      ? (recrawl ? "revisiting" : "finishing")
       : "ETA --";
     return `${duration(sample.seconds)}  done ${count(sample.fetched)}  queued ${
       count(sample.queued + sample.inFlight)
     }  failed ${count(sample.failed)}  items ${count(sample.items)}  ${
       rate.toFixed(1)
-    } pages/s  ${eta}${sample.stalled ? `  stalled: ${sample.stalled}` : ""}`;
+    } pages/s  ${eta}${recrawl ? `  ${recrawlText(recrawl)}` : ""}${
+      sample.stalled ? `  stalled: ${sample.stalled}` : ""
+    }`;
   }
 }
 

@@ -3,7 +3,8 @@
  * Standalone mode (`crawler worker --cluster=false`): crawl the config's `Tasks` as seeds,
  * print progress while it runs (a line redrawn in place on a terminal, plain lines otherwise)
  * and a summary at the end with the failures by reason, and return when every seed task
- * has finished (frontier empty, nothing in flight, results flushed) or `signal` aborts.
+ * has finished (frontier empty, nothing in flight, results flushed) or `signal` aborts. A task
+ * with `Recrawl` never finishes on its own (its pages are due again) unless run with `once`.
  */
 import type { Config } from "../config/config_schema.ts";
 import { ConfigError } from "../errors/mod.ts";
@@ -17,7 +18,7 @@ import type { TaskRun } from "../spider/task_run.ts";
 import type { FrontierCounts, Opening } from "../frontier/frontier.ts";
 import { createEngine } from "./engine_deps.ts";
 import { failureSummaryLine, FailureTally } from "./failure_tally.ts";
-import { ProgressMeter, TerminalLine } from "./progress_line.ts";
+import { ProgressMeter, recrawlProgress, recrawlText, TerminalLine } from "./progress_line.ts";
 import { runOutcome } from "./run_outcome.ts";
 
 export interface StandaloneOptions {
@@ -41,6 +42,11 @@ export interface StandaloneOptions {
   workerId?: string;
   /** Start every task's crawl afresh, dropping an unfinished one (`--fresh`). Default false. */
   fresh?: boolean;
+  /**
+   * Fetch each page of a recrawl task once and return, instead of revisiting pages until
+   * `signal` aborts (`--once`). Default false.
+   */
+  once?: boolean;
 }
 
 export interface StandaloneSummary {
@@ -141,7 +147,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<Standal
   const progress = setInterval(tick, options.progressIntervalMs ?? (terminal ? 500 : 3000));
   try {
     for (const task of tasks) {
-      const run = engine.crawler.start(task, { fresh: options.fresh });
+      const run = engine.crawler.start(task, { fresh: options.fresh, once: options.once });
       runs.push(run);
       run.opened.then((opening) => print(openingLine(run.name, opening)), () => {});
     }
@@ -203,6 +209,7 @@ function progressSample(runs: TaskRun[], started: number) {
     failed: sum(runs, "failed"),
     items: sum(runs, "items"),
     stalled: runs.map((run) => run.stats.stalled).find((reason) => reason !== undefined),
+    recrawl: recrawlProgress(runs.map((run) => run.stats), Date.now()),
   };
 }
 
@@ -223,7 +230,17 @@ function progressLine(runs: TaskRun[], stored: number, started: number): string 
     sum(runs, "inFlight")
   } failed=${sum(runs, "failed")} items=${sum(runs, "items")} stored=${stored} (${
     (fetched / Math.max(seconds, 0.001)).toFixed(1)
-  } pages/s)`;
+  } pages/s)${recrawlSuffix(runs)}`;
+}
+
+/** The schedule and revisits of recrawl tasks, for the plain progress line; "" without any. */
+function recrawlSuffix(runs: TaskRun[]): string {
+  const recrawl = recrawlProgress(runs.map((run) => run.stats), Date.now());
+  if (!recrawl) return "";
+  const next = recrawl.nextDueSeconds === undefined
+    ? ""
+    : ` next_due_in=${recrawl.nextDueSeconds.toFixed(0)}s`;
+  return `${recrawl.waiting ? " waiting" : ""}${next} ${recrawlText(recrawl)}`;
 }
 
 /** What the frontier held for a task when its run began: a resumed crawl or a new one. */

@@ -18,6 +18,7 @@ import {
   isDeclarativeTaskSpec,
 } from "../spider/declarative/declarative_task_spec.ts";
 import { politenessFromSpec, withPoliteness } from "../spider/politeness/politeness_spec.ts";
+import { taskRecrawlPolicy } from "../spider/recrawl_spec.ts";
 
 /**
  * Returns a resolver; it throws `UnknownRuleSetError` for a task this worker cannot run, and
@@ -55,6 +56,7 @@ export function createTaskResolver(
  */
 export function taskDefinitionFromSpec(name: string, spec: TaskSpec): TaskDefinition {
   if (isDeclarativeTaskSpec(spec)) return declarativeTaskDefinition(name, spec);
+  const recrawl = taskRecrawlPolicy(spec.recrawl);
   return {
     name,
     rule: spec.rule,
@@ -65,6 +67,7 @@ export function taskDefinitionFromSpec(name: string, spec: TaskSpec): TaskDefini
     cookie: spec.cookie,
     limits: spec.limits?.map((l) => ({ ...l })),
     ...(spec.fetcher && { fetcher: spec.fetcher }),
+    ...(recrawl && { recrawl }),
     ...withPoliteness(politenessFromSpec(spec)),
   };
 }

@@ -23,7 +23,7 @@ const stats = {
   sitemapUrls: 10_100,
   queued: 4,
   inFlight: 2,
-  frontier: { queued: 4, leased: 3, done: 20, failed: 1 },
+  frontier: { queued: 4, leased: 3, done: 20, failed: 1, scheduled: 0, due: 0 },
   startedAt: 0,
   render: {
     rendered: 9,
@@ -96,6 +96,55 @@ Deno.test("worker app exposes Prometheus metrics per task", async () => {
   assert.equal(value("crawler_worker_tasks", { state: "running" }), 1);
   assert.equal(value("crawler_worker_info", { worker: "crawler.worker-1" }), 1);
   assert.ok(value("process_cpu_seconds_total", {})! > 0);
+});
+
+Deno.test("worker app shows a recrawl task waiting with its revisits, schedule and next visit", async () => {
+  const nextDueAt = Date.now() + 192_000;
+  const recrawl = { revisits: 1000, notModified: 990, unchanged: 5, changed: 5, nextDueAt };
+  const waiting: AssignmentStatus = {
+    name: "news",
+    id: "1",
+    state: "waiting",
+    stats: {
+      ...stats,
+      queued: 0,
+      inFlight: 0,
+      frontier: { queued: 0, leased: 0, done: 0, failed: 0, scheduled: 1000, due: 3 },
+      recrawl,
+    },
+  };
+  const tasks = [waiting, { name: "books", id: "2", state: "running", stats } as AssignmentStatus];
+  const body = await (await app(true, tasks).request("/tasks")).json();
+  assert.equal(body.tasks[0].state, "waiting");
+  assert.deepEqual(body.tasks[0].stats.recrawl, recrawl);
+  assert.equal(body.tasks[0].stats.frontier.scheduled, 1000);
+
+  const families = parsePrometheusText(await (await app(true, tasks).request("/metrics")).text());
+  const value = (name: string, labels: Record<string, string>) =>
+    families.get(name)?.samples.find((s) => JSON.stringify(s.labels) === JSON.stringify(labels))
+      ?.value;
+  const news = { task: "news" };
+  assert.equal(families.get("crawler_task_revisits_total")?.type, "counter");
+  assert.equal(value("crawler_task_revisits_total", news), 1000);
+  assert.equal(value("crawler_task_not_modified_total", news), 990);
+  assert.equal(value("crawler_task_unchanged_total", news), 5);
+  assert.equal(value("crawler_task_changed_total", news), 5);
+  assert.equal(value("crawler_task_frontier_requests", { ...news, state: "scheduled" }), 1000);
+  assert.equal(
+    value("crawler_task_frontier_requests", { ...news, state: "due" }),
+    undefined,
+    "due is a part of scheduled, not a state of its own",
+  );
+  assert.equal(value("crawler_task_frontier_due", news), 3);
+  assert.equal(value("crawler_task_next_due_time_seconds", news), nextDueAt / 1000);
+  assert.equal(value("crawler_worker_tasks", { state: "waiting" }), 1);
+  assert.equal(value("crawler_worker_tasks", { state: "running" }), 1);
+  // A task that does not recrawl has no recrawl series.
+  const books = { task: "books" };
+  for (const name of ["crawler_task_revisits_total", "crawler_task_frontier_due"]) {
+    assert.equal(value(name, books), undefined, name);
+  }
+  assert.equal(value("crawler_task_next_due_time_seconds", books), undefined);
 });
 
 Deno.test("worker app answers unknown routes with a JSON 404", async () => {

@@ -26,7 +26,7 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
         sitemapUrls: 250,
         queued: 4,
         inFlight: 2,
-        frontier: { queued: 4, leased: 2, done: 12, failed: 1 },
+        frontier: { queued: 4, leased: 2, done: 12, failed: 1, scheduled: 0, due: 0 },
         startedAt: 0,
         render: {
           rendered: 9,
@@ -39,6 +39,25 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
     },
     { name: "mystery", id: "2", state: "unknown", error: 'unknown task "mystery"' },
   ];
+  const recrawling: AssignmentStatus = {
+    name: "news",
+    id: "3",
+    state: "waiting",
+    stats: {
+      ...tasks[0].stats!,
+      render: undefined,
+      frontier: { queued: 0, leased: 0, done: 0, failed: 0, scheduled: 1000, due: 0 },
+      startedAt: 1,
+      recrawl: {
+        revisits: 1000,
+        notModified: 990,
+        unchanged: 5,
+        changed: 5,
+        nextDueAt: 1_700_000_192_000,
+      },
+    },
+  };
+  tasks.push(recrawling);
   const definition = loadCrawlerWorkerGrpc();
   const server = await startWorkerGrpc({
     hostname: "127.0.0.1",
@@ -71,7 +90,7 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
         "0",
         "0",
         'unknown task "mystery"',
-      ]],
+      ], ["news", "waiting", "12", "2", ""]],
     );
     assert.deepEqual(
       [String(status.tasks[0].sitemaps), String(status.tasks[0].sitemap_urls)],
@@ -85,6 +104,11 @@ Deno.test("a worker answers Status over gRPC with its tasks and counters", async
       tasks[0].stats?.render,
     );
     assert.equal(status.tasks[1].render, null);
+    // A recrawl task's revisits and schedule travel too; a task that does not recrawl has none.
+    const news = workerReportFromMessage(status).tasks[2].stats;
+    assert.deepEqual(news?.recrawl, recrawling.stats?.recrawl);
+    assert.deepEqual(news?.frontier, { scheduled: 1000, due: 0 });
+    assert.equal(status.tasks[0].recrawl, null);
   } finally {
     // The client first: Deno 2.9 handles a GOAWAY from a closing server badly (denoland/deno#36788).
     client.close();

@@ -1,7 +1,8 @@
 /**
  * @module
  * Makes `dashboard_app.js`, the script the dashboard page loads, from `dashboard_app.ts`: `deno
- * bundle` strips the types and inlines the modules it imports (`api_client.ts`, `render_line.ts`).
+ * bundle` strips the types and inlines the modules it imports (`api_client.ts`, `recrawl_line.ts`,
+ * `render_line.ts`).
  * The bundle is committed, so a master (and a `deno compile` binary) serves it as is, with no
  * bundler at run time; its first line records a digest of this folder's `.ts` files, and
  * `master/dashboard_page_test.ts` fails while that digest is not the sources' own. Run `deno task

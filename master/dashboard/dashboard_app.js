@@ -1,7 +1,7 @@
 // deno-fmt-ignore-file
 // deno-lint-ignore-file
 // Made from dashboard_app.ts by `deno task dashboard` (bundle.ts): do not edit.
-// sources: sha-256 e5d24169853221c9cb07f5afe1e250b9afcffdceaef4b7d148cf19f69ae9a473
+// sources: sha-256 dbf79d8be65aadb776cbd88d529f895de6cea75e1a7ceb816f74ccb099ffdd62
 // api_client.ts
 var AuthNeeded = class extends Error {
 };
@@ -62,15 +62,32 @@ function errorOf(data, status) {
   return String(data.error || "HTTP " + status);
 }
 
-// render_line.ts
+// recrawl_line.ts
 var num = (n) => Number(n).toLocaleString("en-US");
-var plural = (n, one, many) => num(n) + " " + (n === 1 ? one : many);
+function dueIn(at, now) {
+  const s = Math.round((at - now) / 1e3);
+  if (s <= 0) return "now";
+  const h = Math.floor(s / 3600);
+  const m = Math.floor(s % 3600 / 60);
+  if (h > 0) return "in " + h + " h" + (m > 0 ? " " + m + " min" : "");
+  if (m > 0) return "in " + m + " min" + (s % 60 > 0 ? " " + s % 60 + " s" : "");
+  return "in " + s + " s";
+}
+function recrawlLine(recrawl, now) {
+  if (!recrawl) return "";
+  const next = recrawl.nextDueAt === void 0 ? "nothing scheduled" : '<span data-field="next-due">next visit due ' + dueIn(recrawl.nextDueAt, now) + "</span>";
+  return '<div class="task-sub" data-field="recrawl">' + next + " \xB7 due " + num(recrawl.due) + " / scheduled " + num(recrawl.scheduled) + ' \xB7 <span data-field="revisits">revisits ' + num(recrawl.revisits) + " (304: " + num(recrawl.notModified) + ", unchanged " + num(recrawl.unchanged) + ", changed " + num(recrawl.changed) + ")</span></div>";
+}
+
+// render_line.ts
+var num2 = (n) => Number(n).toLocaleString("en-US");
+var plural = (n, one, many) => num2(n) + " " + (n === 1 ? one : many);
 function renderLine(render, bounds) {
   if (!render) return "";
   const times = render.seconds.flatMap((count, i) => count === 0 ? [] : [
-    (i < bounds.length ? "\u2264" + bounds[i] : ">" + bounds[bounds.length - 1]) + " s: " + num(count)
+    (i < bounds.length ? "\u2264" + bounds[i] : ">" + bounds[bounds.length - 1]) + " s: " + num2(count)
   ]);
-  return '<div class="task-sub" data-field="render">rendered: ' + plural(render.rendered, "page", "pages") + ", " + num(render.failed) + " failed \xB7 " + num(render.open) + " open \xB7 " + plural(render.restarts, "browser restart", "browser restarts") + (times.length === 0 ? "" : ' \xB7 <span data-field="render-times">render time ' + times.join(", ") + "</span>") + "</div>";
+  return '<div class="task-sub" data-field="render">rendered: ' + plural(render.rendered, "page", "pages") + ", " + num2(render.failed) + " failed \xB7 " + num2(render.open) + " open \xB7 " + plural(render.restarts, "browser restart", "browser restarts") + (times.length === 0 ? "" : ' \xB7 <span data-field="render-times">render time ' + times.join(", ") + "</span>") + "</div>";
 }
 
 // dashboard_app.ts
@@ -86,7 +103,7 @@ var ESCAPES = {
   "'": "&#39;"
 };
 var esc = (v) => String(v == null ? "" : v).replace(/[&<>"']/g, (c) => ESCAPES[c]);
-var num2 = (n) => n == null ? "\u2013" : Number(n).toLocaleString("en-US");
+var num3 = (n) => n == null ? "\u2013" : Number(n).toLocaleString("en-US");
 var rate = (n) => n == null ? "\u2013" : (n >= 10 ? Math.round(n) : Math.round(n * 10) / 10).toLocaleString("en-US");
 var cls = (s) => String(s || "").replace(/[^a-z]+/gi, "-").toLowerCase();
 var ago = (ms) => {
@@ -142,12 +159,12 @@ function specSummary(resource) {
 }
 function politeness(h) {
   const parts = [];
-  if (h.delayMs) parts.push("delay " + num2(h.delayMs) + " ms");
+  if (h.delayMs) parts.push("delay " + num3(h.delayMs) + " ms");
   if (h.blockedUntil && h.blockedUntil > Date.now()) {
     parts.push('<span class="e">blocked until ' + esc(clock(h.blockedUntil)) + "</span>");
   }
-  if (h.throttled) parts.push(num2(h.throttled) + " \xD7 429/503");
-  if (h.disallowed) parts.push(num2(h.disallowed) + " disallowed");
+  if (h.throttled) parts.push(num3(h.throttled) + " \xD7 429/503");
+  if (h.disallowed) parts.push(num3(h.disallowed) + " disallowed");
   return parts.length === 0 ? "" : '<div class="polite" data-field="politeness">' + parts.join(" \xB7 ") + "</div>";
 }
 function stalledLine(placements) {
@@ -155,15 +172,15 @@ function stalledLine(placements) {
   return reasons.length === 0 ? "" : '<div class="e" data-field="stalled">stalled: ' + esc(reasons.join("; ")) + "</div>";
 }
 function sitemapLine(c) {
-  return c.sitemaps ? '<div class="task-sub" data-field="sitemaps">sitemaps: ' + num2(c.sitemaps) + " files read, " + num2(c.sitemapUrls || 0) + " URLs found</div>" : "";
+  return c.sitemaps ? '<div class="task-sub" data-field="sitemaps">sitemaps: ' + num3(c.sitemaps) + " files read, " + num3(c.sitemapUrls || 0) + " URLs found</div>" : "";
 }
 function taskCard(t, cluster) {
   const c = t.totals;
   const placements = t.placements.length === 0 ? '<span class="pill unassigned">no worker</span>' : t.placements.map((p) => '<span data-placement="' + esc(p.workerId) + '" data-state="' + esc(p.state) + '" title="' + esc(p.address + (p.error ? " \u2014 " + p.error : "")) + '">' + esc(p.workerId) + ' <span class="pill ' + cls(p.state) + '">' + esc(p.state) + "</span></span>").join("");
   const errors = t.errors.length === 0 ? '<div class="none">none</div>' : "<ul>" + t.errors.slice(0, 5).map((e) => '<li title="' + esc(e.url + " \u2014 " + e.error + " (" + e.workerId + ")") + '"><div><span class="n">' + esc(clock(e.at)) + "</span>" + link(e.url) + '</div><div class="e">' + esc(e.error) + "</div></li>").join("") + "</ul>";
-  const hosts = t.hosts.length === 0 ? '<div class="none">none yet</div>' : "<ul>" + t.hosts.slice(0, 5).map((h) => '<li><div class="host"><span>' + esc(h.host) + '</span><span class="n">' + num2(h.fetched) + (h.failed ? ' \xB7 <span class="e">' + num2(h.failed) + " failed</span>" : "") + "</span></div>" + politeness(h) + "</li>").join("") + "</ul>";
+  const hosts = t.hosts.length === 0 ? '<div class="none">none yet</div>' : "<ul>" + t.hosts.slice(0, 5).map((h) => '<li><div class="host"><span>' + esc(h.host) + '</span><span class="n">' + num3(h.fetched) + (h.failed ? ' \xB7 <span class="e">' + num3(h.failed) + " failed</span>" : "") + "</span></div>" + politeness(h) + "</li>").join("") + "</ul>";
   const pause = t.paused ? '<button data-action="resume" data-name="' + esc(t.name) + '">Resume</button>' : '<button data-action="pause" data-name="' + esc(t.name) + '">Pause</button>';
-  return '<div class="task" data-task="' + esc(t.name) + '" data-state="' + esc(t.state) + '"><div class="task-head"><span class="task-name">' + esc(t.name) + '</span><span class="pill ' + cls(t.state) + '" data-field="state">' + esc(t.state) + '</span><span class="actions">' + pause + deleteButton(t.name) + '</span></div><div class="task-sub">' + esc(specSummary(t.resource)) + "</div>" + stalledLine(t.placements) + sitemapLine(c) + renderLine(c.render, cluster.renderSeconds) + '<div class="counters">' + counter("fetched", '<span data-field="fetched">' + num2(c.fetched) + "</span>") + counter("queued", num2(c.queued)) + counter("leased", num2(c.leased)) + counter("failed", num2(c.failed), c.failed > 0) + counter("items", '<span data-field="items">' + num2(c.items) + "</span>") + counter("pages/s", '<span data-field="rate">' + rate(t.pagesPerSecond) + "</span>") + "</div>" + sparkline(t.history, cluster.sampleIntervalMs) + '<div class="placements">' + placements + "</div>" + downloads(t.name) + '<div class="lists"><div><h3>Last errors</h3>' + errors + "</div><div><h3>Busiest hosts</h3>" + hosts + "</div></div></div>";
+  return '<div class="task" data-task="' + esc(t.name) + '" data-state="' + esc(t.state) + '"><div class="task-head"><span class="task-name">' + esc(t.name) + '</span><span class="pill ' + cls(t.state) + '" data-field="state">' + esc(t.state) + '</span><span class="actions">' + pause + deleteButton(t.name) + '</span></div><div class="task-sub">' + esc(specSummary(t.resource)) + "</div>" + stalledLine(t.placements) + sitemapLine(c) + renderLine(c.render, cluster.renderSeconds) + recrawlLine(c.recrawl, cluster.at) + '<div class="counters">' + counter("fetched", '<span data-field="fetched">' + num3(c.fetched) + "</span>") + counter("queued", num3(c.queued)) + counter("leased", num3(c.leased)) + counter("failed", num3(c.failed), c.failed > 0) + counter("items", '<span data-field="items">' + num3(c.items) + "</span>") + counter("pages/s", '<span data-field="rate">' + rate(t.pagesPerSecond) + "</span>") + "</div>" + sparkline(t.history, cluster.sampleIntervalMs) + '<div class="placements">' + placements + "</div>" + downloads(t.name) + '<div class="lists"><div><h3>Last errors</h3>' + errors + "</div><div><h3>Busiest hosts</h3>" + hosts + "</div></div></div>";
 }
 function downloads(name) {
   const path = "/crawler/resource/" + encodeURIComponent(name) + "/items?format=";
@@ -220,7 +237,7 @@ function deleteButton(name) {
   return '<button class="danger' + (on ? " armed" : "") + '" data-action="delete" data-name="' + esc(name) + '">' + (on ? "Delete?" : "Delete") + "</button>";
 }
 function workerRow(w) {
-  return '<tr data-worker="' + esc(w.id) + '"><td>' + esc(w.id) + "</td><td>" + esc(w.address) + '</td><td><span class="pill ' + cls(w.health) + '" title="' + esc(w.error || "") + '">' + esc(w.health) + '</span></td><td class="num">' + num2(w.payload) + '</td><td class="num">' + num2(w.running) + '</td><td class="num">' + rate(w.pagesPerSecond) + "</td><td>" + esc(ago(Date.parse(w.startTime))) + "</td><td>" + esc(ago(w.lastSeen)) + "</td></tr>";
+  return '<tr data-worker="' + esc(w.id) + '"><td>' + esc(w.id) + "</td><td>" + esc(w.address) + '</td><td><span class="pill ' + cls(w.health) + '" title="' + esc(w.error || "") + '">' + esc(w.health) + '</span></td><td class="num">' + num3(w.payload) + '</td><td class="num">' + num3(w.running) + '</td><td class="num">' + rate(w.pagesPerSecond) + "</td><td>" + esc(ago(Date.parse(w.startTime))) + "</td><td>" + esc(ago(w.lastSeen)) + "</td></tr>";
 }
 var busy = false;
 async function refresh() {

@@ -2,8 +2,8 @@
  * @module
  * The dashboard's script, run by the browser (`index.html` loads it as `dashboard_app.js`, the
  * bundle `deno task dashboard` makes of it). It polls `GET /crawler/cluster` and draws every task
- * with its placements, state, counters summed over its workers, a pages/s sparkline, its last
- * errors and busiest hosts, the workers with their load and health, and the leader; it adds,
+ * with its placements, state, counters summed over its workers (a recrawl task's revisits and
+ * next visit too), a pages/s sparkline, its last errors and busiest hosts, the workers with their load and health, and the leader; it adds,
  * deletes, pauses and resumes tasks through the same HTTP API, and downloads a task's items as
  * JSONL or CSV. When the API answers 401 it asks for the token once and keeps it in
  * `sessionStorage`, sending `Authorization: Bearer …` (a download too: it is fetched with the
@@ -11,7 +11,7 @@
  *
  * It is type-checked with the DOM's types (this folder's `deno.json`) against the types the
  * server answers with; only types are imported from the server's modules, so the bundle holds
- * this file, `api_client.ts` and `render_line.ts` alone.
+ * this file, `api_client.ts`, `recrawl_line.ts` and `render_line.ts` alone.
  */
 import type { AddResourceResponse } from "../../proto/api_bodies.ts";
 import type { ResourceSpec } from "../../proto/resource_spec.ts";
@@ -24,6 +24,7 @@ import type {
   WorkerView,
 } from "../cluster_view.ts";
 import { apiClient, AuthNeeded, errorOf, parseAnswer } from "./api_client.ts";
+import { recrawlLine } from "./recrawl_line.ts";
 import { renderLine } from "./render_line.ts";
 
 const TOKEN_KEY = "crawler.token";
@@ -183,6 +184,7 @@ function taskCard(t: TaskView, cluster: ClusterSnapshot): string {
     '<span class="actions">' + pause + deleteButton(t.name) + "</span></div>" +
     '<div class="task-sub">' + esc(specSummary(t.resource)) + "</div>" +
     stalledLine(t.placements) + sitemapLine(c) + renderLine(c.render, cluster.renderSeconds) +
+    recrawlLine(c.recrawl, cluster.at) +
     '<div class="counters">' +
     counter("fetched", '<span data-field="fetched">' + num(c.fetched) + "</span>") +
     counter("queued", num(c.queued)) + counter("leased", num(c.leased)) +

@@ -4,6 +4,8 @@ import type { DeclarativeSpec } from "./spec_schema.ts";
 import { ParseContext } from "../parse_context.ts";
 import type { CrawlRequest } from "../../frontier/crawl_request.ts";
 import type { ParseResult } from "../rule_set.ts";
+import { DEFAULT_RECRAWL, recrawlPolicy } from "../recrawl.ts";
+import { DeclarativeRule } from "./declarative_rule.ts";
 
 const PAGE_URL = "http://site.test/list/1.html";
 
@@ -323,5 +325,47 @@ Deno.test("compiling a spec that is not valid throws naming the key", () => {
   assert.throws(
     () => compileRuleSet("x", { rules: { p: { links: [{ regex: "(", rule: "p" }] } } }),
     /invalid declarative spec for "x": rules\.p\.links\[0\]\.regex: invalid regular expression/,
+  );
+});
+
+Deno.test("a rule's recrawl is its policy over the task's, and not part of the fingerprint", () => {
+  const rules = {
+    list: { links: [{ rule: "item" }] },
+    item: { output: { fields: { name: { selector: "h2" } } } },
+  };
+  const once = compileRuleSet("shop", { rules });
+  const daily = compileRuleSet("shop", {
+    rules: { ...rules, list: { ...rules.list, recrawl: { interval: "1d" } } },
+  });
+  const hourly = compileRuleSet("shop", {
+    rules: { ...rules, list: { ...rules.list, recrawl: { interval: "1h", adaptive: false } } },
+  }, { recrawl: recrawlPolicy({ interval: "7d" }) });
+  assert.equal(once.recrawl, undefined);
+  assert.deepEqual(daily.recrawl, { list: { ...DEFAULT_RECRAWL } });
+  assert.deepEqual(hourly.recrawl, {
+    list: { intervalMs: 3_600_000, minMs: 3_600_000, maxMs: 14 * 86_400_000, adaptive: false },
+  });
+  // A new interval is no reason to start the crawl over, nor to compile the rules again.
+  assert.equal(daily.fingerprint, once.fingerprint);
+  assert.equal(hourly.fingerprint, once.fingerprint);
+  assert.equal(
+    (daily.rules.list as DeclarativeRule).spec,
+    (once.rules.list as DeclarativeRule).spec,
+  );
+  assert.doesNotMatch(daily.fingerprint!, /recrawl/);
+  // Other changes to a rule still tell.
+  const changed = compileRuleSet("shop", {
+    rules: { ...rules, list: { links: [{ rule: "item", sameHost: true }] } },
+  });
+  assert.notEqual(changed.fingerprint, once.fingerprint);
+});
+
+Deno.test("compiling a rule's recrawl that does not fit the task's throws naming the rule", () => {
+  assert.throws(
+    () =>
+      compileRuleSet("x", { rules: { p: { recrawl: { max: "1h" } } } }, {
+        recrawl: recrawlPolicy({ interval: "7d" }),
+      }),
+    /invalid declarative spec for "x": rules\.p\.recrawl: recrawl interval \(7d\) is outside/,
   );
 });

@@ -17,10 +17,12 @@ import {
   politenessSpecShape,
   withPoliteness,
 } from "../politeness/politeness_spec.ts";
+import { addRecrawlIssues, recrawlSpecSchema, taskRecrawlPolicy } from "../recrawl_spec.ts";
 
 /**
  * A task defined by a declarative rule set: `{rules, roots?, parseTimeoutMs?}` plus the options
- * of a built-in spec (`url`, `waitTime`, `maxDepth`, `reload`, `cookie`, `limits`). `url` is
+ * of a built-in spec (`url`, `waitTime`, `maxDepth`, `reload`, `cookie`, `limits`, `recrawl`,
+ * ...). A rule's `recrawl` is checked over the task's. `url` is
  * required unless the spec's roots and sitemap `urls` are all absolute URLs (see `startUrlOf`).
  * Unknown keys are rejected.
  */
@@ -39,9 +41,12 @@ export const declarativeTaskSpecSchema = z.strictObject({
   workers: z.number().int().min(1).max(64).optional(),
   /** `"browser"` renders every page in Chromium before it is parsed. Default `"http"`. */
   fetcher: z.enum(["http", "browser"]).optional(),
+  /** Fetch every page again once its interval has passed (docs/http-api.md, "recrawl"). */
+  recrawl: recrawlSpecSchema.optional(),
   ...politenessSpecShape,
 }).superRefine((spec, ctx) => {
   checkRuleReferences(spec, ctx);
+  addRecrawlIssues(ctx, spec.recrawl, spec.rules, { taskPath: ["recrawl"], rulesPath: ["rules"] });
   if (spec.url === undefined && startUrlOf(spec) === undefined) {
     ctx.addIssue({
       code: "custom",
@@ -88,15 +93,16 @@ export function withDeclarativeSpec<B extends z.ZodType>(
 
 /**
  * The task definition a worker builds from a resource named `name` carrying a declarative spec:
- * the compiled rule set and the spec's options.
+ * the compiled rule set and the spec's options. Its rules' `recrawl` build on the task's.
  */
 export function declarativeTaskDefinition(name: string, spec: DeclarativeTaskSpec): TaskDefinition {
   const { url, waitTime, maxDepth, reload, cookie, limits, roots, rules, parseTimeoutMs, fetcher } =
     spec;
   const { sitemaps } = spec;
+  const recrawl = taskRecrawlPolicy(spec.recrawl);
   return {
     name,
-    ruleSet: compileRuleSet(name, { roots, rules, parseTimeoutMs, sitemaps }),
+    ruleSet: compileRuleSet(name, { roots, rules, parseTimeoutMs, sitemaps }, { recrawl }),
     url,
     waitTime,
     maxDepth,
@@ -104,6 +110,7 @@ export function declarativeTaskDefinition(name: string, spec: DeclarativeTaskSpe
     cookie,
     limits: limits?.map((l) => ({ ...l })),
     ...(fetcher && { fetcher }),
+    ...(recrawl && { recrawl }),
     ...withPoliteness(politenessFromSpec(spec)),
   };
 }

@@ -11,6 +11,8 @@ import { formatIssues } from "./_issues.ts";
 import { DeclarativeRule } from "./declarative_rule.ts";
 
 const taskSpecSchema = withDeclarativeSpec(builtinTaskSpecSchema);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 function problems(spec: unknown): string | undefined {
   const result = taskSpecSchema.safeParse(spec);
@@ -91,4 +93,94 @@ Deno.test("a declarative spec in a resource builds a task with its compiled rule
   assert.deepEqual(task.ruleSet.root({ url: task.options.url }).map((r) => r.url), [
     "http://127.0.0.1:8080/",
   ]);
+});
+
+const shop = {
+  url: "http://127.0.0.1:8080/",
+  recrawl: { interval: "7d", min: "1d", max: "30d" },
+  rules: {
+    list: { links: [{ rule: "item" }], recrawl: { interval: "1d", min: "1h" } },
+    item: { output: { fields: { name: { selector: "h2" } } } },
+    news: { recrawl: { adaptive: false } },
+  },
+};
+
+Deno.test("a spec's recrawl is the task's policy, and a rule's builds on it", () => {
+  const spec = declarativeTaskSpecSchema.parse(shop);
+  assert.deepEqual(spec.recrawl, shop.recrawl, "kept as written, for etcd and gRPC");
+  const task = buildTask(declarativeTaskDefinition("shop", spec), new Map());
+  assert.deepEqual(task.options.recrawl, {
+    intervalMs: 7 * DAY,
+    minMs: DAY,
+    maxMs: 30 * DAY,
+    adaptive: true,
+  });
+  assert.deepEqual(task.ruleSet.recrawl, {
+    list: { intervalMs: DAY, minMs: HOUR, maxMs: 30 * DAY, adaptive: true },
+    news: { intervalMs: 7 * DAY, minMs: DAY, maxMs: 30 * DAY, adaptive: false },
+  });
+});
+
+Deno.test("a rule's recrawl alone makes its pages revisited, over the defaults", () => {
+  const spec = declarativeTaskSpecSchema.parse({
+    ...site,
+    rules: { page: { ...site.rules.page, recrawl: { interval: "15m" } } },
+  });
+  const task = buildTask(declarativeTaskDefinition("site", spec), new Map());
+  assert.equal(task.options.recrawl, undefined);
+  assert.deepEqual(task.ruleSet.recrawl, {
+    page: { intervalMs: 15 * 60_000, minMs: 15 * 60_000, maxMs: 14 * DAY, adaptive: true },
+  });
+  const plain = buildTask(
+    declarativeTaskDefinition("site", declarativeTaskSpecSchema.parse(site)),
+    new Map(),
+  );
+  assert.equal(plain.ruleSet.recrawl, undefined, "no recrawl anywhere: each page once");
+});
+
+Deno.test("bad recrawl values in a spec are rejected naming the key", () => {
+  assert.match(
+    problems({ ...site, recrawl: { interval: "1 day" } })!,
+    /^recrawl\.interval: "1 day" is not a duration/,
+  );
+  assert.match(
+    problems({ ...site, recrawl: { min: "2d", max: "1d" } })!,
+    /^recrawl\.min: recrawl min \(2d\) is above max \(1d\)/,
+  );
+  assert.match(
+    problems({ ...site, recrawl: { interval: "1h", min: "2h" } })!,
+    /^recrawl\.interval: recrawl interval \(1h\) is outside min\.\.max \(2h\.\.14d\)/,
+  );
+  assert.match(
+    problems({ ...site, recrawl: { every: "1h" } })!,
+    /^recrawl: unknown key "every" \(recrawl keys: interval, min, max, adaptive\)/,
+  );
+  assert.match(problems({ ...site, recrawl: { adaptive: "yes" } })!, /^recrawl\.adaptive: /);
+  // A rule's values are checked over the task's: a 2d floor fits a 7d interval, a 1d cap does not.
+  const rule = (recrawl: unknown) => ({ ...shop, rules: { ...shop.rules, item: { recrawl } } });
+  assert.equal(problems(rule({ min: "2d" })), undefined);
+  assert.match(
+    problems(rule({ max: "1d" }))!,
+    /^rules\.item\.recrawl\.max: recrawl interval \(7d\) is outside min\.\.max \(1d\.\.1d\)/,
+  );
+  assert.match(problems(rule({ interval: -1 }))!, /^rules\.item\.recrawl\.interval: .*positive/);
+  assert.match(problems(rule({ intervall: "1h" }))!, /^rules\.item\.recrawl: unknown key/);
+  // Without a task policy, a rule's builds on the defaults.
+  assert.match(
+    problems({ ...site, rules: { page: { recrawl: { min: "2d" } } } })!,
+    /^rules\.page\.recrawl\.min: recrawl interval \(1d\) is outside/,
+  );
+});
+
+Deno.test("a built-in spec takes a task recrawl too, checked the same way", () => {
+  const spec = taskSpecSchema.parse({ rule: "douban_book_list", recrawl: { interval: "6h" } });
+  assert.deepEqual(spec, { rule: "douban_book_list", recrawl: { interval: "6h" } });
+  assert.match(
+    problems({ rule: "douban_book_list", recrawl: { max: "30m" } })!,
+    /^recrawl\.max: recrawl min \(1h\) is above max \(30m\)/,
+  );
+  assert.match(
+    problems({ rule: "douban_book_list", recrawl: { Interval: "6h" } })!,
+    /^recrawl: unknown key "Interval"/,
+  );
 });

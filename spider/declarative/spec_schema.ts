@@ -14,6 +14,7 @@ import { patternError } from "./_pattern.ts";
 import { selectorError } from "./_selector.ts";
 import { WAIT_UNTIL_VALUES } from "../browser/render_options.ts";
 import { sitemapsSpecSchema } from "./sitemap_spec.ts";
+import { recrawlSpecSchema } from "../recrawl_spec.ts";
 
 /** Columns every results table already has; a field may not take their names. */
 const RESERVED_FIELDS = new Set(["id", "item_key", "rule", "url", "time"]);
@@ -145,11 +146,16 @@ export const renderSpecSchema = z.strictObject({
   waitUntil: z.enum(WAIT_UNTIL_VALUES).optional(),
 });
 
-/** A rule: the links it follows, what it outputs, and whether its pages are rendered first. */
+/**
+ * A rule: the links it follows, what it outputs, whether its pages are rendered first, and how
+ * often they are fetched again (`recrawl`, over the task's; its values are checked against the
+ * task's where both are known: `addRecrawlIssues`).
+ */
 export const ruleSpecSchema = z.strictObject({
   links: z.array(linkSpecSchema).max(100).optional(),
   output: outputSpecSchema.optional(),
   render: renderSpecSchema.optional(),
+  recrawl: recrawlSpecSchema.optional(),
 });
 
 /** A first request: `url` (default the task's URL; relative ones resolve against it) and its rule. */

@@ -125,3 +125,18 @@ Deno.test("unknown keys, empty rule sets and mixed link kinds are rejected", () 
     /^roots\[0\]\.url: expected an http\(s\) URL/,
   );
 });
+
+Deno.test("a rule's recrawl is kept as written; its unknown keys and bad types are rejected", () => {
+  const spec = page({ recrawl: { interval: "1h", min: 60_000, max: "7d", adaptive: false } });
+  assert.equal(problems(spec), undefined);
+  assert.deepEqual(declarativeSpecSchema.parse(spec), spec);
+  assert.match(
+    problems(page({ recrawl: { every: "1h" } }))!,
+    /^rules\.page\.recrawl: unknown key "every" \(recrawl keys: interval, min, max, adaptive\)/,
+  );
+  assert.match(
+    problems(page({ recrawl: { interval: true } }))!,
+    /^rules\.page\.recrawl\.interval: /,
+  );
+  assert.match(problems(page({ recrawl: "1h" }))!, /^rules\.page\.recrawl: .*expected object/);
+});

@@ -45,13 +45,27 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
       roots: [req("http://a.test/x?b=1&a=2"), req("HTTP://A.test:80/x?a=2&b=1#top")],
     });
     assert.equal(opening.mode, "new");
-    assert.deepEqual(opening.counts, { queued: 1, leased: 0, done: 0, failed: 0 });
+    assert.deepEqual(opening.counts, {
+      queued: 1,
+      leased: 0,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     assert.equal(
       await f.add("dedupe", [req("http://a.test/x?a=2&b=1"), req("http://a.test/y")]),
       1,
     );
     assert.equal(await f.add("dedupe", [req("http://a.test/x", { method: "POST" })]), 1);
-    assert.deepEqual(await f.counts("dedupe"), { queued: 3, leased: 0, done: 0, failed: 0 });
+    assert.deepEqual(await f.counts("dedupe"), {
+      queued: 3,
+      leased: 0,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     // A request done stays known: finding it again does not queue it.
     const claims = await claimAll(f, "dedupe");
     assert.deepEqual(await f.complete(claims.map((c) => done(c))), [true, true, true]);
@@ -92,7 +106,14 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     // Everything is leased: nobody else gets any of it.
     const other = await backend.client();
     assert.deepEqual(await claimAll(other, "order", "w2"), []);
-    assert.deepEqual(await f.counts("order"), { queued: 0, leased: 5, done: 0, failed: 0 });
+    assert.deepEqual(await f.counts("order"), {
+      queued: 0,
+      leased: 5,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
   });
 
   await t.step("an ack queues the children with the parent done, once", async () => {
@@ -103,10 +124,24 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
       req("http://k.test/b", { depth: 1 }),
     ];
     assert.deepEqual(await f.complete([done(root, children)]), [true]);
-    assert.deepEqual(await f.counts("ack"), { queued: 2, leased: 0, done: 1, failed: 0 });
+    assert.deepEqual(await f.counts("ack"), {
+      queued: 2,
+      leased: 0,
+      done: 1,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     // The same ack again (a retried batch) does not count twice.
     assert.deepEqual(await f.complete([done(root, children)]), [false]);
-    assert.deepEqual(await f.counts("ack"), { queued: 2, leased: 0, done: 1, failed: 0 });
+    assert.deepEqual(await f.counts("ack"), {
+      queued: 2,
+      leased: 0,
+      done: 1,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
   });
 
   await t.step("failures are retried until `retries` is used up, then failed", async () => {
@@ -119,11 +154,25 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
       retries,
     });
     assert.deepEqual(await f.complete([failed(a, 1), failed(b, 0)]), [true, true]);
-    assert.deepEqual(await f.counts("fail"), { queued: 1, leased: 0, done: 0, failed: 1 });
+    assert.deepEqual(await f.counts("fail"), {
+      queued: 1,
+      leased: 0,
+      done: 0,
+      failed: 1,
+      scheduled: 0,
+      due: 0,
+    });
     [a] = await claimAll(f, "fail");
     assert.equal(a.request.attempt, 1);
     assert.deepEqual(await f.complete([failed(a, 1)]), [true]);
-    assert.deepEqual(await f.counts("fail"), { queued: 0, leased: 0, done: 0, failed: 2 });
+    assert.deepEqual(await f.counts("fail"), {
+      queued: 0,
+      leased: 0,
+      done: 0,
+      failed: 2,
+      scheduled: 0,
+      due: 0,
+    });
     assert.equal(await f.finished("fail"), true);
   });
 
@@ -155,7 +204,14 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     };
     assert.deepEqual(await f.complete([putBack]), [true]);
     assert.deepEqual(await claimAll(f, "later"), []);
-    assert.deepEqual(await f.counts("later"), { queued: 1, leased: 0, done: 0, failed: 0 });
+    assert.deepEqual(await f.counts("later"), {
+      queued: 1,
+      leased: 0,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     let again: Claim[] = [];
     await waitFor(async () => (again = await claimAll(f, "later")).length > 0, { what: "it due" });
     assert.equal(again[0].request.attempt, 0);
@@ -331,9 +387,23 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     assert.deepEqual(await f.complete([done(old, child)]), [false]);
     await f.release([old]);
     await f.extend([old], 60_000);
-    assert.deepEqual(await f.counts("lease"), { queued: 1, leased: 1, done: 0, failed: 0 });
+    assert.deepEqual(await f.counts("lease"), {
+      queued: 1,
+      leased: 1,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     assert.deepEqual(await other.complete([done(taken[0], child)]), [true]);
-    assert.deepEqual(await f.counts("lease"), { queued: 1, leased: 0, done: 1, failed: 0 });
+    assert.deepEqual(await f.counts("lease"), {
+      queued: 1,
+      leased: 0,
+      done: 1,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
   });
 
   await t.step("extend keeps a lease; release returns it at once", async () => {
@@ -366,7 +436,14 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     const again = await f.begin("resume", { roots: [req("http://r.test/")], owner: "w1" });
     assert.equal(again.mode, "resumed");
     assert.equal(again.crawl, first.crawl);
-    assert.deepEqual(again.counts, { queued: 2, leased: 0, done: 1, failed: 0 });
+    assert.deepEqual(again.counts, {
+      queued: 2,
+      leased: 0,
+      done: 1,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     // Another worker joining does not take anyone's leases.
     const mine = await f.claim("resume", { owner: "w1", limit: 1, leaseMs: 60_000 });
     const joined = await f.begin("resume", { roots: [], owner: "w2" });
@@ -378,7 +455,14 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     const next = await f.begin("resume", { roots: [req("http://r.test/")] });
     assert.deepEqual([next.mode, next.mode === "new" && next.reason], ["new", "finished"]);
     assert.notEqual(next.crawl, first.crawl);
-    assert.deepEqual(next.counts, { queued: 1, leased: 0, done: 0, failed: 0 });
+    assert.deepEqual(next.counts, {
+      queued: 1,
+      leased: 0,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     const fresh = await f.begin("resume", { roots: [req("http://r.test/")], fresh: true });
     assert.deepEqual([fresh.mode, fresh.mode === "new" && fresh.reason], ["new", "fresh"]);
   });
@@ -396,7 +480,14 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     assert.deepEqual([b.mode, b.mode === "new" && b.reason], ["new", "replaced"]);
     // An ack for the replaced crawl counts nothing and adds nothing.
     assert.deepEqual(await f.complete([done(root, [req("http://c.test/x")])]), [false]);
-    assert.deepEqual(await f.counts("res"), { queued: 1, leased: 0, done: 0, failed: 0 });
+    assert.deepEqual(await f.counts("res"), {
+      queued: 1,
+      leased: 0,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
   });
 
   await t.step("a task whose definition changed starts a new crawl", async () => {
@@ -419,7 +510,14 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     await f.drop("drop", { crawl: "old" });
     assert.equal((await f.counts("drop")).queued, 1);
     await f.drop("drop", { crawl: "new" });
-    assert.deepEqual(await f.counts("drop"), { queued: 0, leased: 0, done: 0, failed: 0 });
+    assert.deepEqual(await f.counts("drop"), {
+      queued: 0,
+      leased: 0,
+      done: 0,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
     assert.deepEqual(await claimAll(f, "drop"), []);
     await assert.rejects(f.add("drop", [req("http://x.test/")]), /no crawl/);
     const again = await f.begin("drop", { roots: [req("http://x.test/")] });
@@ -454,7 +552,14 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     }));
     assert.equal(finishedEarly, false);
     assert.equal(seen.size, 200);
-    assert.deepEqual(await f.counts("tree"), { queued: 0, leased: 0, done: 200, failed: 0 });
+    assert.deepEqual(await f.counts("tree"), {
+      queued: 0,
+      leased: 0,
+      done: 200,
+      failed: 0,
+      scheduled: 0,
+      due: 0,
+    });
   });
 }
 
@@ -496,6 +601,8 @@ export async function claimedOnceByProcesses(backend: Backend & { url: string })
     leased: 0,
     done: total,
     failed: 0,
+    scheduled: 0,
+    due: 0,
   });
 }
 

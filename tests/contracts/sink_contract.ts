@@ -201,6 +201,129 @@ export const cases: Array<[string, (backend: Backend) => Promise<void>]> = [
   }],
 
   [
+    "a retire deletes the page's rows it no longer outputs; kept rows and other pages stay",
+    async (db) => {
+      const sink = db.open({ batchSize: 100, flushIntervalMs: 60_000 });
+      const page = "http://shop.test/p1";
+      for (const key of ["p1#0", "p1#1", "p1#2"]) {
+        sink.save({ ...item("t", key, { v: key }), url: page }, ["v"]);
+      }
+      sink.save(item("t", "p2#0", { v: "p2" }), ["v"]);
+      sink.save({ ...item("other", "p1#1", { v: "other task" }), url: page }, ["v"]);
+      await sink.flush();
+      const before = await db.rows("t");
+      // More keys than a statement takes parameters.
+      const keep = ["p1#0", "p1#2", ...Array.from({ length: 70_000 }, (_, i) => `gone#${i}`)];
+      sink.retire("t", page, keep);
+      assert.equal(sink.buffered, 0, "a retire is no item");
+      await sink.flush();
+      assert.equal(sink.stored, 5, "a retire counts as no stored item");
+      assert.equal(sink.rejected, 0);
+      const after = await db.rows("t");
+      // The kept rows are untouched: same id, same time.
+      assert.deepEqual(after, before.filter((row) => row.item_key !== "p1#1"));
+      assert.deepEqual(pick(after, "item_key", "url"), [
+        { item_key: "p1#0", url: page },
+        { item_key: "p1#2", url: page },
+        { item_key: "p2#0", url: "http://shop.test/p2#0" },
+      ]);
+      assert.deepEqual(pick(await db.rows("other"), "item_key"), [{ item_key: "p1#1" }]);
+      sink.retire("t", page, []);
+      await sink.close();
+      assert.deepEqual(pick(await db.rows("t"), "item_key"), [{ item_key: "p2#0" }]);
+    },
+  ],
+
+  ["a retire deletes the page's rows from before keys too; it adds item_key first", async (db) => {
+    await db.exec(
+      `CREATE TABLE "old" (id ${
+        db.dialect === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "serial PRIMARY KEY"
+      }, rule TEXT, url TEXT, time TEXT, v TEXT); ` +
+        `INSERT INTO "old" (rule, url, time, v) VALUES ('r', 'u', NULL, 'old1'), ('r', 'w', NULL, 'old2')`,
+    );
+    const sink = db.open();
+    sink.retire("old", "u", []);
+    await sink.close();
+    assert.deepEqual(pick(await db.rows("old"), "item_key", "v"), [{ item_key: null, v: "old2" }]);
+  }],
+
+  ["a retire on a task without a table deletes nothing and makes no table", async (db) => {
+    const sink = db.open({ flushIntervalMs: 60_000 });
+    sink.retire("never saved", "http://shop.test/p1", []);
+    sink.save(item("t", "a", { v: "1" }), ["v"]);
+    sink.retire("never saved", "http://shop.test/p1", ["x"]);
+    await sink.close();
+    assert.equal(sink.stored, 1);
+    assert.equal(sink.rejected, 0);
+    assert.deepEqual(pick(await db.rows("t"), "item_key"), [{ item_key: "a" }]);
+    await assert.rejects(async () => await db.rows("never saved"), /never saved/);
+  }],
+
+  [
+    "saves and retires are applied in order: a retire sees the saves before it, not after",
+    async (db) => {
+      const sink = db.open({ batchSize: 100, flushIntervalMs: 60_000 });
+      const page = "http://shop.test/p";
+      const on = (key: string, v: string) => ({ ...item("t", key, { v }), url: page });
+      sink.save(on("a", "1"), ["v"]);
+      sink.save(on("b", "1"), ["v"]);
+      await sink.flush();
+      // One flush, one batch: save, retire, save.
+      sink.save(on("c", "1"), ["v"]);
+      sink.save(on("a", "2"), ["v"]);
+      sink.retire("t", page, ["a"]);
+      sink.save(on("d", "1"), ["v"]);
+      sink.save(on("b", "2"), ["v"]);
+      await sink.flush();
+      assert.equal(sink.stored, 6);
+      assert.deepEqual(pick(await db.rows("t"), "item_key", "v"), [
+        { item_key: "a", v: "2" },
+        { item_key: "d", v: "1" },
+        { item_key: "b", v: "2" },
+      ]);
+      await sink.close();
+    },
+  ],
+
+  [
+    "a retire the database refuses is logged and dropped; the entries around it are stored",
+    async (db) => {
+      // A table without a url column: no delete of a page's rows can run on it.
+      await db.exec(`CREATE TABLE "odd" (id INTEGER PRIMARY KEY, v TEXT)`);
+      const sink = db.open({ flushIntervalMs: 60_000 });
+      sink.save(item("t", "a", { v: "1" }), ["v"]);
+      sink.retire("odd", "http://shop.test/p", []);
+      sink.save(item("t", "b", { v: "2" }), ["v"]);
+      await sink.close();
+      assert.equal(sink.stored, 2);
+      assert.equal(sink.rejected, 0);
+      assert.deepEqual(pick(await db.rows("t"), "item_key"), [{ item_key: "a" }, {
+        item_key: "b",
+      }]);
+    },
+  ],
+
+  [
+    "a retire waits while the database is unavailable and is applied once it is back",
+    async (db) => {
+      const sink = db.open({ flushIntervalMs: 60_000 });
+      const page = "http://shop.test/p";
+      sink.save({ ...item("t", "a", { v: "1" }), url: page }, ["v"]);
+      sink.save({ ...item("t", "b", { v: "1" }), url: page }, ["v"]);
+      await sink.flush();
+      await db.breakIt();
+      sink.retire("t", page, ["b"]);
+      let flushed = false;
+      const flushing = sink.flush().then(() => flushed = true);
+      await holdsFor(() => !flushed, { what: "the flush waiting for the retire", forMs: 150 });
+      await db.restore();
+      await flushing;
+      await sink.close();
+      assert.deepEqual(pick(await db.rows("t"), "item_key"), [{ item_key: "b" }]);
+    },
+  ],
+
+  [
     "flush waits while the database is unavailable and stores everything once it is back",
     async (db) => {
       const sink = db.open({ batchSize: 5, flushIntervalMs: 20 });
