@@ -247,3 +247,30 @@ Deno.test("a recrawl task run once fetches each page once and finishes", async (
     await engine.close();
   }
 });
+
+Deno.test("a task whose recrawl was removed finishes once what is due is fetched", async () => {
+  const site = new ChangingSite({
+    "/": { links: ["/a"], items: ["home"], version: 1 },
+    "/a": { links: [], items: ["a"], version: 1 },
+  });
+  const frontier = new MemoryFrontier();
+  const first = crawler(site, new RowSink(), frontier);
+  const scheduled = first.start(
+    task({ intervalMs: 60_000, minMs: 60_000, maxMs: 60_000, adaptive: false }),
+  );
+  await waitFor(async () => (await frontier.counts("fresh")).scheduled === 2, {
+    what: "both pages scheduled for a revisit",
+  });
+  assert.equal(scheduled.state, "running");
+  await first.close();
+  // The same task without Recrawl: nothing is due, so the run finishes at once.
+  const second = crawler(site, new RowSink(), frontier);
+  const plain = task({ intervalMs: 1, minMs: 1, maxMs: 1, adaptive: false });
+  delete plain.options.recrawl;
+  try {
+    assert.equal(await second.start(plain).done, "finished");
+    assert.equal(site.fetches.length, 2, "no page fetched before its revisit");
+  } finally {
+    await second.close();
+  }
+});

@@ -590,7 +590,9 @@ export class TaskRun {
         return;
       }
       if (this.#pending === 0) {
-        if (await frontier.finished(this.name, { once: this.once })) {
+        // A run that fetches once, or a task whose recrawl was removed, does not wait for
+        // revisits scheduled before: it is finished once what is due has been fetched.
+        if (await frontier.finished(this.name, { once: this.once || !recrawls(this.task) })) {
           await this.#refreshCounts().catch(() => {});
           this.#end("finished");
           return;
