@@ -1,7 +1,7 @@
 // deno-fmt-ignore-file
 // deno-lint-ignore-file
 // Made from dashboard_app.ts by `deno task dashboard` (bundle.ts): do not edit.
-// sources: sha-256 dbf79d8be65aadb776cbd88d529f895de6cea75e1a7ceb816f74ccb099ffdd62
+// sources: sha-256 748ae174e673f08e2bb6c3ceee4ade2211cb3de050b27cd7d3b298d5fc58ef7d
 // api_client.ts
 var AuthNeeded = class extends Error {
 };

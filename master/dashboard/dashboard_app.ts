@@ -3,8 +3,8 @@
  * The dashboard's script, run by the browser (`index.html` loads it as `dashboard_app.js`, the
  * bundle `deno task dashboard` makes of it). It polls `GET /crawler/cluster` and draws every task
  * with its placements, state, counters summed over its workers (a recrawl task's revisits and
- * next visit too), a pages/s sparkline, its last errors and busiest hosts, the workers with their load and health, and the leader; it adds,
- * deletes, pauses and resumes tasks through the same HTTP API, and downloads a task's items as
+ * next visit too), a pages/s sparkline, its last errors and busiest hosts, the workers with their
+ * load and health, and the leader; it adds, deletes, pauses and resumes tasks through the same HTTP API, and downloads a task's items as
  * JSONL or CSV. When the API answers 401 it asks for the token once and keeps it in
  * `sessionStorage`, sending `Authorization: Bearer …` (a download too: it is fetched with the
  * header and saved from a blob, since a plain link cannot carry it).
