@@ -186,7 +186,11 @@ export async function openPostgresFrontier(
 }
 
 interface ClaimRow extends PageColumns {
-  id: string;
+  /** Null in the one row of a claim that leased nothing (it still lists the hosts it saw). */
+  id: string | null;
+  host: string;
+  /** The hosts the claim looked at, `[id, polite_at]` each: on one row only. */
+  hosts: Array<[id: number, politeAt: number | null]> | null;
   generation: number;
   url: string;
   method: string | null;
@@ -215,6 +219,27 @@ const ACTIVATE = `
   FROM (SELECT host, bool_or(high <> 0) AS high FROM unnest($1::bigint[], $3::int[]) AS r(host, high)
         GROUP BY host) a
   WHERE h.id = a.host`;
+
+/**
+ * Settles the hosts a claim looked at (`$1`, with the politeness host table's due time `$2` and
+ * whether the claim leased some of their requests `$3`): a host served takes a new turn and
+ * waits its hold (`$4` ms); one that politeness says is not due waits for it; the others are
+ * ready when their first queued request is due, and leave the ready hosts when none is queued.
+ */
+const SETTLE_HOSTS = `
+  UPDATE frontier_hosts h SET
+    turn = CASE WHEN s.served = 1 THEN nextval('frontier_turns') ELSE h.turn END,
+    ready_at = CASE
+      WHEN s.served = 1 THEN ${NOW} + $4
+      WHEN s.polite_at > ${NOW} THEN s.polite_at
+      ELSE coalesce((SELECT min(u.due_at) FROM frontier_urls u
+                     WHERE u.host = h.id AND u.state = ${QUEUED}), h.ready_at) END,
+    active = s.served = 1 OR EXISTS (
+      SELECT 1 FROM frontier_urls u WHERE u.host = h.id AND u.state = ${QUEUED}),
+    high = h.high AND EXISTS (
+      SELECT 1 FROM frontier_urls u WHERE u.host = h.id AND u.state = ${QUEUED} AND u.high)
+  FROM unnest($1::bigint[], $2::bigint[], $3::int[]) AS s(id, polite_at, served)
+  WHERE h.id = s.id`;
 
 /**
  * Requeues a task's requests whose leases ended (their holders died or stalled) and makes their
@@ -333,59 +358,65 @@ export class PostgresFrontier implements Frontier {
         ORDER BY h.ready_at, h.turn, h.id
         LIMIT ${high ? "$2" : "greatest(0, $2 - (SELECT count(*) FROM high_hosts))"}
         FOR UPDATE OF h SKIP LOCKED`;
-      const rows = await sql.unsafe<ClaimRow[]>(
-        `WITH task AS (SELECT id, crawl FROM frontier_tasks WHERE task = $1),
-         high_hosts AS (${hostsOf(true)}),
-         other_hosts AS (${hostsOf(false)}),
-         hosts AS (
-           SELECT *, 0 AS pass FROM high_hosts UNION ALL SELECT *, 1 AS pass FROM other_hosts),
-         open AS (SELECT * FROM hosts WHERE polite_at IS NULL OR polite_at <= ${NOW}),
-         picked AS (
-           SELECT u.id, open.origin FROM open CROSS JOIN LATERAL (
-             SELECT id FROM frontier_urls
-             WHERE host = open.id AND state = ${QUEUED} AND due_at <= ${NOW}
-             ORDER BY high DESC, id LIMIT $3
-             FOR UPDATE SKIP LOCKED) u
-           ORDER BY open.pass, open.ready_at, open.turn, open.id
-           LIMIT $2),
-         leased AS (
-           UPDATE frontier_urls f
-           SET state = ${LEASED}, generation = f.generation + 1, owner = $4,
-             lease_until = ${NOW} + $5, lease_ms = $5
-           FROM picked WHERE f.id = picked.id
-           RETURNING f.id, f.host, f.generation, f.url, f.method, f.depth, f.priority, f.rule,
-             f.tmp, f.attempts, f.high, ${PAGE_COLUMNS.map((c) => `f.${c}`).join(", ")},
-             picked.origin),
-         moved AS (
-           UPDATE frontier_hosts h SET
-             turn = CASE WHEN h.id IN (SELECT host FROM leased)
-               THEN nextval('frontier_turns') ELSE h.turn END,
-             ready_at = CASE
-               WHEN h.id IN (SELECT host FROM leased) THEN ${NOW} + $6
-               WHEN hosts.polite_at > ${NOW} THEN hosts.polite_at
-               ELSE coalesce((SELECT min(u.due_at) FROM frontier_urls u
-                              WHERE u.host = h.id AND u.state = ${QUEUED}), h.ready_at) END,
-             active = h.id IN (SELECT host FROM leased) OR EXISTS (
-               SELECT 1 FROM frontier_urls u WHERE u.host = h.id AND u.state = ${QUEUED}),
-             high = h.high AND EXISTS (
-               SELECT 1 FROM frontier_urls u
-               WHERE u.host = h.id AND u.state = ${QUEUED} AND u.high
-                 AND u.id NOT IN (SELECT id FROM leased))
-           FROM hosts WHERE h.id = hosts.id)
-         SELECT leased.*, (SELECT crawl FROM task) AS crawl FROM leased`,
-        [
-          task,
-          options.limit,
-          Math.max(1, options.perHost ?? options.limit),
-          options.owner,
-          leaseMs,
-          Math.max(0, Math.round(options.hostHoldMs ?? 0)),
-        ],
-        // Prepared: planning this statement costs about as much as running it.
-        { prepare: true },
-      );
-      rows.sort((a, b) => Number(b.high) - Number(a.high) || Number(a.id) - Number(b.id));
-      return rows.filter((row) => row.crawl !== null).map((row) => toClaim(task, row));
+      // Two statements in one transaction: the second settles the hosts the first locked with a
+      // snapshot taken once it holds their locks. Settled in the first statement, a host could
+      // be marked empty from a snapshot older than an ack that queued children on it and
+      // committed just before the lock was taken: a host with queued requests that no claim
+      // would ever look at again.
+      return await sql.begin(async (tx) => {
+        const rows = await tx.unsafe<ClaimRow[]>(
+          `WITH task AS (SELECT id, crawl FROM frontier_tasks WHERE task = $1),
+           high_hosts AS (${hostsOf(true)}),
+           other_hosts AS (${hostsOf(false)}),
+           hosts AS (
+             SELECT *, 0 AS pass FROM high_hosts UNION ALL SELECT *, 1 AS pass FROM other_hosts),
+           open AS (SELECT * FROM hosts WHERE polite_at IS NULL OR polite_at <= ${NOW}),
+           picked AS (
+             SELECT u.id, open.origin FROM open CROSS JOIN LATERAL (
+               SELECT id FROM frontier_urls
+               WHERE host = open.id AND state = ${QUEUED} AND due_at <= ${NOW}
+               ORDER BY high DESC, id LIMIT $3
+               FOR UPDATE SKIP LOCKED) u
+             ORDER BY open.pass, open.ready_at, open.turn, open.id
+             LIMIT $2),
+           leased AS (
+             UPDATE frontier_urls f
+             SET state = ${LEASED}, generation = f.generation + 1, owner = $4,
+               lease_until = ${NOW} + $5, lease_ms = $5
+             FROM picked WHERE f.id = picked.id
+             RETURNING f.id, f.host, f.generation, f.url, f.method, f.depth, f.priority, f.rule,
+               f.tmp, f.attempts, f.high, ${PAGE_COLUMNS.map((c) => `f.${c}`).join(", ")},
+               picked.origin)
+           SELECT l.*, (SELECT crawl FROM task) AS crawl,
+             CASE WHEN l.n IS NULL OR l.n = 1 THEN
+               (SELECT json_agg(json_build_array(hosts.id, hosts.polite_at)) FROM hosts) END
+               AS hosts
+           FROM (SELECT 1) AS one
+             LEFT JOIN (SELECT *, row_number() OVER () AS n FROM leased) AS l ON true`,
+          [
+            task,
+            options.limit,
+            Math.max(1, options.perHost ?? options.limit),
+            options.owner,
+            leaseMs,
+          ],
+          // Prepared: planning this statement costs about as much as running it.
+          { prepare: true },
+        );
+        const hosts = rows.find((row) => row.hosts !== null)?.hosts ?? [];
+        if (hosts.length > 0) {
+          const leased = new Set(rows.filter((row) => row.id !== null).map((row) => row.host));
+          await tx.unsafe(SETTLE_HOSTS, [
+            hosts.map(([id]) => id),
+            hosts.map(([, politeAt]) => politeAt),
+            hosts.map(([id]) => leased.has(String(id)) ? 1 : 0),
+            Math.max(0, Math.round(options.hostHoldMs ?? 0)),
+          ] as unknown as Param[], { prepare: true });
+        }
+        const claimed = rows.filter((row) => row.id !== null && row.crawl !== null);
+        claimed.sort((a, b) => Number(b.high) - Number(a.high) || Number(a.id) - Number(b.id));
+        return claimed.map((row) => toClaim(task, row));
+      });
     });
   }
 

@@ -10,6 +10,7 @@
  */
 import { openFrontier } from "../frontier/open_frontier.ts";
 import { waitFor } from "./kit/wait.ts";
+import { delay } from "../async/delay.ts";
 
 const [url, task, owner] = Deno.args;
 const frontier = await openFrontier(url);
@@ -24,6 +25,10 @@ try {
     }, { what: "work to claim or the crawl finished", timeoutMs: 60_000, intervalMs: 5 });
     if (claims === "finished") break;
     for (const claim of claims) claimed.push(claim.request.url);
+    // A millisecond stands for the fetches a worker makes between a claim and its ack: without
+    // it one process holds SQLite's write lock almost all the time, and the other's busy handler
+    // (no queue, growing sleeps) may not get a turn before the work is gone.
+    await delay(1);
     await frontier.complete(claims.map((claim) => ({ kind: "done", claim, children: [] })));
   }
 } finally {
