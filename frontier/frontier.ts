@@ -51,6 +51,11 @@ export interface FrontierCounts {
   scheduled: number;
   /** Of `scheduled`, those whose next visit is due now. */
   due: number;
+  /**
+   * How long until the first scheduled revisit not due yet falls due, ms from now; absent when
+   * none is scheduled.
+   */
+  nextRevisitMs?: number;
 }
 
 /**

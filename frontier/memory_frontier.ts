@@ -412,15 +412,18 @@ export class MemoryFrontier implements Frontier {
   #counts(crawl: Crawl): FrontierCounts {
     const counts = emptyCounts();
     const now = this.#now();
+    let next = Infinity;
     for (const row of crawl.rows.values()) {
       if (row.state === "queued" && row.page) {
         counts.scheduled++;
         if (row.dueAt <= now) counts.due++;
+        else next = Math.min(next, row.dueAt);
         continue;
       }
       const expired = row.state === "leased" && row.leaseUntil < now;
       counts[expired ? "queued" : row.state]++;
     }
+    if (next !== Infinity) counts.nextRevisitMs = next - now;
     return counts;
   }
 }

@@ -711,7 +711,7 @@ async function isActive(tx: Sql | Tx, crawl: string, once = false): Promise<bool
 }
 
 async function countsOf(tx: Sql | Tx, crawl: string): Promise<FrontierCounts> {
-  const rows = await tx.unsafe<Array<Record<keyof FrontierCounts, string>>>(
+  const rows = await tx.unsafe<Array<Record<keyof FrontierCounts | "next", string | null>>>(
     `SELECT
        count(*) FILTER (WHERE (state = ${QUEUED} AND fetched_at IS NULL)
          OR (state = ${LEASED} AND ${LEASE_END} < ${NOW})) AS queued,
@@ -720,7 +720,9 @@ async function countsOf(tx: Sql | Tx, crawl: string): Promise<FrontierCounts> {
        count(*) FILTER (WHERE state = ${FAILED}) AS failed,
        count(*) FILTER (WHERE state = ${QUEUED} AND fetched_at IS NOT NULL) AS scheduled,
        count(*) FILTER (WHERE state = ${QUEUED} AND fetched_at IS NOT NULL
-         AND due_at <= ${NOW}) AS due
+         AND due_at <= ${NOW}) AS due,
+       min(due_at) FILTER (WHERE state = ${QUEUED} AND fetched_at IS NOT NULL
+         AND due_at > ${NOW}) - ${NOW} AS next
      FROM frontier_urls WHERE crawl = $1`,
     [crawl],
   );
@@ -728,6 +730,8 @@ async function countsOf(tx: Sql | Tx, crawl: string): Promise<FrontierCounts> {
   for (const key of Object.keys(counts) as Array<keyof FrontierCounts>) {
     counts[key] = Number(rows[0]?.[key] ?? 0);
   }
+  const next = rows[0]?.next;
+  if (next !== null && next !== undefined) counts.nextRevisitMs = Number(next);
   return counts;
 }
 

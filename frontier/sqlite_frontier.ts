@@ -667,10 +667,11 @@ export class SqliteFrontier implements Frontier {
       `SELECT count(*) AS n FROM frontier_urls WHERE crawl = ? AND state = ${FAILED}`,
     );
     const now = this.#now();
-    const { scheduled, due } = this.#statement(
-      `SELECT count(*) AS scheduled, coalesce(sum(due_at <= ?), 0) AS due FROM frontier_urls
-       WHERE crawl = ? AND state = ${QUEUED} AND fetched_at IS NOT NULL`,
-    ).get(now, crawl) as { scheduled: number; due: number };
+    const { scheduled, due, next } = this.#statement(
+      `SELECT count(*) AS scheduled, coalesce(sum(due_at <= ?), 0) AS due,
+         min(CASE WHEN due_at > ? THEN due_at END) AS next
+       FROM frontier_urls WHERE crawl = ? AND state = ${QUEUED} AND fetched_at IS NOT NULL`,
+    ).get(now, now, crawl) as { scheduled: number; due: number; next: number | null };
     return {
       queued: queued - scheduled + expired,
       leased: leased - expired,
@@ -678,6 +679,7 @@ export class SqliteFrontier implements Frontier {
       failed,
       scheduled,
       due,
+      ...(next !== null && { nextRevisitMs: next - now }),
     };
   }
 

@@ -496,17 +496,19 @@ export class TaskRun {
 
   /** Reads the task's counts from the frontier into `stats`. */
   async #refreshCounts(): Promise<void> {
-    const counts = await this.#options.frontier.counts(this.name);
+    this.#setCounts(await this.#options.frontier.counts(this.name));
+  }
+
+  /** Takes the task's counts into `stats`, with a recrawl task's next due time. */
+  #setCounts({ nextRevisitMs, ...counts }: FrontierCounts): void {
     this.stats.frontier = counts;
     this.stats.queued = counts.queued;
     const recrawl = this.stats.recrawl;
-    if (recrawl) {
-      const dueMs = counts.scheduled > 0
-        ? await this.#options.frontier.nextDue(this.name)
-        : undefined;
-      if (dueMs === undefined) delete recrawl.nextDueAt;
-      else recrawl.nextDueAt = Date.now() + dueMs;
-    }
+    if (!recrawl) return;
+    // Revisits due now are next; else the first scheduled one.
+    if (counts.due > 0) recrawl.nextDueAt = Date.now();
+    else if (nextRevisitMs !== undefined) recrawl.nextDueAt = Date.now() + nextRevisitMs;
+    else delete recrawl.nextDueAt;
   }
 
   /** Stops the run: nothing more is scheduled, waits and fetches in flight are aborted. */
@@ -543,8 +545,7 @@ export class TaskRun {
         });
         // The crawl holds its roots now (added by a new crawl, or by the one resumed).
         this.#remember(roots);
-        this.stats.frontier = opening.counts;
-        this.stats.queued = opening.counts.queued;
+        this.#setCounts(opening.counts);
         this.#renewLeases();
         this.#every(1000, async () => {
           this.#checkStall();

@@ -217,7 +217,10 @@ function sum(runs: TaskRun[], key: "fetched" | "failed" | "items" | "queued" | "
   return runs.reduce((total, run) => total + run.stats[key], 0);
 }
 
-function frontierSum(runs: TaskRun[], key: keyof FrontierCounts): number {
+function frontierSum(
+  runs: TaskRun[],
+  key: Exclude<keyof FrontierCounts, "nextRevisitMs">,
+): number {
   return runs.reduce((total, run) => total + run.stats.frontier[key], 0);
 }
 

@@ -61,14 +61,12 @@ export async function frontierRevisitContract(
         await f.complete([revisit(root, record(60_000), [req("http://rv.test/a")])]),
         [true],
       );
-      assert.deepEqual(await f.counts("rv-wait"), {
-        queued: 1,
-        leased: 0,
-        done: 0,
-        failed: 0,
-        scheduled: 1,
-        due: 0,
-      });
+      const { nextRevisitMs, ...counts } = await f.counts("rv-wait");
+      assert.deepEqual(counts, { queued: 1, leased: 0, done: 0, failed: 0, scheduled: 1, due: 0 });
+      assert.ok(
+        nextRevisitMs !== undefined && nextRevisitMs > 50_000 && nextRevisitMs <= 60_000,
+        `the revisit is due in ${nextRevisitMs} ms, not ~60 s`,
+      );
       // Only the child is due; the page waits for its revisit.
       const [child] = await claimAll(f, "rv-wait");
       assert.equal(child.request.url, "http://rv.test/a");
@@ -99,6 +97,7 @@ export async function frontierRevisitContract(
       what: "the page due",
       timeoutMs: 5000,
     });
+    assert.equal((await f.counts("rv-due")).nextRevisitMs, undefined, "none is still to come");
     assert.equal(await f.finished("rv-due", { once: true }), false, "a due revisit is work");
     const [second] = await claimWhenDue(f, "rv-due", "the revisit claimed");
     assert.deepEqual(second.page, page);
