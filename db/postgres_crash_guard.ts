@@ -27,6 +27,16 @@ export interface PostgresCrashGuardOptions {
 /** The client's errors for a connection it closed or destroyed (its pool reset, the server gone). */
 const TEARDOWN_CODES = new Set(["CONNECTION_DESTROYED", "CONNECTION_CLOSED", "CONNECTION_ENDED"]);
 
+/**
+ * The queries the client runs on its own as a connection opens: the array types
+ * (`fetchArrayTypes`) and a standby check (`fetchState`). Its connection code starts them from a
+ * message handler that drops their promise, so one that fails (the server went away while the
+ * connection was opening: `read ECONNRESET`) is an unhandled rejection with that query attached,
+ * though no code of ours ran it.
+ */
+const CLIENT_OWN_QUERY =
+  /\bfrom pg_catalog\.pg_type\b[\s\S]*\btyparray\b|^\s*show transaction_read_only;/;
+
 /** A frame of postgres.js's connection code, wherever the package is installed or bundled. */
 const CLIENT_FRAME =
   /[/\\]postgres(?:@[^/\\\s)]+)?[/\\](?:[^/\\\s)]+[/\\])?(?:cjs[/\\])?src[/\\]connection\.js:/;
@@ -35,14 +45,19 @@ const CLIENT_FRAME =
  * True when `error` was thrown from inside the Postgres client: a frame of its stack lies in
  * postgres' `src/connection.js` (the npm cache, a `node_modules` folder, a compiled binary).
  * A query's own failure is not one: the client hands it to the query's caller with the query
- * attached (`error.query`), and one left unhandled is our mistake, which must stay loud.
+ * attached (`error.query`), and one left unhandled is our mistake, which must stay loud — unless
+ * the query is one the client ran on its own while connecting ({@linkcode CLIENT_OWN_QUERY}).
  */
 export function isPostgresClientError(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   // The client rejects every query of a connection it tears down with one error object, which
   // the first query marks with itself: a teardown error carries a query without being its own.
   const code = (error as { code?: unknown }).code;
-  if ("query" in error && !(typeof code === "string" && TEARDOWN_CODES.has(code))) return false;
+  if ("query" in error) {
+    const query = (error as { query?: unknown }).query;
+    if (typeof query === "string" && CLIENT_OWN_QUERY.test(query)) return true;
+    if (!(typeof code === "string" && TEARDOWN_CODES.has(code))) return false;
+  }
   const stack = (error as { stack?: unknown }).stack;
   if (typeof stack !== "string") return false;
   return stack.split("\n").some((line) => /^\s+at /.test(line) && CLIENT_FRAME.test(line));

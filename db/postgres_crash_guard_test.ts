@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import postgres from "postgres";
+import { waitFor } from "../tests/kit/wait.ts";
 import {
   installPostgresCrashGuard,
   isOrphanSocketError,
@@ -40,6 +42,31 @@ Deno.test("an error thrown from the Postgres client's connection code is recogni
   });
   Object.defineProperty(teardown, "query", { value: "select 1" });
   assert.ok(isPostgresClientError(teardown));
+  // The client's own array-type fetch as a connection opens, its promise dropped by the client:
+  // a reset then is the client's, whatever the stack says (Deno reports the socket's frames).
+  const typeFetch = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+  typeFetch.stack = "Error: read ECONNRESET\n    at TCPWrap.onStreamRead [as onread] " +
+    "(ext:deno_node/internal/stream_base_commons.ts:1:3690)";
+  Object.defineProperty(typeFetch, "query", {
+    value: `
+      select b.oid, b.typarray
+      from pg_catalog.pg_type a
+      left join pg_catalog.pg_type b on b.oid = a.typelem
+      where a.typcategory = 'A'
+      group by b.oid, b.typarray
+      order by b.oid
+    `,
+  });
+  assert.ok(isPostgresClientError(typeFetch));
+  const standbyCheck = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+  Object.defineProperty(standbyCheck, "query", {
+    value: "\n      show transaction_read_only;\n      select pg_catalog.pg_is_in_recovery()\n",
+  });
+  assert.ok(isPostgresClientError(standbyCheck));
+  // Our own query of the same table is ours.
+  const ours = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+  Object.defineProperty(ours, "query", { value: "select typname from pg_catalog.pg_type" });
+  assert.ok(!isPostgresClientError(ours));
 });
 
 /** A socket error as Deno's Node compatibility throws it when the socket has no listener left. */
@@ -111,4 +138,64 @@ Deno.test("the guard keeps the client's uncaught errors from ending the process,
   const after = new ErrorEvent("error", { error: thrownAt(NPM_CACHE), cancelable: true });
   target.dispatchEvent(after);
   assert.ok(!after.defaultPrevented, "disposed: the guard no longer listens");
+});
+
+/**
+ * A loopback server speaking just enough of Postgres's protocol to let a client connect, then
+ * failing the client's first query on the connection — its own array-type fetch — with a server
+ * shutting down (57P01), as a server going away while connections open does.
+ */
+function shuttingDownServer(): { port: number; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const buffer = new Uint8Array(4096);
+        await conn.read(buffer); // the startup message
+        // AuthenticationOk, ReadyForQuery.
+        await conn.write(new Uint8Array([0x52, 0, 0, 0, 8, 0, 0, 0, 0, 0x5a, 0, 0, 0, 5, 0x49]));
+        await conn.read(buffer); // the type fetch
+        const fields = new TextEncoder().encode("SFATAL\0C57P01\0Mterminating connection\0\0");
+        const error = new Uint8Array(5 + fields.length);
+        error[0] = 0x45;
+        new DataView(error.buffer).setInt32(1, 4 + fields.length);
+        error.set(fields, 5);
+        await conn.write(error);
+        await conn.write(new Uint8Array([0x5a, 0, 0, 0, 5, 0x49]));
+      })().catch(() => {/* the client hung up */});
+    }
+  })().catch(() => {/* closed */});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    close() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch { /* closed by the client */ }
+      }
+    },
+  };
+}
+
+Deno.test("the client's own type fetch failing as a connection opens does not end the process", async () => {
+  const server = shuttingDownServer();
+  const seen: unknown[] = [];
+  // On globalThis, where Deno reports the rejection the client leaves unhandled.
+  using _guard = installPostgresCrashGuard({ onClientError: (e) => seen.push(e) });
+  const sql = postgres(`postgres://crawler@127.0.0.1:${server.port}/crawler`, {
+    max: 1,
+    connect_timeout: 2,
+    onnotice: () => {},
+  });
+  try {
+    await assert.rejects(sql`select 1`, /terminating connection/);
+    await waitFor(() => seen.length > 0, { what: "the type fetch's rejection to reach the guard" });
+    assert.match(String((seen[0] as { query?: unknown }).query), /pg_catalog\.pg_type/);
+  } finally {
+    await sql.end({ timeout: 0 });
+    server.close();
+  }
 });
