@@ -16,6 +16,11 @@ function config(dir: string, siteUrl: string): Promise<string> {
   return writeConfig(`${dir}/config.toml`, {
     logLevel: "warn",
     fetcher: { timeout: 5000, concurrency: 16 },
+    // A host slot held by a process killed with -9 is free again after its lease, the longer of
+    // the fetch timeout and two renders, plus 5 s: 10 s here instead of 35 s with the default
+    // render timeout, so a worker restarted after a SIGKILL mid-pass gets its host back within
+    // the test's wait (a restarted worker does not yet free its own old slots at once).
+    browser: { timeoutMs: 2500 },
     frontier: { url: `sqlite:${dir}/frontier.db` },
     storage: { sqlURL: `sqlite:${dir}/results.db` },
     Tasks: [recrawlTask(siteUrl, { Interval: `${INTERVAL_MS / 1000}s`, Adaptive: false })],
@@ -137,7 +142,12 @@ Deno.test("a standalone recrawl: 304s, only changed pages rewritten, the schedul
       assert.equal(after.get(key)?.time, row.time, `${key} was rewritten`);
     }
 
-    // SIGKILL while the crawl goes on, and start again: nothing is fetched before it is due.
+    // SIGKILL in the middle of a pass, and start again: nothing is fetched before it is due.
+    const hitsNow = site.hits.length;
+    await waitFor(() => site.hits.length > hitsNow + 100, {
+      what: "a pass under way (100 more fetches)",
+      intervalMs: 1,
+    });
     worker.child.kill("SIGKILL");
     await worker.child.status;
     await worker.drained;
