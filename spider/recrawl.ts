@@ -152,15 +152,18 @@ function stableJson(value: unknown): string {
   );
 }
 
+/** What of a task says how its pages are recrawled (a `Task` has it). */
+export interface RecrawlingTask {
+  options: { recrawl?: RecrawlPolicy };
+  ruleSet: { recrawl?: Readonly<Record<string, RecrawlPolicy>> };
+}
+
 /**
  * The recrawl policy of a rule's pages in `task`: the rule's own, else the task's; undefined
  * when they are fetched once.
  */
 export function recrawlOf(
-  task: {
-    options: { recrawl?: RecrawlPolicy };
-    ruleSet: { recrawl?: Readonly<Record<string, RecrawlPolicy>> };
-  },
+  task: RecrawlingTask,
   ruleName: string,
 ): RecrawlPolicy | undefined {
   return task.ruleSet.recrawl?.[ruleName] ?? task.options.recrawl;
@@ -168,10 +171,7 @@ export function recrawlOf(
 
 /** True when some of the task's pages are revisited. */
 export function recrawls(
-  task: {
-    options: { recrawl?: RecrawlPolicy };
-    ruleSet: { recrawl?: Readonly<Record<string, RecrawlPolicy>> };
-  },
+  task: RecrawlingTask,
 ): boolean {
   return task.options.recrawl !== undefined || Object.keys(task.ruleSet.recrawl ?? {}).length > 0;
 }
