@@ -5,10 +5,12 @@
  * postgres.js 3.4 (the latest 3.x; 4.x is a rewrite with another API) writes to its socket from a
  * `setImmediate` and cleans up in `async` socket handlers. When the server goes away at the
  * wrong moment the socket is already gone: `Cannot read properties of null (reading 'write')`
- * is thrown from `nextWrite` in its `src/connection.js` (porsager/postgres#1154, #1066, #1208;
- * fixes proposed, none released), with none of our code on the stack. Deno turns such a throw
- * into an `error` event on `globalThis` (a rejection of the client's own promises into an
- * `unhandledrejection` event) and exits unless the event's default is prevented.
+ * was thrown from `nextWrite` in its `src/connection.js` (porsager/postgres#1154, #1066, #1208;
+ * fixes proposed, none released), with none of our code on the stack. Our copy of the client
+ * (`vendor/postgres/`) no longer throws there: a throw from an immediate breaks Deno's immediate
+ * queue for good, guard or not. Deno turns other such throws into an `error` event on
+ * `globalThis` (a rejection of the client's own promises into an `unhandledrejection` event) and
+ * exits unless the event's default is prevented.
  *
  * {@linkcode installPostgresCrashGuard} prevents it for errors thrown from inside the client —
  * a stack frame in postgres' `src/connection.js`, or a socket error left without a listener

@@ -19,9 +19,11 @@ const NPM_CACHE =
 const NODE_MODULES =
   "file:///app/node_modules/.deno/postgres@3.4.9/node_modules/postgres/src/connection.js:255:24";
 const CJS = "/app/node_modules/postgres/cjs/src/connection.js:255:24";
+/** Our patched copy, the one the worker runs. */
+const VENDORED = "file:///work/main/vendor/postgres/src/connection.js:262:5";
 
 Deno.test("an error thrown from the Postgres client's connection code is recognised", () => {
-  for (const frame of [NPM_CACHE, NODE_MODULES, CJS]) {
+  for (const frame of [NPM_CACHE, NODE_MODULES, CJS, VENDORED]) {
     assert.ok(isPostgresClientError(thrownAt(frame)), frame);
   }
   // Our code, another package, a file merely named alike, a value that is no error.

@@ -35,8 +35,20 @@ export const LAYERS: readonly Layer[] = [
   { name: "entry", parts: ["main.ts"] },
 ];
 
-/** Top-level folders that are not product code, and are not checked. */
-const NOT_PRODUCT = new Set(["tests", "bench", "examples", "docs", "data", "dist", "node_modules"]);
+/**
+ * Top-level folders that are not product code, and are not checked: `vendor/` holds copies of
+ * third-party packages (a patched postgres.js), which sit below every layer as npm packages do.
+ */
+const NOT_PRODUCT = new Set([
+  "tests",
+  "bench",
+  "examples",
+  "docs",
+  "data",
+  "dist",
+  "node_modules",
+  "vendor",
+]);
 
 /** One import: both modules as paths relative to the repository root. */
 export interface Import {
@@ -152,8 +164,12 @@ async function productImports(root: URL): Promise<Import[]> {
     const stderr = new TextDecoder().decode(output.stderr);
     assert.ok(output.success, `deno info failed: ${stderr}`);
     const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as DenoInfo;
-    const local = (specifier: string | undefined) =>
-      specifier?.startsWith(root.href) ? specifier.slice(root.href.length) : undefined;
+    // A module outside the product folders (vendor/) counts as a package, as npm ones do.
+    const local = (specifier: string | undefined) => {
+      if (!specifier?.startsWith(root.href)) return undefined;
+      const path = specifier.slice(root.href.length);
+      return NOT_PRODUCT.has(partOf(path)) ? undefined : path;
+    };
     const imports: Import[] = [];
     for (const module of graph.modules) {
       const from = local(module.specifier);
