@@ -16,11 +16,6 @@ function config(dir: string, siteUrl: string): Promise<string> {
   return writeConfig(`${dir}/config.toml`, {
     logLevel: "warn",
     fetcher: { timeout: 5000, concurrency: 16 },
-    // A host slot held by a process killed with -9 is free again after its lease, the longer of
-    // the fetch timeout and two renders, plus 5 s: 10 s here instead of 35 s with the default
-    // render timeout, so a worker restarted after a SIGKILL mid-pass gets its host back within
-    // the test's wait (a restarted worker does not yet free its own old slots at once).
-    browser: { timeoutMs: 2500 },
     frontier: { url: `sqlite:${dir}/frontier.db` },
     storage: { sqlURL: `sqlite:${dir}/results.db` },
     Tasks: [recrawlTask(siteUrl, { Interval: `${INTERVAL_MS / 1000}s`, Adaptive: false })],
@@ -155,6 +150,8 @@ Deno.test("a standalone recrawl: 304s, only changed pages rewritten, the schedul
     const due = schedule(dir);
     assert.equal(due.size, site.articles.length);
     const hitsBefore = site.hits.length;
+    // The host slots the killed process held (leased for 35 s by default, longer than this
+    // wait) are freed by the worker started again under the same id.
     worker = startWorker(args);
     await waitFor(
       () => site.articles.every((p) => site.hitsOf(p).some((h) => h.at > killedAt)),

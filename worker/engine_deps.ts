@@ -54,7 +54,10 @@ export interface Engine {
 
 /** Options for {@linkcode createEngine}. */
 export interface EngineOptions {
-  /** This worker's id: who holds the frontier leases it takes. Default "crawler.worker-1". */
+  /**
+   * This worker's id: who holds the frontier leases and host slots it takes. Default
+   * "crawler.worker-1".
+   */
   owner?: string;
   /**
    * Asked before every fetch: while false, fetches wait (until allowed again or their task is
@@ -79,6 +82,7 @@ export async function createEngine(
   // Every Postgres client of the engine (frontier, results, host state and robots.txt cache)
   // comes from these pools: short connect timeout, capped backoff, outages logged once. The
   // guard keeps a throw from inside the client from ending the process and resets the pools.
+  const owner = options.owner ?? "crawler.worker-1";
   const pools = new PostgresPools({ logger: logger.child("postgres") });
   const guard = installPostgresCrashGuard({ onClientError: (error) => pools.clientFailed(error) });
   let frontier: Frontier;
@@ -114,7 +118,7 @@ export async function createEngine(
   const browserMetrics = new BrowserMetrics();
   const browser = new BrowserFetcher({
     ...config.browser,
-    dataDir: config.browser.dataDir ?? defaultBrowserDir(options.owner ?? "crawler.worker-1"),
+    dataDir: config.browser.dataDir ?? defaultBrowserDir(owner),
     maxBodyBytes: config.fetcher.maxBodyBytes,
     userAgent: () => config.fetcher.userAgent,
     logger: logger.child("browser"),
@@ -125,6 +129,7 @@ export async function createEngine(
   const fetchMetrics = new FetchMetrics({ topHosts: config.metrics.topHosts });
   const hosts: HostStore = openHostStore(config.frontier.url, {
     pools,
+    owner,
     policy: {
       maxBackoffMs: config.politeness.maxBackoffMs,
       // A host slot is held for one fetch, which the fetcher ends at its timeout: a worker that
@@ -133,6 +138,15 @@ export async function createEngine(
       slotLeaseMs: Math.max(config.fetcher.timeout, 2 * config.browser.timeoutMs) + 5000,
     },
   });
+  // A process of this worker killed mid-fetch left its host slots held until their leases end
+  // (35 s by default): freed now, the hosts it was fetching are not kept waiting.
+  const freed = await hosts.releaseOwn().catch((error) => {
+    logger.warn("could not free the host slots an earlier run of this worker held", { error });
+    return 0;
+  });
+  if (freed > 0) {
+    logger.info("freed the host slots an earlier run of this worker held", { slots: freed });
+  }
   const robotsLog = logger.child("robots");
   const robots = new RobotsCache(hosts, {
     userAgent: config.fetcher.userAgent,
@@ -158,7 +172,7 @@ export async function createEngine(
       : fetchMetrics.measure(pages),
     sink,
     frontier,
-    owner: options.owner ?? "crawler.worker-1",
+    owner,
     leaseMs: config.frontier.leaseTime * 1000,
     logger: logger.child("crawler"),
     concurrency: config.fetcher.concurrency,

@@ -15,6 +15,29 @@ export interface HostSlot {
   until: number;
 }
 
+/**
+ * A new slot id: `owner/uuid` when the claimer names its worker, so that a process of the same
+ * worker started again after a kill can free what the dead one held ({@linkcode dropOwnSlots}).
+ */
+export function newSlotId(owner?: string): string {
+  return owner === undefined ? crypto.randomUUID() : `${owner}/${crypto.randomUUID()}`;
+}
+
+/** Drops the slots of `owner` from `state` (mutating it); answers how many there were. */
+export function dropOwnSlots(state: HostState, owner: string): number {
+  const before = state.slots.length;
+  state.slots = state.slots.filter((slot) => !slot.id.startsWith(`${owner}/`));
+  return before - state.slots.length;
+}
+
+/**
+ * Text that the stored state of a host (its JSON) contains when `owner` holds a slot on it: what
+ * a SQL store searches for before decoding a row.
+ */
+export function ownSlotMarker(owner: string): string {
+  return `"id":${JSON.stringify(`${owner}/`).slice(0, -1)}`;
+}
+
 /** What is known about one host (scheme://host:port), shared by every task and worker. */
 export interface HostState {
   host: string;

@@ -54,6 +54,13 @@ export interface HostStore {
   /** The host's stored robots.txt, expired or not; `undefined` if never fetched. */
   robots(host: string): Promise<RobotsRecord | undefined>;
   saveRobots(host: string, record: RobotsRecord): Promise<void>;
+  /**
+   * Frees the slots this store's owner (`HostStoreOptions.owner`) holds on any host: a process
+   * of the same worker id killed mid-fetch left them, and they would hold their hosts until
+   * their leases end. Call once at start, before claiming. Answers how many were freed; 0 when
+   * the store has no owner.
+   */
+  releaseOwn(): Promise<number>;
   /** Snapshots of `hosts` (all hosts when omitted), in host order. */
   snapshot(hosts?: readonly string[]): Promise<HostSnapshot[]>;
   close(): Promise<void>;

@@ -7,11 +7,13 @@ import {
   type ClaimResult,
   claimSlot,
   DEFAULT_HOST_POLICY,
+  dropOwnSlots,
   type HostLimits,
   type HostOutcome,
   type HostPolicy,
   type HostState,
   newHostState,
+  newSlotId,
   releaseSlot,
 } from "./host_state.ts";
 import type { HostSnapshot, HostStore, RobotsRecord } from "./host_store.ts";
@@ -23,6 +25,11 @@ export interface HostStoreOptions {
   policy?: Partial<HostPolicy>;
   /** The clock, epoch ms. Default `Date.now`. */
   now?: () => number;
+  /**
+   * The worker claiming through this store: its slot ids carry it, and `releaseOwn` frees them
+   * after a restart. Default: none (slots carry no owner).
+   */
+  owner?: string;
 }
 
 /** Hosts' state in a map; every call completes synchronously, so each is atomic. */
@@ -31,16 +38,18 @@ export class MemoryHostStore implements HostStore {
   readonly #robots = new Map<string, RobotsRecord>();
   readonly #policy: HostPolicy;
   readonly #now: () => number;
+  readonly #owner: string | undefined;
 
   constructor(options: HostStoreOptions = {}) {
     this.#policy = { ...DEFAULT_HOST_POLICY, ...options.policy };
     this.#now = options.now ?? Date.now;
+    this.#owner = options.owner;
   }
 
   claim(host: string, limits: HostLimits): Promise<ClaimResult> {
     const state = this.#state(host);
     return Promise.resolve(
-      claimSlot(state, limits, this.#now(), this.#policy, crypto.randomUUID()),
+      claimSlot(state, limits, this.#now(), this.#policy, newSlotId(this.#owner)),
     );
   }
 
@@ -59,6 +68,15 @@ export class MemoryHostStore implements HostStore {
   addDisallowed(host: string, count: number): Promise<void> {
     this.#state(host).disallowed += count;
     return Promise.resolve();
+  }
+
+  releaseOwn(): Promise<number> {
+    let freed = 0;
+    const owner = this.#owner;
+    if (owner !== undefined) {
+      for (const state of this.#hosts.values()) freed += dropOwnSlots(state, owner);
+    }
+    return Promise.resolve(freed);
   }
 
   robots(host: string): Promise<RobotsRecord | undefined> {

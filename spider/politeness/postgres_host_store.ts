@@ -8,11 +8,14 @@ import {
   type ClaimResult,
   claimSlot,
   DEFAULT_HOST_POLICY,
+  dropOwnSlots,
   type HostLimits,
   type HostOutcome,
   type HostPolicy,
   type HostState,
   newHostState,
+  newSlotId,
+  ownSlotMarker,
   releaseSlot,
 } from "./host_state.ts";
 import type { HostSnapshot, HostStore, RobotsRecord } from "./host_store.ts";
@@ -54,6 +57,7 @@ export class PostgresHostStore implements HostStore {
   readonly #policy: HostPolicy;
   /** A clock given in the options (tests); otherwise the database's, shared by all workers. */
   readonly #now: (() => number) | undefined;
+  readonly #owner: string | undefined;
   #ready: Promise<void> | undefined;
 
   /**
@@ -64,6 +68,7 @@ export class PostgresHostStore implements HostStore {
     this.#pool = (options.pools ?? new PostgresPools()).open(url, { name: "host state", max: 4 });
     this.#policy = { ...DEFAULT_HOST_POLICY, ...options.policy };
     this.#now = options.now;
+    this.#owner = options.owner;
   }
 
   /** Connects to `url` and creates the tables. Rejects when the database is unreachable. */
@@ -100,7 +105,7 @@ export class PostgresHostStore implements HostStore {
   claim(host: string, limits: HostLimits): Promise<ClaimResult> {
     return this.#update(
       host,
-      (state, now) => claimSlot(state, limits, now, this.#policy, crypto.randomUUID()),
+      (state, now) => claimSlot(state, limits, now, this.#policy, newSlotId(this.#owner)),
     );
   }
 
@@ -120,6 +125,23 @@ export class PostgresHostStore implements HostStore {
     await this.#update(host, (state) => {
       state.disallowed += count;
     });
+  }
+
+  async releaseOwn(): Promise<number> {
+    const owner = this.#owner;
+    if (owner === undefined) return 0;
+    await this.#schema();
+    // Once, at start: a scan of the hosts with slots held, each changed by compare-and-set.
+    const hosts = await this.#pool.run((sql) =>
+      sql<{ host: string }[]>`
+        SELECT host FROM crawler_hosts
+        WHERE in_flight > 0 AND strpos(state, ${ownSlotMarker(owner)}) > 0`
+    );
+    let freed = 0;
+    for (const { host } of hosts) {
+      freed += await this.#update(host, (state) => dropOwnSlots(state, owner));
+    }
+    return freed;
   }
 
   async robots(host: string): Promise<RobotsRecord | undefined> {

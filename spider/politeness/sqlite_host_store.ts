@@ -9,11 +9,14 @@ import {
   type ClaimResult,
   claimSlot,
   DEFAULT_HOST_POLICY,
+  dropOwnSlots,
   type HostLimits,
   type HostOutcome,
   type HostPolicy,
   type HostState,
   newHostState,
+  newSlotId,
+  ownSlotMarker,
   releaseSlot,
 } from "./host_state.ts";
 import type { HostSnapshot, HostStore, RobotsRecord } from "./host_store.ts";
@@ -38,6 +41,7 @@ export class SqliteHostStore implements HostStore {
   readonly #db: DatabaseSync;
   readonly #policy: HostPolicy;
   readonly #now: () => number;
+  readonly #owner: string | undefined;
   /** Statements prepared once: preparing costs more than running them. */
   readonly #statements = new Map<string, StatementSync>();
 
@@ -47,13 +51,14 @@ export class SqliteHostStore implements HostStore {
     this.#db.exec(SCHEMA);
     this.#policy = { ...DEFAULT_HOST_POLICY, ...options.policy };
     this.#now = options.now ?? Date.now;
+    this.#owner = options.owner;
   }
 
   claim(host: string, limits: HostLimits): Promise<ClaimResult> {
     return Promise.resolve(
       this.#update(
         host,
-        (state, now) => claimSlot(state, limits, now, this.#policy, crypto.randomUUID()),
+        (state, now) => claimSlot(state, limits, now, this.#policy, newSlotId(this.#owner)),
       ),
     );
   }
@@ -75,6 +80,20 @@ export class SqliteHostStore implements HostStore {
       state.disallowed += count;
     });
     return Promise.resolve();
+  }
+
+  releaseOwn(): Promise<number> {
+    const owner = this.#owner;
+    if (owner === undefined) return Promise.resolve(0);
+    // Once, at start: a scan of the hosts with slots held, each changed in its own transaction.
+    const hosts = this.#statement(
+      "SELECT host FROM crawler_hosts WHERE in_flight > 0 AND instr(state, ?) > 0",
+    ).all(ownSlotMarker(owner)) as Array<{ host: string }>;
+    let freed = 0;
+    for (const { host } of hosts) {
+      freed += this.#update(host, (state) => dropOwnSlots(state, owner));
+    }
+    return Promise.resolve(freed);
   }
 
   robots(host: string): Promise<RobotsRecord | undefined> {

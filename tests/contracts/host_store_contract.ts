@@ -126,4 +126,31 @@ export async function hostStoreContract(t: Deno.TestContext, b: Backend): Promis
     await c.saveRobots(site, blocked);
     assert.deepEqual(await a.robots(site), blocked);
   });
+
+  await t.step(
+    "a worker started again frees the slots its killed process held, and no one else's",
+    async () => {
+      const clock = manualClock();
+      const one: HostLimits = { delayMs: 0, concurrency: 1 };
+      const [h1, h2, h3] = ["http://own1.test:80", "http://own2.test:80", "http://other.test:80"];
+      // The process that is killed: two slots held, never released.
+      const killed = await b.client({ now: clock.read, owner: "worker-1" });
+      assert.equal((await killed.claim(h1, one)).granted, true);
+      assert.equal((await killed.claim(h2, one)).granted, true);
+      // The same worker id started again (in one process: the same store).
+      const restarted = await b.client({ now: clock.read, owner: "worker-1" });
+      // Another worker with a slot of its own, and a view of the hosts beside it.
+      const other = await b.client({ now: clock.read, owner: "worker-2" });
+      const otherView = await b.client({ now: clock.read, owner: "worker-2" });
+      assert.equal((await other.claim(h3, one)).granted, true);
+      assert.equal((await restarted.claim(h1, one)).granted, false, "held until freed");
+      assert.equal(await restarted.releaseOwn(), 2);
+      assert.equal((await restarted.claim(h1, one)).granted, true);
+      assert.equal((await restarted.claim(h2, one)).granted, true);
+      assert.equal((await otherView.claim(h3, one)).granted, false, "worker-2's slot is kept");
+      assert.equal(await restarted.releaseOwn(), 2, "the slots it took since are its own too");
+      // A store that names no owner frees nothing.
+      assert.equal(await (await b.client({ now: clock.read })).releaseOwn(), 0);
+    },
+  );
 }
