@@ -63,34 +63,39 @@ Deno.test("with a token, masters and workers refuse calls without it over HTTP a
     const leader = await cluster.leader();
     const follower = masters.find((m) => m !== leader)!;
 
-    await t.step("a master's HTTP API: 401 without the token or with a wrong one", async () => {
-      for (const master of masters) {
-        for (
-          const path of ["/crawler/resource", "/crawler/workers", "/crawler/leader", "/metrics"]
-        ) {
-          assert.deepEqual(await http(master.url(path)), { status: 401, body: REFUSED }, path);
-          assert.deepEqual(
-            await http(master.url(path), { token: "wrong" }),
-            { status: 401, body: REFUSED },
-            path,
-          );
-          assert.equal((await master.request(path)).status, 200, path);
+    await cluster.step(
+      t,
+      "a master's HTTP API: 401 without the token or with a wrong one",
+      async () => {
+        for (const master of masters) {
+          for (
+            const path of ["/crawler/resource", "/crawler/workers", "/crawler/leader", "/metrics"]
+          ) {
+            assert.deepEqual(await http(master.url(path)), { status: 401, body: REFUSED }, path);
+            assert.deepEqual(
+              await http(master.url(path), { token: "wrong" }),
+              { status: 401, body: REFUSED },
+              path,
+            );
+            assert.equal((await master.request(path)).status, 200, path);
+          }
+          const add = await http(master.url("/crawler/resource"), {
+            method: "POST",
+            json: { name: "sneaky", spec },
+            token: `${TOKEN}x`,
+          });
+          assert.deepEqual(add, { status: 401, body: REFUSED });
+          // The probes stay open for load balancers and orchestrators.
+          assert.equal((await http(master.url("/healthz"))).status, 200);
+          assert.equal((await http(master.url("/readyz"))).status, 200);
         }
-        const add = await http(master.url("/crawler/resource"), {
-          method: "POST",
-          json: { name: "sneaky", spec },
-          token: `${TOKEN}x`,
-        });
-        assert.deepEqual(add, { status: 401, body: REFUSED });
-        // The probes stay open for load balancers and orchestrators.
-        assert.equal((await http(master.url("/healthz"))).status, 200);
-        assert.equal((await http(master.url("/readyz"))).status, 200);
-      }
-      const { body } = await leader.request("/crawler/resource");
-      assert.deepEqual(body.resources, [], "a refused add must not have created anything");
-    });
+        const { body } = await leader.request("/crawler/resource");
+        assert.deepEqual(body.resources, [], "a refused add must not have created anything");
+      },
+    );
 
-    await t.step(
+    await cluster.step(
+      t,
       "a master's gRPC API: UNAUTHENTICATED without the token or with a wrong one",
       async () => {
         for (const master of masters) {
@@ -120,64 +125,72 @@ Deno.test("with a token, masters and workers refuse calls without it over HTTP a
       },
     );
 
-    await t.step("writes sent to the follower with the token reach the leader", async () => {
-      const added = await follower.request("/crawler/resource", {
-        method: "POST",
-        json: { name: "over-http", spec },
-      });
-      assert.deepEqual(added, {
-        status: 200,
-        body: { id: worker.id, Address: `127.0.0.1:${worker.grpcPort}` },
-      });
-      const client = new MasterGrpcClient(`127.0.0.1:${follower.grpcPort}`, {
-        timeoutMs: 3000,
-        token: TOKEN,
-      });
-      grpcClients.push(client);
-      assert.equal((await client.addResource({ name: "over-grpc", spec })).id, worker.id);
-      await waitFor(
-        () =>
-          leader.logs.filter((l) =>
-            l.includes('"method":"CrawlerMaster.AddResource"') && l.includes(follower.id)
-          ).length === 2,
-        { what: "the leader to log both forwarded adds", timeoutMs: 5_000 },
-      );
-      const deleted = await follower.request("/crawler/resource", {
-        method: "DELETE",
-        json: { name: "over-http" },
-      });
-      assert.deepEqual(deleted, { status: 200, body: {} });
-      const listed = await leader.request("/crawler/resource");
-      assert.deepEqual(
-        (listed.body.resources as Array<{ Name: string }>).map((r) => r.Name),
-        ["over-grpc"],
-      );
-    });
-
-    await t.step("a worker's HTTP and gRPC APIs refuse calls without the token", async () => {
-      for (const path of ["/tasks", "/metrics"]) {
-        assert.deepEqual(await http(worker.url(path)), { status: 401, body: REFUSED });
-        assert.deepEqual(await http(worker.url(path), { token: "wrong" }), {
-          status: 401,
-          body: REFUSED,
+    await cluster.step(
+      t,
+      "writes sent to the follower with the token reach the leader",
+      async () => {
+        const added = await follower.request("/crawler/resource", {
+          method: "POST",
+          json: { name: "over-http", spec },
         });
-        assert.equal((await worker.request(path)).status, 200);
-      }
-      assert.equal((await http(worker.url("/healthz"))).status, 200);
-      for (
-        const [token, expected] of [
-          [undefined, { code: grpc.status.UNAUTHENTICATED }],
-          ["wrong", { code: grpc.status.UNAUTHENTICATED }],
-          [TOKEN, { code: grpc.status.OK, id: worker.id }],
-        ] as const
-      ) {
-        const call = workerStatus(worker.grpcPort, token);
-        grpcClients.push(call);
-        assert.deepEqual(await call.answer, expected, String(token));
-      }
-    });
+        assert.deepEqual(added, {
+          status: 200,
+          body: { id: worker.id, Address: `127.0.0.1:${worker.grpcPort}` },
+        });
+        const client = new MasterGrpcClient(`127.0.0.1:${follower.grpcPort}`, {
+          timeoutMs: 3000,
+          token: TOKEN,
+        });
+        grpcClients.push(client);
+        assert.equal((await client.addResource({ name: "over-grpc", spec })).id, worker.id);
+        await waitFor(
+          () =>
+            leader.logs.filter((l) =>
+              l.includes('"method":"CrawlerMaster.AddResource"') && l.includes(follower.id)
+            ).length === 2,
+          { what: "the leader to log both forwarded adds", timeoutMs: 5_000 },
+        );
+        const deleted = await follower.request("/crawler/resource", {
+          method: "DELETE",
+          json: { name: "over-http" },
+        });
+        assert.deepEqual(deleted, { status: 200, body: {} });
+        const listed = await leader.request("/crawler/resource");
+        assert.deepEqual(
+          (listed.body.resources as Array<{ Name: string }>).map((r) => r.Name),
+          ["over-grpc"],
+        );
+      },
+    );
 
-    await t.step("no log line carries the token", () => {
+    await cluster.step(
+      t,
+      "a worker's HTTP and gRPC APIs refuse calls without the token",
+      async () => {
+        for (const path of ["/tasks", "/metrics"]) {
+          assert.deepEqual(await http(worker.url(path)), { status: 401, body: REFUSED });
+          assert.deepEqual(await http(worker.url(path), { token: "wrong" }), {
+            status: 401,
+            body: REFUSED,
+          });
+          assert.equal((await worker.request(path)).status, 200);
+        }
+        assert.equal((await http(worker.url("/healthz"))).status, 200);
+        for (
+          const [token, expected] of [
+            [undefined, { code: grpc.status.UNAUTHENTICATED }],
+            ["wrong", { code: grpc.status.UNAUTHENTICATED }],
+            [TOKEN, { code: grpc.status.OK, id: worker.id }],
+          ] as const
+        ) {
+          const call = workerStatus(worker.grpcPort, token);
+          grpcClients.push(call);
+          assert.deepEqual(await call.answer, expected, String(token));
+        }
+      },
+    );
+
+    await cluster.step(t, "no log line carries the token", () => {
       for (const process of cluster.processes) {
         assert.ok(!process.logs.some((line) => line.includes(TOKEN)), process.id);
       }
@@ -236,26 +249,29 @@ Deno.test("without a token a master or worker refuses to listen beyond loopback,
       );
     });
 
-    await t.step("with --insecure it serves without a token and says so in its log", async () => {
-      const master = await startMaster({
-        etcd: etcd.endpoint,
-        config,
-        host: "0.0.0.0",
-        args: ["--insecure"],
-      });
-      try {
-        await waitFor(
-          async () => (await http(master.url("/crawler/leader"))).body.isLeader === true,
-          { what: "the insecure master to lead", timeoutMs: 20_000 },
-        );
-        const warning = master.logs.find((line) => line.includes("INSECURE"));
-        assert.ok(warning, master.logs.join("\n"));
-        assert.match(warning, /"level":"WARN"/);
-        assert.equal((await master.stop("SIGTERM")).code, 0);
-      } finally {
-        await master.stop("SIGKILL");
-      }
-    });
+    await t.step(
+      "with --insecure it serves without a token and says so in its log",
+      async () => {
+        const master = await startMaster({
+          etcd: etcd.endpoint,
+          config,
+          host: "0.0.0.0",
+          args: ["--insecure"],
+        });
+        try {
+          await waitFor(
+            async () => (await http(master.url("/crawler/leader"))).body.isLeader === true,
+            { what: "the insecure master to lead", timeoutMs: 20_000 },
+          );
+          const warning = master.logs.find((line) => line.includes("INSECURE"));
+          assert.ok(warning, master.logs.join("\n"));
+          assert.match(warning, /"level":"WARN"/);
+          assert.equal((await master.stop("SIGTERM")).code, 0);
+        } finally {
+          await master.stop("SIGKILL");
+        }
+      },
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -110,7 +110,7 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
     });
     await page.goto(follower.url("/"), { waitUntil: "load" });
 
-    await t.step("the page asks for the token once and keeps it in the tab", async () => {
+    await cluster.step(t, "the page asks for the token once and keeps it in the tab", async () => {
       await page.waitForSelector("#token-box", { visible: true, timeout: 10_000 });
       await page.type("#token-input", "wrong");
       await page.click('#token-form button[type="submit"]');
@@ -134,7 +134,7 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
       assert.equal(await page.$eval("#token-box", (e) => getComputedStyle(e).display), "none");
     });
 
-    await t.step("the page shows the leader, this master and the worker", async () => {
+    await cluster.step(t, "the page shows the leader, this master and the worker", async () => {
       await page.waitForFunction(
         (id) =>
           document.querySelector("#conn")?.textContent === "live" &&
@@ -147,7 +147,7 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
       assert.equal(await page.$eval("#self", (e) => e.textContent), follower.id);
     });
 
-    await t.step("a bad spec shows the error and adds nothing", async () => {
+    await cluster.step(t, "a bad spec shows the error and adds nothing", async () => {
       await submitSpec(page, '{"name": "broken", "spec": {"rule": "douban_book_list"');
       await page.waitForFunction(
         () => document.querySelector("#add-error")?.textContent?.startsWith("Not valid JSON"),
@@ -167,7 +167,8 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
       assert.deepEqual(body.resources, []);
     });
 
-    await t.step(
+    await cluster.step(
+      t,
       "a task added through the form crawls: counters rise, the sparkline draws",
       async () => {
         const spec = {
@@ -224,7 +225,7 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
       },
     );
 
-    await t.step("paused from the page, its counters stop", async () => {
+    await cluster.step(t, "paused from the page, its counters stop", async () => {
       await click(page, "books", "pause");
       await waitFor(async () => await cardState(page, "books") === "paused", {
         what: "the card to show paused",
@@ -245,7 +246,7 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
       assert.equal(site.log.length, requests, "no page was fetched while paused");
     });
 
-    await t.step("resumed from the page, it crawls again", async () => {
+    await cluster.step(t, "resumed from the page, it crawls again", async () => {
       const requests = site.log.length;
       await click(page, "books", "resume");
       await waitFor(async () => await cardState(page, "books") === "running", {
@@ -260,7 +261,7 @@ Deno.test("the dashboard adds, shows, pauses, resumes and deletes a task in a re
       );
     });
 
-    await t.step("deleted from the page (two clicks), it is gone", async () => {
+    await cluster.step(t, "deleted from the page (two clicks), it is gone", async () => {
       await click(page, "books", "delete");
       await page.waitForSelector('.task[data-task="books"] button.armed');
       await click(page, "books", "delete");

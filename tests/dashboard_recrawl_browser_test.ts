@@ -142,7 +142,7 @@ Deno.test("the dashboard shows a recrawl task waiting between passes, its schedu
     const worker = cluster.workers.get(1)!;
     /** A step of the scene; the test stops at the first failed step. */
     const step = async (name: string, fn: () => Promise<void>) => {
-      if (!await t.step(name, fn)) throw new Error(`step failed: ${name}`);
+      if (!await cluster.step(t, name, fn)) throw new Error(`step failed: ${name}`);
     };
     try {
       browser = await puppeteer.launch({

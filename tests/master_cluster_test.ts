@@ -60,20 +60,28 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
     };
     cleanups.push(closeGrpcClients);
 
-    await t.step("every master names the same leader over HTTP and over gRPC", async () => {
-      for (const master of masters) {
-        const { body } = await http(master.url("/crawler/leader"));
-        assert.deepEqual(body, { leader: leader.id, self: master.id, isLeader: master === leader });
-        assert.deepEqual(await grpcOf(master).getLeader(), {
-          leader: leader.id,
-          self: master.id,
-          isLeader: master === leader,
-        });
-        assert.equal((await http(master.url("/readyz"))).status, 200);
-      }
-    });
+    await cluster.step(
+      t,
+      "every master names the same leader over HTTP and over gRPC",
+      async () => {
+        for (const master of masters) {
+          const { body } = await http(master.url("/crawler/leader"));
+          assert.deepEqual(body, {
+            leader: leader.id,
+            self: master.id,
+            isLeader: master === leader,
+          });
+          assert.deepEqual(await grpcOf(master).getLeader(), {
+            leader: leader.id,
+            self: master.id,
+            isLeader: master === leader,
+          });
+          assert.equal((await http(master.url("/readyz"))).status, 200);
+        }
+      },
+    );
 
-    await t.step("with no worker registered an add is 503 on any master", async () => {
+    await cluster.step(t, "with no worker registered an add is 503 on any master", async () => {
       const answer = await http(followers[0].url("/crawler/resource"), {
         method: "POST",
         json: { name: "early", spec },
@@ -86,7 +94,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       leases.push(await registerWorker(store, id, { ttlSeconds: 30, port: 9090 + leases.length }));
     }
 
-    await t.step("a follower's add lands through the leader", async () => {
+    await cluster.step(t, "a follower's add lands through the leader", async () => {
       const follower = followers[0];
       // The workers are in etcd: the leader places the add on them even if its watch has not
       // told it yet (it reads the registry before it answers "no worker").
@@ -106,7 +114,7 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       assert.equal(JSON.parse(line).forwardedBy, follower.id);
     });
 
-    await t.step("ten resources over two workers end five and five", async () => {
+    await cluster.step(t, "ten resources over two workers end five and five", async () => {
       for (let i = 1; i < 10; i++) {
         const master = masters[i % masters.length];
         if (i % 2 === 0) {
@@ -130,7 +138,8 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       }
     });
 
-    await t.step(
+    await cluster.step(
+      t,
       "bad bodies get 400/404/409/413 with clear messages; the masters keep serving",
       async () => {
         for (const master of [leader, followers[1]]) {
@@ -187,7 +196,8 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       },
     );
 
-    await t.step(
+    await cluster.step(
+      t,
       "through a follower, the Go contract holds whatever the id; an Idempotency-Key makes repeats safe",
       async () => {
         const follower = followers[0];
@@ -294,7 +304,8 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
     // Done with gRPC: close the clients before any master stops (see the comment above).
     closeGrpcClients();
 
-    await t.step(
+    await cluster.step(
+      t,
       "after kill -9 of the leader a new leader answers writes within one TTL and its expiry",
       async () => {
         const before = (await http(followers[0].url("/crawler/resource"))).body
@@ -352,22 +363,26 @@ Deno.test("a cluster of three masters elects, forwards, assigns, rejects bad inp
       },
     );
 
-    await t.step("SIGTERM stops a master cleanly and hands leadership over at once", async () => {
-      const stopping = leader;
-      const status = await stopping.stop("SIGTERM");
-      assert.equal(status.code, 0, stopping.logs.slice(-20).join("\n"));
-      const remaining = followers[0];
-      // Resigning deletes the election key: no need to wait for the TTL.
-      await waitFor(async () => {
-        const { body } = await http(remaining.url("/crawler/leader"));
-        return body.isLeader === true;
-      }, { what: "the last master to lead", timeoutMs: ELECTION_TTL_SECONDS * 1000 });
-      const answer = await http(remaining.url("/crawler/resource"), {
-        method: "DELETE",
-        json: { name: "after_failover" },
-      });
-      assert.deepEqual(answer, { status: 200, body: {} });
-    });
+    await cluster.step(
+      t,
+      "SIGTERM stops a master cleanly and hands leadership over at once",
+      async () => {
+        const stopping = leader;
+        const status = await stopping.stop("SIGTERM");
+        assert.equal(status.code, 0, stopping.logs.slice(-20).join("\n"));
+        const remaining = followers[0];
+        // Resigning deletes the election key: no need to wait for the TTL.
+        await waitFor(async () => {
+          const { body } = await http(remaining.url("/crawler/leader"));
+          return body.isLeader === true;
+        }, { what: "the last master to lead", timeoutMs: ELECTION_TTL_SECONDS * 1000 });
+        const answer = await http(remaining.url("/crawler/resource"), {
+          method: "DELETE",
+          json: { name: "after_failover" },
+        });
+        assert.deepEqual(answer, { status: 200, body: {} });
+      },
+    );
   } catch (error) {
     // What each master logged is what explains a failure of a multi-process run.
     cluster.dumpLogs();

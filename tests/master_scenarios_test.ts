@@ -49,7 +49,8 @@ Deno.test("the leader keeps tasks in place across an etcd restart and gives a re
     const placementsNow = async () =>
       new Map((await scene.resources()).map((r) => [r.Name, placedOn(r).join(",")]));
 
-    await t.step(
+    await scene.step(
+      t,
       "an etcd restart moves fewer than 5 % of the tasks; loads stay within one",
       async () => {
         const before = await placementsNow();
@@ -83,7 +84,7 @@ Deno.test("the leader keeps tasks in place across an etcd restart and gives a re
       },
     );
 
-    await t.step("a worker killed and brought back gets its share back", async () => {
+    await scene.step(t, "a worker killed and brought back gets its share back", async () => {
       const victim = scene.workers.get(3)!;
       await scene.signal(victim, "SIGKILL");
       await waitFor(async () => {

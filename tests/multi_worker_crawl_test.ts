@@ -181,7 +181,7 @@ Deno.test("one task on several workers: shared Postgres frontier, failover, dele
 
   /** A step of the scene; the test stops at the first failed step (the rest builds on it). */
   const step = async (name: string, fn: () => Promise<void>) => {
-    if (!await t.step(name, fn)) throw new Error(`step failed: ${name}`);
+    if (!await cluster.step(t, name, fn)) throw new Error(`step failed: ${name}`);
   };
 
   try {

@@ -94,7 +94,7 @@ Deno.test("recrawl on a cluster: pause across due time, each URL once per interv
   };
   /** A step of the scene; the test stops at the first failed step. */
   const step = async (name: string, fn: () => Promise<void>) => {
-    if (!await t.step(name, fn)) throw new Error(`step failed: ${name}`);
+    if (!await cluster.step(t, name, fn)) throw new Error(`step failed: ${name}`);
   };
 
   try {

@@ -57,7 +57,8 @@ Deno.test("a paused task stays paused across a worker kill -9 and a leader chang
     };
     let holder: CrawlerProcess;
 
-    await t.step(
+    await cluster.step(
+      t,
       "a task added through a follower runs; any master reports its progress",
       async () => {
         // The registry lists both workers: the leader must place the add, even if its watch has
@@ -84,7 +85,7 @@ Deno.test("a paused task stays paused across a worker kill -9 and a leader chang
       },
     );
 
-    await t.step("paused through the follower, the worker stops fetching", async () => {
+    await cluster.step(t, "paused through the follower, the worker stops fetching", async () => {
       const paused = await follower.request("/crawler/resource/books/pause", { method: "POST" });
       assert.equal(paused.status, 200, JSON.stringify(paused.body));
       assert.equal((paused.body.resource as { Paused: boolean }).Paused, true);
@@ -105,28 +106,33 @@ Deno.test("a paused task stays paused across a worker kill -9 and a leader chang
       assert.equal((await view(leader)).paused, true);
     });
 
-    await t.step("the worker holding it is killed: the task moves and stays paused", async () => {
-      await cluster.signal(holder, "SIGKILL");
-      const other = workers.find((w) => w !== holder)!;
-      await waitFor(async () => {
-        const v = await view(leader);
-        return v.resource.AssignedNode.startsWith(`${other.id}|`);
-      }, { what: "the task to move to the other worker", timeoutMs: 20_000 });
-      await waitFor(async () => {
-        const tasks = await tasksOf(other);
-        return tasks.some((task) => task.name === "books" && task.state === "paused");
-      }, { what: "the other worker to hold it paused", timeoutMs: 10_000 });
-      const before = booksRequests();
-      // Still paused: nothing is fetched for 700 ms, 7 pages at the task's rate.
-      await holdsFor(() => booksRequests() === before, {
-        what: "the new worker not crawling a paused task",
-        forMs: 700,
-      });
-      assert.equal((await view(leader)).resource.Paused, true);
-      holder = other;
-    });
+    await cluster.step(
+      t,
+      "the worker holding it is killed: the task moves and stays paused",
+      async () => {
+        await cluster.signal(holder, "SIGKILL");
+        const other = workers.find((w) => w !== holder)!;
+        await waitFor(async () => {
+          const v = await view(leader);
+          return v.resource.AssignedNode.startsWith(`${other.id}|`);
+        }, { what: "the task to move to the other worker", timeoutMs: 20_000 });
+        await waitFor(async () => {
+          const tasks = await tasksOf(other);
+          return tasks.some((task) => task.name === "books" && task.state === "paused");
+        }, { what: "the other worker to hold it paused", timeoutMs: 10_000 });
+        const before = booksRequests();
+        // Still paused: nothing is fetched for 700 ms, 7 pages at the task's rate.
+        await holdsFor(() => booksRequests() === before, {
+          what: "the new worker not crawling a paused task",
+          forMs: 700,
+        });
+        assert.equal((await view(leader)).resource.Paused, true);
+        holder = other;
+      },
+    );
 
-    await t.step(
+    await cluster.step(
+      t,
       "the leader is killed: the new leader keeps it paused and resumes it",
       async () => {
         await cluster.signal(leader, "SIGKILL");
@@ -148,7 +154,7 @@ Deno.test("a paused task stays paused across a worker kill -9 and a leader chang
       },
     );
 
-    await t.step("a worker that stops leaves the view; the master serves on", async () => {
+    await cluster.step(t, "a worker that stops leaves the view; the master serves on", async () => {
       await cluster.signal(holder, "SIGTERM");
       const status = await holder.stop();
       assert.equal(status.code, 0);

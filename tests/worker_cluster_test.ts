@@ -82,7 +82,8 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
       return byId(answer.body.id);
     };
 
-    await t.step(
+    await cluster.step(
+      t,
       "an added resource starts on its worker within a second; a delete stops it within a second",
       async () => {
         const site = slowSite();
@@ -122,7 +123,8 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
       },
     );
 
-    await t.step(
+    await cluster.step(
+      t,
       "a task moved to the other worker stops on one and its crawl goes on on the other",
       async () => {
         const site = slowSite();
@@ -156,7 +158,8 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
       },
     );
 
-    await t.step(
+    await cluster.step(
+      t,
       "kill -9 a worker: the survivor crawls its tasks within RegisterTTL + WorkerGrace + 1 s",
       async () => {
         const site = slowSite();
@@ -188,7 +191,8 @@ Deno.test("workers in cluster mode follow their assignments live", async (t) => 
       },
     );
 
-    await t.step(
+    await cluster.step(
+      t,
       "an etcd restart under a running cluster leaves every task on exactly one worker",
       async () => {
         const third = await cluster.startWorker(3);

@@ -234,6 +234,21 @@ export class Cluster implements AsyncDisposable {
     return new Map(entries);
   }
 
+  /**
+   * `t.step(name, fn)`, printing the processes' last log lines when the step fails: a failed
+   * step does not throw, so a test's own `catch` would never see it.
+   */
+  step(t: Deno.TestContext, name: string, fn: () => void | Promise<void>): Promise<boolean> {
+    return t.step(name, async () => {
+      try {
+        await fn();
+      } catch (error) {
+        this.dumpLogs();
+        throw error;
+      }
+    });
+  }
+
   /** Prints the last log lines of every process the cluster started. */
   dumpLogs(lines = 40): void {
     dumpLogs(this.processes, lines);
