@@ -6,14 +6,18 @@
  * stores of `spider/politeness/` that write it.
  */
 
-/** The table in SQLite. */
+/**
+ * The table in SQLite. Without rowid: the host is stored once, as the key of the table's one
+ * b-tree, not also in a separate index (a broad crawl keeps a row for each of its hosts).
+ * Files made before keep their rowid table, which works the same.
+ */
 export const HOSTS_TABLE_SQLITE = `
 CREATE TABLE IF NOT EXISTS crawler_hosts (
   host TEXT PRIMARY KEY,
   due_at INTEGER NOT NULL,
   in_flight INTEGER NOT NULL,
   state TEXT NOT NULL
-);`;
+) WITHOUT ROWID;`;
 
 /** The table in Postgres. */
 export const HOSTS_TABLE_POSTGRES = `

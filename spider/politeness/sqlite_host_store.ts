@@ -26,6 +26,7 @@ import { snapshotOf } from "./_snapshot.ts";
 import { decodeHostState, hostRow } from "./_host_row.ts";
 import { HOSTS_TABLE_SQLITE } from "../../frontier/hosts_table.ts";
 
+// Without rowid, as crawler_hosts: the host is stored once (see HOSTS_TABLE_SQLITE).
 const SCHEMA = `${HOSTS_TABLE_SQLITE}
 CREATE TABLE IF NOT EXISTS crawler_robots (
   host TEXT PRIMARY KEY,
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS crawler_robots (
   text TEXT NOT NULL,
   fetched_at INTEGER NOT NULL,
   expires_at INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 `;
 
 /** Each change runs in an IMMEDIATE transaction, so processes sharing the file take turns. */
