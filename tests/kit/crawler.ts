@@ -11,6 +11,7 @@
  */
 import { authHeaders } from "../../auth/token.ts";
 import { type CrawlerRunOptions, spawnCrawler } from "./cli.ts";
+import { freePort, restartablePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
 
 /** What a `crawler` process is. */
@@ -172,7 +173,7 @@ export function startDev(
 ): Promise<CrawlerProcess> {
   return launch("dev", 1, () => [
     "dev",
-    `--http=127.0.0.1:${options.port ?? freePort()}`,
+    `--http=127.0.0.1:${options.port ?? restartablePort()}`,
     ...options.args ?? [],
   ], options);
 }
@@ -210,14 +211,6 @@ async function launch(
 
 function portOf(address: string): number {
   return Number(address.slice(address.lastIndexOf(":") + 1));
-}
-
-/** A loopback port that was free a moment ago. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = listener.addr.port;
-  listener.close();
-  return port;
 }
 
 async function collectLines(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {

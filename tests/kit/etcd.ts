@@ -3,6 +3,7 @@
  * A real etcd for tests: a single-member cluster on free loopback ports with a temporary data
  * directory, which tests can stop, restart (same ports, same data) and dispose of.
  */
+import { restartablePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
 
 /** Options for {@linkcode startEtcd}. */
@@ -44,11 +45,12 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
   await assertEtcdInstalled();
   // etcd cannot listen on port 0 and tell us the port, so the ports are picked here and
   // released before etcd binds them: another process may take one meanwhile. Then etcd exits
-  // with "address already in use", and it is started again on other ports.
+  // with "address already in use", and it is started again on other ports. Below the ephemeral
+  // range, so that no connection takes them while a test has etcd stopped.
   for (let attempt = 1;; attempt++) {
-    const clientPort = freePort();
-    let peerPort = freePort();
-    while (peerPort === clientPort) peerPort = freePort();
+    const clientPort = restartablePort();
+    let peerPort = restartablePort();
+    while (peerPort === clientPort) peerPort = restartablePort();
     const dataDir = await Deno.makeTempDir({ prefix: "crawler_etcd_" });
     const server = new TestEtcd(clientPort, peerPort, dataDir, readyTimeoutMs);
     try {
@@ -196,12 +198,4 @@ async function assertEtcdInstalled(): Promise<void> {
       { cause: error },
     );
   }
-}
-
-/** A loopback port that was free a moment ago (the OS picks it). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }

@@ -5,6 +5,7 @@
  * does, restart (same port, same data) and dispose of. Uses Debian's `postgresql` binaries; as
  * root the server runs as the `postgres` system user, since Postgres refuses to run as root.
  */
+import { restartablePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
 
 /** Options for {@linkcode startPostgres}. */
@@ -83,7 +84,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const dir = await Deno.makeTempDir({ prefix: "crawler_pg_" });
   const asUser = Deno.uid() === 0 ? "postgres" : undefined;
   if (asUser) await run("chown", ["-R", `${asUser}:`, dir]);
-  const server = new TestPostgres(bin, dir, freePort(), readyTimeoutMs, asUser, {
+  const server = new TestPostgres(bin, dir, restartablePort(), readyTimeoutMs, asUser, {
     // Tests need speed, not durability across a power cut of the test machine; a commit
     // still reaches the OS before it returns, so it survives the server's crash (stop()).
     fsync: "off",
@@ -208,7 +209,7 @@ class TestPostgres implements PostgresServer {
       // meanwhile: a first start moves to another port.
       if (!this.#started && (await this.#logTail()).includes("Address already in use")) {
         await Deno.writeTextFile(this.#logFile, "");
-        this.port = freePort();
+        this.port = restartablePort();
         continue;
       }
       if (ready === "timeout" || Date.now() > deadline) {
@@ -387,14 +388,6 @@ async function exists(path: string): Promise<boolean> {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
   }
-}
-
-/** A loopback port that was free a moment ago (the OS picks it). */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** The pids of `parent`'s child processes (Linux: from /proc). */
