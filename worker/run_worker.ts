@@ -119,7 +119,8 @@ export async function createClusterWorker(
 
 /**
  * Runs a cluster worker with its HTTP and gRPC servers until `signal` aborts, then releases
- * everything. A port in use is a `ConfigError` naming the flag or key that chose it.
+ * everything but the gRPC server's connections, which end with the process (see below). A port
+ * in use is a `ConfigError` naming the flag or key that chose it.
  */
 export async function runClusterWorker(options: RunWorkerOptions): Promise<void> {
   const { config, flags } = options;
@@ -173,7 +174,11 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
   try {
     await parts.run(options.signal);
   } finally {
-    await grpcServer.close();
+    // The gRPC server is left to end with the process (`main` exits once this returns), not
+    // closed: a close sends each master's open channel an HTTP/2 GOAWAY, and Deno 2.9 can abort
+    // the receiving process in nghttp2 (denoland/deno#36788). Seen in CI: the surviving master
+    // died the moment a worker stopped on SIGTERM. Masters handle a worker's connections
+    // dropping without one, as when it is killed; the worker has left the registry by now.
     await server.finished;
   }
 }

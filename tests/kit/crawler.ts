@@ -269,8 +269,14 @@ export function agreedLeader(
 /** Prints the last log lines of each process: what explains a failed multi-process run. */
 export function dumpLogs(processes: Iterable<CrawlerProcess>, lines = 40): void {
   for (const p of processes) {
+    // How it ended, if it has: a process that died without a word (a native crash) says so here.
+    const status = p.exited;
+    const ended = status === undefined
+      ? "running"
+      : `exited with code ${status.code}${status.signal ? ` (${status.signal})` : ""}`;
     console.error(
-      `--- last log lines of ${p.id || `${p.role} ${p.n}`} ---\n${p.logs.slice(-lines).join("\n")}`,
+      `--- last log lines of ${p.id || `${p.role} ${p.n}`} (${ended}) ---\n` +
+        p.logs.slice(-lines).join("\n"),
     );
   }
 }
