@@ -290,10 +290,10 @@ BEGIN
     RETURNING f.id, f.host, f.generation, f.url, f.method, f.depth, f.priority, f.rule, f.tmp,
       f.attempts, f.high, ${PAGE_COLUMNS.map((c) => `f.${c}`).join(", ")}, picked.origin)
   SELECT (SELECT crawl FROM task), (SELECT json_agg(leased) FROM leased),
-    (SELECT array_agg(id) FROM hosts), (SELECT array_agg(polite_at) FROM hosts),
-    (SELECT array_agg(CASE WHEN EXISTS (SELECT 1 FROM leased l WHERE l.host = hosts.id)
-                      THEN 1 ELSE 0 END) FROM hosts)
-  INTO v_crawl, v_rows, v_ids, v_polite, v_served;
+    array_agg(hosts.id), array_agg(hosts.polite_at),
+    array_agg(CASE WHEN served.host IS NULL THEN 0 ELSE 1 END)
+  INTO v_crawl, v_rows, v_ids, v_polite, v_served
+  FROM hosts LEFT JOIN (SELECT DISTINCT host FROM leased) served ON served.host = hosts.id;
   IF v_ids IS NOT NULL THEN
     UPDATE frontier_hosts h SET
       turn = CASE WHEN s.served = 1 THEN nextval('frontier_turns') ELSE h.turn END,
