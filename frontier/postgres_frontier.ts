@@ -231,7 +231,7 @@ function claimHosts(high: boolean): string {
         END AS polite_at
     FROM frontier_hosts h
     WHERE h.crawl = (SELECT id FROM task) AND h.active AND h.high = ${high}
-      AND h.ready_at <= ${NOW}
+      AND h.ready_at <= v_now
     ORDER BY h.ready_at, h.turn, h.id
     LIMIT ${high ? "p_limit" : "greatest(0, p_limit - (SELECT count(*) FROM high_hosts))"}
     FOR UPDATE OF h SKIP LOCKED`;
@@ -267,17 +267,22 @@ DECLARE
   v_ids bigint[];
   v_polite bigint[];
   v_served int[];
+  -- The claim's one time: a variable is a parameter of its statements, so ready_at <= v_now
+  -- bounds the scan of the ready hosts' index; clock_timestamp() in its place would be
+  -- checked on every host of the index, due or not (a claim of more hosts than are ready
+  -- read every host not due).
+  v_now bigint := ${NOW};
 BEGIN
   WITH task AS (SELECT id, crawl FROM frontier_tasks WHERE task = p_task),
   high_hosts AS (${claimHosts(true)}),
   other_hosts AS (${claimHosts(false)}),
   hosts AS (
     SELECT *, 0 AS pass FROM high_hosts UNION ALL SELECT *, 1 AS pass FROM other_hosts),
-  open AS (SELECT * FROM hosts WHERE polite_at IS NULL OR polite_at <= ${NOW}),
+  open AS (SELECT * FROM hosts WHERE polite_at IS NULL OR polite_at <= v_now),
   picked AS (
     SELECT u.id, open.origin FROM open CROSS JOIN LATERAL (
       SELECT id FROM frontier_urls
-      WHERE host = open.id AND state = ${QUEUED} AND due_at <= ${NOW}
+      WHERE host = open.id AND state = ${QUEUED} AND due_at <= v_now
       ORDER BY high DESC, id LIMIT p_per_host
       FOR UPDATE SKIP LOCKED) u
     ORDER BY open.pass, open.ready_at, open.turn, open.id
@@ -285,7 +290,7 @@ BEGIN
   leased AS (
     UPDATE frontier_urls f
     SET state = ${LEASED}, generation = f.generation + 1, owner = p_owner,
-      lease_until = ${NOW} + p_lease_ms, lease_ms = p_lease_ms
+      lease_until = v_now + p_lease_ms, lease_ms = p_lease_ms
     FROM picked WHERE f.id = picked.id
     RETURNING f.id, f.host, f.generation, f.url, f.method, f.depth, f.priority, f.rule, f.tmp,
       f.attempts, f.high, ${PAGE_COLUMNS.map((c) => `f.${c}`).join(", ")}, picked.origin)
@@ -298,8 +303,8 @@ BEGIN
     UPDATE frontier_hosts h SET
       turn = CASE WHEN s.served = 1 THEN nextval('frontier_turns') ELSE h.turn END,
       ready_at = CASE
-        WHEN s.served = 1 THEN ${NOW} + p_hold_ms
-        WHEN s.polite_at > ${NOW} THEN s.polite_at
+        WHEN s.served = 1 THEN v_now + p_hold_ms
+        WHEN s.polite_at > v_now THEN s.polite_at
         ELSE coalesce((SELECT min(u.due_at) FROM frontier_urls u
                        WHERE u.host = h.id AND u.state = ${QUEUED}), h.ready_at) END,
       active = s.served = 1 OR EXISTS (
@@ -315,7 +320,9 @@ END $claim$;
 
 /**
  * Requeues a task's requests whose leases ended (their holders died or stalled) and makes their
- * hosts ready: the two updates in one statement.
+ * hosts ready: the two updates in one statement. The time is read once (a subquery, a parameter
+ * of the scan) so that it bounds the scan of the leases' index instead of being checked on every
+ * lease.
  */
 const EXPIRE = `
   WITH expired AS (
@@ -323,7 +330,7 @@ const EXPIRE = `
     WHERE id IN (
       SELECT id FROM frontier_urls
       WHERE crawl = (SELECT id FROM frontier_tasks WHERE task = $1)
-        AND state = ${LEASED} AND lease_until < ${NOW} AND ${LEASE_END} < ${NOW}
+        AND state = ${LEASED} AND lease_until < (SELECT ${NOW}) AND ${LEASE_END} < ${NOW}
       FOR UPDATE SKIP LOCKED)
     RETURNING host, high)
   UPDATE frontier_hosts h SET active = true, high = h.high OR a.high,
