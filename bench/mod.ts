@@ -28,7 +28,8 @@
  *    through the CLI over many hosts on loopback addresses, a reference run without delay on a
  *    few hundred hosts, then the broad run with a delay, then one host at concurrency 8 and 16;
  *    `--profile=frontier-scale` (`claim_latency.ts`), claim latency on a Postgres frontier of
- *    1,000,000 URLs over 100,000 hosts, 90 % of them not due; `--profile=export`
+ *    1,000,000 URLs over 100,000 hosts, 90 % of them not due, claimed back to back and at a
+ *    worker's pace; `--profile=export`
  *    (`export_speed.ts`), `crawler export` of a 1,000,000-row SQLite table as JSONL and CSV:
  *    rows/s and peak RSS; `--profile=render` (`render_profile.ts`), a shop built by JavaScript
  *    crawled in Chromium through the CLI: pages/s and the Chromium tree's peak memory;
@@ -41,7 +42,8 @@
  *                   [--concurrency=64] [--ref-hosts=500] [--one-host-pages=3000] [--rounds=3]
  *                   [--stall=60] [--timeout=1800]
  *   deno task bench --profile=frontier-scale [--urls=1000000] [--hosts=100000] [--claimers=4]
- *                   [--claims=300] [--limit=64] [--seconds=120]
+ *                   [--claims=300] [--limit=64] [--seconds=120] [--pace=1000]
+ *                   [--paced-claims=100]
  *   deno task bench --profile=export [--rows=1000000]
  *   deno task bench --profile=render [--pages=300] [--retire=200] [--max-pages=4]
  *   deno task bench --profile=sitemap [--urls=50000]
@@ -178,6 +180,8 @@ if (profile === "frontier-scale") {
       claimsPerClaimer: flag("claims", 300),
       limit: flag("limit", 64),
       maxSeconds: flag("seconds", 120),
+      pace: flag("pace", 1000),
+      pacedClaims: flag("paced-claims", 100),
     });
   } finally {
     await postgres.dispose();
