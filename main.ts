@@ -200,7 +200,8 @@ async function runRole(role: Role, ctx: RoleContext): Promise<number> {
     return 1;
   }
   if (role === "master") {
-    await runMaster({ ...ctx, store }); // closes the store when it stops
+    // Closes the store when it stops; its gRPC connections end with the process (Deno.exit).
+    await runMaster({ ...ctx, store, endsWithProcess: true });
     return 0;
   }
   try {

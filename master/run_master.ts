@@ -44,6 +44,15 @@ export interface RunMasterOptions {
   /** Whether `runMaster` closes the store when it stops. Default true. */
   ownsStore?: boolean;
   /**
+   * The process exits once `runMaster` resolves (`crawler master`): its gRPC server and its
+   * channels to the leader and to workers are then left to end with it instead of closed. A
+   * graceful close sends each peer an HTTP/2 GOAWAY, and Deno 2.9 can abort a process whose
+   * session receives one (denoland/deno#36788): followers of a leader that stops, the workers
+   * it watched, the leader it forwarded to. Peers handle connections that drop without one, as
+   * when a master is killed. Default false: everything is closed (in-process use, tests).
+   */
+  endsWithProcess?: boolean;
+  /**
    * The API token (docs/operating.md, "Auth"): required on every HTTP request but the probes (and
    * `/metrics` when `auth.metrics = "open"`) and on every gRPC call. Default: none, every call is
    * served.
@@ -158,9 +167,11 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     logger,
   });
 
+  const leaveGrpc = options.endsWithProcess === true;
+  const closeLeaderClient = () => leaveGrpc ? undefined : leaderClient.close();
   const cleanups: Array<() => Promise<void> | void> = [
     () => options.ownsStore === false ? undefined : store.close(),
-    () => leaderClient.close(),
+    closeLeaderClient,
   ];
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) {
@@ -172,17 +183,21 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     }
   };
 
+  const statusSource = options.workerStatus ??
+    new GrpcWorkerStatusSource({ token: options.token });
   const view = new ClusterView({
     master,
-    workers: options.workerStatus ?? new GrpcWorkerStatusSource({ token: options.token }),
+    workers: leaveGrpc ? leftOpen(statusSource) : statusSource,
     logger: logger.child("view"),
   });
   let results = options.results;
   if (!results) {
-    const own = isSharedResults(config.storage.sqlURL)
+    const shared = isSharedResults(config.storage.sqlURL);
+    const own = shared
       ? openResultReader(config.storage.sqlURL)
       : new WorkerResultReader({ workers: () => master.listWorkers(), token: options.token });
-    cleanups.push(() => own.close());
+    // The workers' result streams are gRPC channels (see `endsWithProcess`).
+    if (shared || !leaveGrpc) cleanups.push(() => own.close());
     results = own;
   }
 
@@ -207,7 +222,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
       // A port in use is a bad value of the flag or key that chose it: exit 2 naming it.
       throw new ConfigError(settings.sources.grpc, error.message, { cause: error });
     });
-    cleanups.push(() => grpcServer.close());
+    cleanups.push(() => leaveGrpc ? undefined : grpcServer.close());
     const app = createApp({
       master,
       metrics,
@@ -226,7 +241,7 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     // session of this process receiving a GOAWAY as it winds down can abort Deno 2.9 in
     // nghttp2 (denoland/deno#36788, seen on SIGTERM under load). Closing again later is a no-op.
     cleanups.push(async () => {
-      leaderClient.close();
+      closeLeaderClient();
       viewStop.abort();
       await viewRun;
     });
@@ -247,6 +262,15 @@ export async function runMaster(options: RunMasterOptions): Promise<void> {
     // requests, then drop connections and the store.
     await cleanUp();
   }
+}
+
+/** `source` whose `close` leaves its channels open (see `RunMasterOptions.endsWithProcess`). */
+function leftOpen(source: WorkerStatusSource): WorkerStatusSource {
+  return {
+    status: (worker, options) => source.status(worker, options),
+    retain: source.retain && ((keep) => source.retain!(keep)),
+    close: () => {},
+  };
 }
 
 function serveHttp(
