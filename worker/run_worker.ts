@@ -179,6 +179,8 @@ export async function runClusterWorker(options: RunWorkerOptions): Promise<void>
     // the receiving process in nghttp2 (denoland/deno#36788). Seen in CI: the surviving master
     // died the moment a worker stopped on SIGTERM. Masters handle a worker's connections
     // dropping without one, as when it is killed; the worker has left the registry by now.
+    // The HTTP server stops with the signal; if the run ended otherwise (it threw), now.
+    if (!options.signal.aborted) await server.shutdown();
     await server.finished;
   }
 }
