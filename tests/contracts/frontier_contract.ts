@@ -144,6 +144,30 @@ export async function frontierContract(t: Deno.TestContext, backend: Backend): P
     });
   });
 
+  await t.step("one ack of several tasks' outcomes records each in its own task", async () => {
+    await f.begin("ack-x", { roots: [req("http://x.test/")] });
+    await f.begin("ack-y", { roots: [req("http://y.test/"), req("http://y.test/gone")] });
+    const [x] = await claimAll(f, "ack-x");
+    const [y, gone] = await claimAll(f, "ack-y");
+    await f.begin("ack-z", { roots: [req("http://z.test/")] });
+    const [z] = await claimAll(f, "ack-z");
+    await f.drop("ack-z"); // its claim is no longer current
+    const counted = await f.complete([
+      done(y, [req("http://y.test/child", { depth: 1 })]),
+      done(z, [req("http://z.test/child", { depth: 1 })]),
+      done(x, [req("http://x.test/child", { depth: 1 })]),
+      { kind: "failed", claim: gone, error: "HTTP 404", retries: 0 },
+    ]);
+    assert.deepEqual(counted, [true, false, true, true]);
+    assert.deepEqual(
+      [await f.counts("ack-x"), await f.counts("ack-y")].map((c) => [c.queued, c.done, c.failed]),
+      [[1, 1, 0], [1, 1, 1]],
+    );
+    assert.deepEqual(urls(await claimAll(f, "ack-x")), ["http://x.test/child"]);
+    assert.deepEqual(urls(await claimAll(f, "ack-y")), ["http://y.test/child"]);
+    assert.equal(await f.finished("ack-z"), true);
+  });
+
   await t.step("failures are retried until `retries` is used up, then failed", async () => {
     await f.begin("fail", { roots: [req("http://f.test/a"), req("http://f.test/b")] });
     let [a, b] = await claimAll(f, "fail");
