@@ -509,15 +509,18 @@ BEGIN
     array_agg(requeued ORDER BY n), array_agg(wait ORDER BY n)
   INTO v_counted, v_hosts, v_highs, v_requeued, v_waits FROM u;
   IF v_counted IS NOT NULL THEN
+    -- Rows that would not change are left alone (a write each all the same): a host already
+    -- marked, a hold already over (no politeness delay: the claim held it for 0 ms).
     UPDATE frontier_hosts h SET active = true, high = h.high OR a.high
     FROM (SELECT host, bool_or(high) AS high FROM unnest(v_hosts, v_highs, v_requeued)
           AS r(host, high, requeued) WHERE requeued GROUP BY host) a
-    WHERE h.id = a.host;
+    WHERE h.id = a.host AND (NOT h.active OR (a.high AND NOT h.high));
     UPDATE frontier_hosts h SET ready_at = CASE WHEN w.wait < 0
       THEN least(h.ready_at, v_now) ELSE v_now + w.wait END
     FROM (SELECT DISTINCT ON (host) host, wait FROM unnest(v_hosts, v_waits)
           WITH ORDINALITY AS w(host, wait, n) ORDER BY host, n DESC) w
-    WHERE h.id = w.host;
+    WHERE h.id = w.host
+      AND CASE WHEN w.wait < 0 THEN h.ready_at > v_now ELSE h.ready_at <> v_now + w.wait END;
   END IF;
   IF json_array_length(p_children) > 0 THEN
     SELECT array_agg(n - 1) INTO v_parents
