@@ -38,6 +38,7 @@ interface Site {
 /**
  * `/app/<x>`: a page that fetches `/api/<x>` on `load` (answered after `apiDelayMs`) and writes
  * it into `#app`, with an image, a third-party beacon (localhost) and `document.cookie`.
+ * `/slow-read`: reads an answer of its own for a second, then writes it into `#app`.
  * `/forever`: polls its API every 100 ms. `/download`: an attachment. `/status/<n>`: that status.
  */
 function startSite(apiDelayMs = 200): Site {
@@ -68,6 +69,26 @@ addEventListener("load", async () => {
   const data = await (await fetch("/api/${url.pathname.slice(5)}")).json();
   document.getElementById("app").innerHTML =
     '<h1 class="title">' + data.title + '</h1><p class="cookie">' + document.cookie + "</p>";
+});</script>`,
+      );
+    }
+    if (url.pathname === "/slow-read") {
+      // An answer the page reads for a second with nothing on the network meanwhile: a body
+      // streamed from the page itself (the network can look idle while a page's answer is still
+      // on its way to its script, as under load).
+      return html(
+        `<div id="app">empty</div><script>
+addEventListener("load", async () => {
+  const body = new ReadableStream({
+    start(controller) {
+      setTimeout(() => {
+        controller.enqueue(new TextEncoder().encode('{"title":"read late"}'));
+        controller.close();
+      }, 1000);
+    },
+  });
+  const data = await new Response(body).json();
+  document.getElementById("app").innerHTML = '<h1 class="title">' + data.title + "</h1>";
 });</script>`,
       );
     }
@@ -173,6 +194,18 @@ Deno.test("a page that fills itself from its API after load is read complete, wi
   }
   assert.deepEqual(processesWithProfileIn(dataDir), [], "no Chromium left after shutdown");
   await Deno.remove(dataDir, { recursive: true });
+});
+
+Deno.test("a page is read once its script has the answers it asked for, network or not", async () => {
+  const site = startSite();
+  const { browser } = await fetcher();
+  try {
+    const page = await browser.fetch({ url: `${site.url}/slow-read`, method: "GET", render: {} });
+    assert.match(page.body, /<h1 class="title">read late<\/h1>/);
+  } finally {
+    await browser.shutdown();
+    await site.close();
+  }
 });
 
 Deno.test("third parties load when allowed; images stay blocked", async () => {

@@ -353,6 +353,7 @@ export class BrowserFetcher implements Fetcher {
     await page.evaluateOnNewDocument(() => {
       (globalThis as unknown as { open: () => null }).open = () => null;
     });
+    await page.evaluateOnNewDocument(countPendingAnswers);
   }
 
   /** Lets a page's request through, or aborts it (see the module doc for what is refused). */
@@ -458,15 +459,18 @@ async function settled(tab: Tab, idleMs: number, signal: AbortSignal): Promise<v
   while (true) {
     await networkIdle(tab, idleMs, signal);
     const begun = tab.requests;
+    let pending: number;
     try {
-      await untilAborted(
+      pending = await untilAborted(
         tab.page.evaluate((ms: number) =>
-          new Promise<void>((resolve) => {
-            const idle = (globalThis as {
+          new Promise<number>((resolve) => {
+            const page = globalThis as {
               requestIdleCallback?: (f: () => void, o: { timeout: number }) => void;
-            }).requestIdleCallback;
-            if (idle) idle(() => resolve(), { timeout: ms });
-            else setTimeout(resolve, 0);
+              __crawlerPending?: number;
+            };
+            const answer = () => resolve(page.__crawlerPending ?? 0);
+            if (page.requestIdleCallback) page.requestIdleCallback(answer, { timeout: ms });
+            else setTimeout(answer, 0);
           }), idleMs),
         signal,
       );
@@ -475,7 +479,57 @@ async function settled(tab: Tab, idleMs: number, signal: AbortSignal): Promise<v
       if (signal.aborted || !NAVIGATED.test(messageOf(error))) throw error;
       continue;
     }
-    if (tab.inflight.size === 0 && tab.requests === begun) return;
+    if (tab.inflight.size === 0 && tab.requests === begun && pending === 0) return;
+  }
+}
+
+/**
+ * Installed in every document before its scripts: counts the page's fetches and XHRs whose
+ * answers its code has not had yet (`__crawlerPending`), which `settled` reads. A fetch counts
+ * from its call until it settles, and again while its body is read (`json()`, `text()`, …); an
+ * XHR from `send` to `loadend`; each stops counting a task later, once the code awaiting it has
+ * run. The browser's network events come on another channel than the page's answers: under load
+ * the network can look idle while the page has yet to see (or use) an answer — a CI run once
+ * read a script-built page before its script had written it. Streams read from `body` count
+ * until their headers arrive, as the network wait counts them.
+ */
+function countPendingAnswers(): void {
+  // deno-lint-ignore no-explicit-any
+  const page = globalThis as any;
+  if (page.__crawlerPending !== undefined) return;
+  page.__crawlerPending = 0;
+  const end = () => setTimeout(() => page.__crawlerPending--, 0);
+  const counted = <T>(answer: Promise<T>): Promise<T> => {
+    page.__crawlerPending++;
+    answer.then(end, end);
+    return answer;
+  };
+  const wrap = (owner: Record<string, unknown> | undefined, name: string) => {
+    const original = owner?.[name];
+    if (typeof original !== "function") return;
+    owner![name] = function (this: unknown, ...args: unknown[]) {
+      return counted(original.apply(this, args));
+    };
+  };
+  wrap(page, "fetch");
+  for (const name of ["json", "text", "arrayBuffer", "blob", "formData"]) {
+    wrap(page.Response?.prototype, name);
+  }
+  const xhr = page.XMLHttpRequest?.prototype;
+  if (xhr && typeof xhr.send === "function") {
+    const send = xhr.send;
+    xhr.send = function (this: EventTarget, ...args: unknown[]) {
+      // Counted before it goes: a synchronous XHR ends within `send`.
+      page.__crawlerPending++;
+      this.addEventListener("loadend", end, { once: true });
+      try {
+        return send.apply(this, args);
+      } catch (error) {
+        this.removeEventListener("loadend", end); // not sent (not opened): no loadend
+        end();
+        throw error;
+      }
+    };
   }
 }
 
