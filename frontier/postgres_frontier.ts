@@ -221,8 +221,8 @@ interface TaskRow {
 /** The hosts of `leased` rows go back to the ready ones (a hold ends), marked as having some. */
 const ACTIVATE = `
   UPDATE frontier_hosts h SET active = true, high = h.high OR a.high,
-    ready_at = CASE WHEN $2::int = 1 THEN least(h.ready_at, ${NOW}) ELSE h.ready_at END
-  FROM (SELECT host, bool_or(high <> 0) AS high FROM unnest($1::bigint[], $3::int[]) AS r(host, high)
+    ready_at = least(h.ready_at, ${NOW})
+  FROM (SELECT host, bool_or(high <> 0) AS high FROM unnest($1::bigint[], $2::int[]) AS r(host, high)
         GROUP BY host) a
   WHERE h.id = a.host`;
 
@@ -576,7 +576,7 @@ export class PostgresFrontier implements Frontier {
              WHERE crawl = $1 AND state = ${LEASED} AND owner = $2 RETURNING host, high`,
             [id, options.owner],
           );
-          await activate(tx, rows, true);
+          await activate(tx, rows);
         }
         return {
           mode: "resumed",
@@ -703,7 +703,7 @@ export class PostgresFrontier implements Frontier {
          RETURNING f.host, f.high`,
         [claims.map((c) => c.id), claims.map((c) => c.generation)],
       );
-      await activate(tx, rows, true);
+      await activate(tx, rows);
     });
   }
 
@@ -821,18 +821,15 @@ async function deleteCrawl(tx: Tx, crawl: string): Promise<void> {
   await tx.unsafe("DELETE FROM frontier_tasks WHERE id = $1", [crawl]);
 }
 
-/** Marks hosts that got queued requests as having some; `endHold` also makes them ready now. */
+/** Marks hosts that got requests back (released, resumed) as having some, ready now. */
 async function activate(
   tx: Tx,
   rows: ReadonlyArray<{ host: string; high: boolean }>,
-  endHold: boolean,
 ): Promise<void> {
   if (rows.length === 0) return;
-  await tx.unsafe(ACTIVATE, [
-    rows.map((r) => r.host),
-    endHold ? 1 : 0,
-    rows.map((r) => r.high ? 1 : 0),
-  ], { prepare: true });
+  await tx.unsafe(ACTIVATE, [rows.map((r) => r.host), rows.map((r) => r.high ? 1 : 0)], {
+    prepare: true,
+  });
 }
 
 /**
